@@ -1,0 +1,96 @@
+"""One error hierarchy; each class carries the exit code that every task uses for it.
+
+Exit codes (documented in the README):
+0 success, 1 unexpected error, 2 bad input/usage, 3 gate refused, 4 preflight failed,
+5 deployment failed and ECS rolled back, 6 rollback failed, 7 timed out, 8 environment locked.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_BAD_INPUT = 2
+EXIT_GATE_REFUSED = 3
+EXIT_PREFLIGHT_FAILED = 4
+EXIT_ROLLED_BACK = 5
+EXIT_ROLLBACK_FAILED = 6
+EXIT_TIMED_OUT = 7
+EXIT_LOCKED = 8
+
+
+class EnvPromoteError(Exception):
+    """Base class. `message` says what is wrong; `fix` says what to do about it."""
+
+    exit_code = EXIT_UNEXPECTED
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def one_line(self) -> str:
+        """The single line printed for the user: problem, then the fix."""
+        text = " ".join(self.message.split())
+        if self.fix:
+            text = f"{text} Fix: {' '.join(self.fix.split())}"
+        return text
+
+
+class BadInput(EnvPromoteError):
+    """Invalid option, config, template or image reference."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ConfigError(BadInput):
+    """envpromote.toml is missing or invalid; `problems` lists every key path at fault."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None, fix: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.problems = problems or []
+
+
+class GateRefused(EnvPromoteError):
+    """A promotion rule (upstream success, soak, approval, scan) refused the digest."""
+
+    exit_code = EXIT_GATE_REFUSED
+
+
+class PreflightFailed(EnvPromoteError):
+    """The target is not ready: missing image, cluster, service, role, or a rollout in progress."""
+
+    exit_code = EXIT_PREFLIGHT_FAILED
+
+
+class DeploymentFailed(EnvPromoteError):
+    """ECS reported the deployment FAILED or rolled it back."""
+
+    exit_code = EXIT_ROLLED_BACK
+
+    def __init__(self, message: str, *, reasons: list[str] | None = None, fix: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.reasons = reasons or []
+
+
+class RollbackFailed(EnvPromoteError):
+    """A rollback could not restore the previous release."""
+
+    exit_code = EXIT_ROLLBACK_FAILED
+
+
+class RolloutTimedOut(EnvPromoteError):
+    """The rollout reached no conclusion within the time allowed (or its outcome is unknown)."""
+
+    exit_code = EXIT_TIMED_OUT
+
+
+class EnvironmentLocked(EnvPromoteError):
+    """Another promotion holds the environment's lock."""
+
+    exit_code = EXIT_LOCKED
+
+
+class LedgerError(EnvPromoteError):
+    """The ledger is unreachable, corrupted or its hash chain is broken."""
+
+    exit_code = EXIT_UNEXPECTED
