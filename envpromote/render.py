@@ -1,0 +1,143 @@
+"""Render an environment's task definition: Jinja2 (StrictUndefined) -> JSON -> botocore's own input model.
+
+Pure apart from reading the template file: no AWS calls. The validation uses the RegisterTaskDefinition input
+shape that botocore ships, so there is no hand-written schema to drift from the API.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import jinja2
+from botocore.exceptions import ParamValidationError
+from botocore.validate import ParamValidator
+
+from envpromote.config import Config, Environment
+from envpromote.errors import BadInput
+from envpromote.image import ImageRef
+
+DEFAULT_STOP_TIMEOUT = 30
+
+
+def template_values(
+    config: Config, env: Environment, image: ImageRef, *, source_commit: str = "unknown"
+) -> dict[str, Any]:
+    """Everything the template may use. Environments differ only through `env.taskdef`."""
+    taskdef = dict(env.taskdef)
+    return {
+        "project_name": config.project_name,
+        "environment": env.name,
+        "family": env.family,
+        "container": env.container,
+        "region": env.region,
+        "image_uri": image.uri,
+        "digest": image.digest,
+        "source_commit": source_commit,
+        "execution_role_arn": env.execution_role_arn,
+        "task_role_arn": env.task_role_arn,
+        "cpu": taskdef.get("cpu", "256"),
+        "memory": taskdef.get("memory", "512"),
+        "port": taskdef.get("port", 8080),
+        "log_group": taskdef.get("log_group", f"/ecs/{env.family}"),
+        "log_level": taskdef.get("log_level", "info"),
+        "stop_timeout": taskdef.get("stop_timeout", DEFAULT_STOP_TIMEOUT),
+        "env": dict(taskdef.get("env", {})),
+        "secrets": dict(taskdef.get("secrets", {})),
+    }
+
+
+def render_task_definition(template_path: Path, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Render, parse and validate; every failure is a BadInput that names the template line or field."""
+    try:
+        source = template_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(
+            f"Task-definition template {template_path} not found.",
+            fix="Set [project] template in envpromote.toml to an existing file.",
+        ) from None
+    environment = jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701 - the output is JSON; values go through tojson, not HTML escaping
+        keep_trailing_newline=True,
+    )
+    name = template_path.name
+    try:
+        template = environment.from_string(source)
+        template.name = name
+        text = template.render(**values)
+    except jinja2.TemplateSyntaxError as exc:
+        raise BadInput(
+            f"Template {name} line {exc.lineno}: syntax error: {exc.message}.",
+            fix="Correct the Jinja syntax on that line.",
+        ) from None
+    except jinja2.UndefinedError as exc:
+        line = _template_line_from_traceback()
+        where = f" line {line}" if line else ""
+        raise BadInput(
+            f"Template {name}{where}: {exc.message}.",
+            fix=f"Use only defined values ({', '.join(sorted(values))}) or add it to [environments.*.taskdef].",
+        ) from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            f"Template {name} renders invalid JSON at rendered line {exc.lineno} column {exc.colno}: {exc.msg}.",
+            fix="Check commas and quoting near that line; insert values with '| tojson'.",
+        ) from None
+    if not isinstance(document, dict):
+        raise BadInput(f"Template {name} must render a JSON object.", fix="Wrap the definition in {...}.")
+    validate_task_definition(document, template_name=name)
+    return document
+
+
+def _template_line_from_traceback() -> int | None:
+    """Jinja rewrites tracebacks so template frames carry template line numbers; find the innermost one."""
+    tb = sys.exc_info()[2]
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+@lru_cache(maxsize=1)
+def _register_shape() -> Any:
+    model = botocore.session.get_session().get_service_model("ecs")
+    return model.operation_model("RegisterTaskDefinition").input_shape
+
+
+def validate_task_definition(document: Mapping[str, Any], *, template_name: str = "task definition") -> None:
+    """Validate against botocore's RegisterTaskDefinition input shape (types, required fields, unknown keys)."""
+    report = ParamValidator().validate(dict(document), _register_shape())
+    if report.has_errors():
+        errors = ParamValidationError(report=report.generate_report()).kwargs["report"]
+        first_lines = "; ".join(line.strip() for line in errors.splitlines() if line.strip())[:400]
+        raise BadInput(
+            f"{template_name} is rejected by the ECS RegisterTaskDefinition model: {first_lines}.",
+            fix="Correct the named field in the template or in [environments.*.taskdef].",
+        )
+    containers = document.get("containerDefinitions") or []
+    if not containers:
+        raise BadInput(f"{template_name} has no containerDefinitions.", fix="Declare the application container.")
+    for container in containers:
+        image = container.get("image", "")
+        if "@sha256:" not in image:
+            raise BadInput(
+                f"{template_name}: container {container.get('name')!r} image {image!r} is not pinned by digest.",
+                fix="Use {{ image_uri }} for the image.",
+            )
+
+
+def container_image(document: Mapping[str, Any], container: str) -> str | None:
+    for definition in document.get("containerDefinitions", []):
+        if definition.get("name") == container:
+            image = definition.get("image")
+            return image if isinstance(image, str) else None
+    return None
