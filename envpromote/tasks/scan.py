@@ -1,8 +1,86 @@
-"""Tasks: (placeholder until its issue lands)."""
+"""Task: `invoke scan` (trivy: repository, configuration, built image; SARIF and SBOM output)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-ROOT_TASKS: list[Any] = []
-COLLECTIONS: dict[str, Any] = {}
+from invoke.collection import Collection
+from invoke.tasks import Task, task
+
+from envpromote import gha
+from envpromote import scan as scanning
+from envpromote.errors import GateRefused
+from envpromote.tasks._common import handle_errors, print_json
+
+
+@task(
+    help={
+        "image": "built image to scan: OCI layout dir (.envpromote/oci/<hex>/), image tarball, or image ref",
+        "fs": "scan the repository: vulnerabilities, secrets, misconfigurations (default with --config)",
+        "config": "scan Terraform and Dockerfiles for misconfigurations",
+        "offline": "skip vulnerability scanning (no database needed); the report is labelled PARTIAL",
+        "sarif": "write SARIF 2.1.0 (GitHub code scanning) to this path",
+        "sbom": "write a CycloneDX SBOM (of --image, else of app/) to this path",
+        "json": "print the report as JSON instead of the table",
+        "fail-on": "lowest severity that fails the scan (UNKNOWN..CRITICAL; UNKNOWN = any finding)",
+    }
+)
+@handle_errors
+def scan(
+    c: Any,
+    image: str | None = None,
+    fs: bool = False,
+    config: bool = False,
+    offline: bool = False,
+    sarif: str | None = None,
+    sbom: str | None = None,
+    json: bool = False,
+    fail_on: str = "HIGH",
+) -> None:
+    """Scan with trivy; exit 3 on findings at or above --fail-on, exit 4 if trivy or its database is missing.
+
+    With no mode given, scans the repository (--fs --config). Entries in .trivyignore need a reason
+    comment and an exp:YYYY-MM-DD expiry. Without a vulnerability database the vulnerability part fails
+    (exit 4); --offline skips it on purpose and labels the report PARTIAL.
+    """
+    thresholds = scanning.thresholds_for(fail_on)
+    root = Path.cwd()
+    ignore_file = root / ".trivyignore"
+    wants_repo = fs or config or image is None
+    request = scanning.ScanRequest(
+        root=root,
+        fs=fs or (image is None and not config),
+        config=config or (image is None and not fs),
+        image=image,
+        offline=offline,
+        ignore_file=ignore_file if ignore_file.exists() else None,
+    )
+    report = scanning.run_scan(request)
+    if sarif:
+        scanning.write_sarif(report, Path(sarif))
+    if sbom:
+        scanning.write_sbom(request, Path(sbom))
+    if json:
+        print_json(report.to_dict())
+    else:
+        table = scanning.render_table(report)
+        print(table)
+        if wants_repo:
+            for skipped in request.skip_dirs:
+                print(f"skipped {skipped}: {scanning.REPO_SKIP_DIRS.get(skipped, 'requested')}")
+        if request.ignore_file is not None:
+            for entry in scanning.load_trivyignore(request.ignore_file):
+                print(f"ignored {entry.rule_id} until {entry.expires.isoformat()}: {entry.reason}")
+        gha.append_summary(f"### trivy scan\n\n```\n{table}\n```")
+    # A partial summary here is the user's explicit choice (--offline or config-only); it is labelled.
+    violations = scanning.exceeds(report.summary, thresholds, allow_partial=True)
+    if violations:
+        raise GateRefused(
+            f"scan threshold exceeded (--fail-on {fail_on.upper()}): {'; '.join(violations)}.",
+            fix="fix the findings, or add a `# reason` + `exp:YYYY-MM-DD` entry to .trivyignore.",
+        )
+
+
+ROOT_TASKS: list[Task[Any]] = [scan]
+COLLECTIONS: dict[str, Collection] = {}
