@@ -59,6 +59,8 @@ class ScanPolicy:
 
     max_by_severity: Mapping[str, int]
     allow_unscanned: bool
+    # A scan without trivy's vulnerability DB (offline) counts as a pass only when this is set.
+    accept_partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
             fix=f"Create {DEFAULT_CONFIG_NAME} (see the README) or pass --config / set {CONFIG_ENV_VAR}.",
         ) from None
     except OSError as exc:
-        raise ConfigError(f"Cannot read config file {cfg_path}: {exc.strerror}.", fix="Check the path.") from None
+        raise ConfigError(
+            f"Cannot read config file {cfg_path}: {exc.strerror}.", fix="Check the path."
+        ) from None
     if len(raw_bytes) > MAX_CONFIG_BYTES:
         raise ConfigError(
             f"Config file {cfg_path} is {len(raw_bytes)} bytes, over the {MAX_CONFIG_BYTES}-byte limit.",
@@ -156,7 +160,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(f"Config file {cfg_path} is not UTF-8 text.", fix="Save it as UTF-8.") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Config file {cfg_path} is not valid TOML: {exc}.", fix="Fix the syntax.") from None
+        raise ConfigError(
+            f"Config file {cfg_path} is not valid TOML: {exc}.", fix="Fix the syntax."
+        ) from None
     return parse_config(data, cfg_path)
 
 
@@ -296,7 +302,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         order = []
     if len(set(order)) != len(order):
         check.problem("chain.order", "lists an environment twice")
-    envs_table = check.table(root.get("environments"), "environments", set(order) | set(root.get("environments") or {}))
+    envs_table = check.table(
+        root.get("environments"), "environments", set(order) | set(root.get("environments") or {})
+    )
     for name in order:
         if not _ENV_NAME.match(name):
             check.problem("chain.order", f"invalid environment name {name[:40]!r} (lowercase, digits and -)")
@@ -310,7 +318,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     for index, name in enumerate(order):
         if name not in envs_table:
             continue
-        environments.append(_parse_environment(check, name, envs_table[name], order[index - 1] if index else None))
+        environments.append(
+            _parse_environment(check, name, envs_table[name], order[index - 1] if index else None)
+        )
 
     if check.problems:
         count = len(check.problems)
@@ -338,7 +348,7 @@ def _parse_environment(check: _Checker, name: str, raw: Any, upstream: str | Non
     scan_raw = check.table(
         data.get("scan"),
         f"{key}.scan",
-        {f"max_{s.lower()}" for s in SEVERITIES} | {"allow_unscanned"},
+        {f"max_{s.lower()}" for s in SEVERITIES} | {"allow_unscanned", "accept_partial"},
         required=False,
     )
     max_by_severity: dict[str, int] = {}
@@ -357,7 +367,7 @@ def _parse_environment(check: _Checker, name: str, raw: Any, upstream: str | Non
     for table_name in ("env", "secrets"):
         table = taskdef.get(table_name, {})
         if not isinstance(table, dict):
-            check.problem(f"{key}.taskdef.{table_name}", "must be a table of NAME = \"value\"")
+            check.problem(f"{key}.taskdef.{table_name}", 'must be a table of NAME = "value"')
             continue
         for var, value in table.items():
             if not _ENV_VAR.match(var):
@@ -381,11 +391,17 @@ def _parse_environment(check: _Checker, name: str, raw: Any, upstream: str | Non
         desired_count=check.integer(data, "desired_count", key, default=2, low=0, high=1000),
         soak_seconds=check.integer(data, "soak_seconds", key, default=0, low=0, high=30 * 86400),
         approval_required=approval,
-        execution_role_arn=check.string(data, "execution_role_arn", key, pattern=_ROLE_ARN, hint="an IAM role ARN"),
+        execution_role_arn=check.string(
+            data, "execution_role_arn", key, pattern=_ROLE_ARN, hint="an IAM role ARN"
+        ),
         task_role_arn=check.string(data, "task_role_arn", key, pattern=_ROLE_ARN, hint="an IAM role ARN"),
         role_arn=role_arn or None,
         url=url or None,
         events_queue=events_queue or None,
-        scan=ScanPolicy(max_by_severity=max_by_severity, allow_unscanned=allow_unscanned),
+        scan=ScanPolicy(
+            max_by_severity=max_by_severity,
+            allow_unscanned=allow_unscanned,
+            accept_partial=check.boolean(scan_raw, "accept_partial", f"{key}.scan", default=False),
+        ),
         taskdef=dict(taskdef),
     )

@@ -32,10 +32,14 @@ def parse_digest(value: str) -> str:
         return value
     lowered = value.lower()
     if DIGEST_RE.match(lowered):
-        raise BadInput(f"Digest {_shown(value)} has uppercase hex.", fix="Use the lowercase digest. " + _DIGEST_FIX)
+        raise BadInput(
+            f"Digest {_shown(value)} has uppercase hex.", fix="Use the lowercase digest. " + _DIGEST_FIX
+        )
     if ":" in value and not value.startswith("sha256:"):
         algorithm = value.split(":", 1)[0]
-        raise BadInput(f"Digest algorithm {_shown(algorithm)} is not supported; only sha256.", fix=_DIGEST_FIX)
+        raise BadInput(
+            f"Digest algorithm {_shown(algorithm)} is not supported; only sha256.", fix=_DIGEST_FIX
+        )
     if value.startswith("sha256:"):
         raise BadInput(
             f"Digest {_shown(value)} is not 64 lowercase hex characters after 'sha256:'.", fix=_DIGEST_FIX
@@ -63,17 +67,21 @@ class ImageRef:
         return self.uri
 
     @classmethod
-    def parse(cls, value: str, *, default_registry: str | None = None, default_repository: str | None = None) -> ImageRef:
+    def parse(
+        cls, value: str, *, default_registry: str | None = None, default_repository: str | None = None
+    ) -> ImageRef:
         """Parse a digest reference; a bare digest needs the default registry and repository."""
         if not isinstance(value, str) or not value.strip():
             raise BadInput("No image given.", fix=_DIGEST_FIX)
         if value != value.strip() or any(ch.isspace() for ch in value):
             raise BadInput(f"Image reference {_shown(value)} contains whitespace.", fix=_DIGEST_FIX)
         if "@" not in value:
-            if value.startswith("sha256:") or re.fullmatch(r"[0-9a-fA-F]{12,64}", value):
+            if re.fullmatch(r"[A-Za-z0-9]+:[0-9a-fA-F]*|[0-9a-fA-F]{12,}", value):
                 digest = parse_digest(value)
                 if not (default_registry and default_repository):
-                    raise BadInput("A bare digest needs a repository.", fix="Pass registry/repository@sha256:...")
+                    raise BadInput(
+                        "A bare digest needs a repository.", fix="Pass registry/repository@sha256:..."
+                    )
                 return cls(default_registry, default_repository, digest)
             raise BadInput(
                 f"Image {_shown(value)} is referenced by tag; EnvPromote deploys by digest only.",
@@ -87,8 +95,12 @@ class ImageRef:
                 fix="Drop the tag: <registry>/<repository>@sha256:<digest>.",
             )
         if "/" not in name:
-            raise BadInput(f"Image {_shown(value)} has no registry.", fix="Use <registry>/<repository>@sha256:...")
+            raise BadInput(
+                f"Image {_shown(value)} has no registry.", fix="Use <registry>/<repository>@sha256:..."
+            )
         registry, repository = name.split("/", 1)
         if not _REGISTRY_RE.match(registry) or not _REPOSITORY_RE.match(repository):
-            raise BadInput(f"Image {_shown(value)} has an invalid registry or repository name.", fix=_DIGEST_FIX)
+            raise BadInput(
+                f"Image {_shown(value)} has an invalid registry or repository name.", fix=_DIGEST_FIX
+            )
         return cls(registry, repository, digest)

@@ -180,17 +180,27 @@ def verify_chain(environment: str, entries: list[tuple[str, bytes]]) -> list[Cha
         sequence = record.get("sequence")
         if key_sequence is not None and sequence != key_sequence:
             problems.append(
-                ChainProblem(environment, key, f"holds sequence {sequence} but is stored as {key_sequence} (reordered?)")
+                ChainProblem(
+                    environment,
+                    key,
+                    f"holds sequence {sequence} but is stored as {key_sequence} (reordered?)",
+                )
             )
         if key_sequence is not None and key_sequence != expected_sequence:
             missing = ", ".join(str(n) for n in range(expected_sequence, key_sequence))
-            problems.append(ChainProblem(environment, key, f"records {missing} are missing before it (deleted?)"))
+            problems.append(
+                ChainProblem(environment, key, f"records {missing} are missing before it (deleted?)")
+            )
             previous = None
         if record.get("environment") != environment:
-            problems.append(ChainProblem(environment, key, f"belongs to environment {record.get('environment')!r}"))
+            problems.append(
+                ChainProblem(environment, key, f"belongs to environment {record.get('environment')!r}")
+            )
         if previous is not None and record.get("prev_record_sha256") != record_sha256(previous):
             problems.append(
-                ChainProblem(environment, key, "prev_record_sha256 does not match the previous record (edited?)")
+                ChainProblem(
+                    environment, key, "prev_record_sha256 does not match the previous record (edited?)"
+                )
             )
         if expected_sequence == 1 and key_sequence == 1 and record.get("prev_record_sha256") is not None:
             problems.append(ChainProblem(environment, key, "first record points at a predecessor"))
@@ -289,7 +299,9 @@ class Ledger:
             record = seal(draft, sequence=len(existing) + 1, previous=previous)
             errors = schema_errors(record)
             if errors:
-                raise LedgerError(f"Refusing to write an invalid record: {errors[0]}.", fix="Report this bug.")
+                raise LedgerError(
+                    f"Refusing to write an invalid record: {errors[0]}.", fix="Report this bug."
+                )
             try:
                 self.s3.put_object(
                     Bucket=self.settings.bucket,
@@ -369,7 +381,9 @@ class Ledger:
 def _ledger_error(action: str, bucket: str, exc: botocore.exceptions.ClientError) -> LedgerError:
     error = exc.response.get("Error", {})
     return LedgerError(
-        f"Cannot {action} ledger bucket {bucket}: {error.get('Code')}: {error.get('Message', '')}".rstrip(": ")
+        f"Cannot {action} ledger bucket {bucket}: {error.get('Code')}: {error.get('Message', '')}".rstrip(
+            ": "
+        )
         + ".",
         fix="Check [ledger] bucket/region in envpromote.toml and the role's S3 permissions on the ledger prefix.",
     )
@@ -391,13 +405,17 @@ class LocalRecords:
     def write(self, record: Mapping[str, Any]) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{record['environment']}-{record['sequence']:06d}-{record['record_id']}.json"
-        path.write_text(json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.write_text(
+            json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         return path
 
     def keep_pending(self, draft: Mapping[str, Any]) -> Path:
         self.pending_dir.mkdir(parents=True, exist_ok=True)
         path = self.pending_dir / f"{draft['finished_at'].replace(':', '')}-{draft['record_id']}.json"
-        path.write_text(json.dumps(draft, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.write_text(
+            json.dumps(draft, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         return path
 
     def pending(self) -> list[tuple[Path, Record]]:

@@ -33,7 +33,9 @@ def _fmt(epoch: float) -> str:
 
 
 class EnvironmentLock:
-    def __init__(self, dynamodb: Any, settings: LockSettings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, dynamodb: Any, settings: LockSettings, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.dynamodb = dynamodb
         self.settings = settings
         self.clock = clock

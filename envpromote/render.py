@@ -125,7 +125,9 @@ def validate_task_definition(document: Mapping[str, Any], *, template_name: str 
         )
     containers = document.get("containerDefinitions") or []
     if not containers:
-        raise BadInput(f"{template_name} has no containerDefinitions.", fix="Declare the application container.")
+        raise BadInput(
+            f"{template_name} has no containerDefinitions.", fix="Declare the application container."
+        )
     for container in containers:
         image = container.get("image", "")
         if "@sha256:" not in image:

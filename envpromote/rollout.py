@@ -58,7 +58,9 @@ def _deployment_line(deployment: Mapping[str, Any]) -> str:
     )
 
 
-def classify(service: Mapping[str, Any], deployment_id: str, previous_task_definition: str | None) -> Observation:
+def classify(
+    service: Mapping[str, Any], deployment_id: str, previous_task_definition: str | None
+) -> Observation:
     """Pure: turn one DescribeServices `service` into an Observation about our deployment."""
     deployments = service.get("deployments", [])
     ours = next((d for d in deployments if d.get("id") == deployment_id), None)
@@ -80,7 +82,9 @@ def classify(service: Mapping[str, Any], deployment_id: str, previous_task_defin
         return Observation(
             "failed",
             _deployment_line(primary),
-            (f"deployment {primary.get('id')} on {primary.get('taskDefinition')} replaced ours (out-of-band deploy?)",),
+            (
+                f"deployment {primary.get('id')} on {primary.get('taskDefinition')} replaced ours (out-of-band deploy?)",
+            ),
         )
     if ours is None:
         return Observation(None, f"deployment {deployment_id} not listed yet")
@@ -119,16 +123,22 @@ def events_since(service: Mapping[str, Any], since: dt.datetime) -> list[str]:
     return list(reversed(lines))
 
 
-def describe_stopped_tasks(tasks: list[Mapping[str, Any]], deployment_id: str, task_definition_arn: str) -> list[str]:
+def describe_stopped_tasks(
+    tasks: list[Mapping[str, Any]], deployment_id: str, task_definition_arn: str
+) -> list[str]:
     """Pure: stopped-task reasons (with container exit codes) of our deployment."""
     lines = []
     for task in tasks:
-        if task.get("startedBy") not in (None, deployment_id) and task.get("taskDefinitionArn") != task_definition_arn:
+        if (
+            task.get("startedBy") not in (None, deployment_id)
+            and task.get("taskDefinitionArn") != task_definition_arn
+        ):
             continue
         if task.get("startedBy") is None and task.get("taskDefinitionArn") != task_definition_arn:
             continue
         containers = "; ".join(
-            f"container {c.get('name')} exit {c.get('exitCode', '?')}" + (f" ({c['reason']})" if c.get("reason") else "")
+            f"container {c.get('name')} exit {c.get('exitCode', '?')}"
+            + (f" ({c['reason']})" if c.get("reason") else "")
             for c in task.get("containers", [])
         )
         task_id = str(task.get("taskArn", "?")).rsplit("/", 1)[-1]
@@ -269,7 +279,11 @@ class RolloutWatcher:
         )
 
     def failure_reasons(
-        self, service: Mapping[str, Any], deployment_id: str, task_definition_arn: str, started_at: dt.datetime
+        self,
+        service: Mapping[str, Any],
+        deployment_id: str,
+        task_definition_arn: str,
+        started_at: dt.datetime,
     ) -> list[str]:
         """ECS's own words: service events since the start and the stopped tasks of our deployment."""
         reasons = events_since(service, started_at)[-20:]

@@ -1,0 +1,785 @@
+"""The use cases: deploy, promote, rollback, verify, diff, drift, history. Orchestration only.
+
+Every use case first does everything that can refuse (input, gate, preflight, render, approval) with read-only
+calls; only then does it take the environment's lock and make the first mutating call (RegisterTaskDefinition).
+Whatever the rollout's outcome - including Ctrl-C or SIGTERM during the watch - a release record is written to
+the ledger, to a local JSON file and to the GitHub step summary.
+"""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import json
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+
+from envpromote import gha
+from envpromote.aws import ApiCallCounter, ClientFactory
+from envpromote.config import Config, Environment
+from envpromote.errors import (
+    BadInput,
+    DeploymentFailed,
+    EnvPromoteError,
+    GateRefused,
+    LedgerError,
+    PreflightFailed,
+    RollbackFailed,
+    RolloutTimedOut,
+)
+from envpromote.gate import scan_gate, short, upstream_success
+from envpromote.image import ImageRef, parse_digest
+from envpromote.ledger import Ledger, LocalRecords, Record, new_record, sync_pending, utc_now
+from envpromote.lock import EnvironmentLock
+from envpromote.registry import add_tag, describe_image, promotion_tag, registry_and_repository
+from envpromote.render import container_image, render_task_definition, template_values
+from envpromote.rollout import Outcome, PollPolicy, RolloutWatcher, find_deployment_for
+
+DEFAULT_TIMEOUT_S = 900.0
+STATUS_ERRORS: dict[str, type[EnvPromoteError]] = {
+    "rolled_back": DeploymentFailed,
+    "failed": DeploymentFailed,
+    "timed_out": RolloutTimedOut,
+}
+
+
+class Aborted(KeyboardInterrupt):
+    """Raised inside a rollout when the process gets SIGTERM (SIGINT already raises KeyboardInterrupt)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who and what is running this release (from GitHub Actions variables where present)."""
+
+    actor: str
+    run_id: str | None = None
+    run_attempt: str | None = None
+    workflow_ref: str | None = None
+    commit: str | None = None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Identity:
+        env = os.environ if environ is None else environ
+        try:
+            local_user = getpass.getuser()
+        except (KeyError, OSError):
+            local_user = "unknown"
+        return cls(
+            actor=env.get("GITHUB_ACTOR") or local_user,
+            run_id=env.get("GITHUB_RUN_ID"),
+            run_attempt=env.get("GITHUB_RUN_ATTEMPT"),
+            workflow_ref=env.get("GITHUB_WORKFLOW_REF"),
+            commit=env.get("GITHUB_SHA"),
+        )
+
+
+@dataclass
+class Approval:
+    """How approval is given: by the GitHub environment, by --yes --approver, or by an interactive prompt."""
+
+    approver: str | None = None
+    assume_yes: bool = False
+    github_environment: bool = False
+    prompt: Callable[[str], str | None] | None = None  # shows the evidence, returns the approver or None
+
+
+@dataclass
+class Context:
+    config: Config
+    identity: Identity
+    out: Callable[[str], None] = print
+    counter: ApiCallCounter = field(default_factory=ApiCallCounter)
+    poll_policy: PollPolicy = field(default_factory=PollPolicy)
+    records_dir: Path | None = None
+    _factories: dict[tuple[str, str | None], ClientFactory] = field(default_factory=dict)
+
+    def clients(self, region: str, role_arn: str | None = None) -> ClientFactory:
+        key = (region, role_arn)
+        if key not in self._factories:
+            self._factories[key] = ClientFactory(region, role_arn=role_arn, counter=self.counter)
+        return self._factories[key]
+
+    def env_client(self, env: Environment, service: str) -> Any:
+        return self.clients(env.region, env.role_arn).client(service)
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.clients(self.config.ledger.region).client("s3"), self.config.ledger)
+
+    def local_records(self) -> LocalRecords:
+        return LocalRecords(self.records_dir or self.config.ledger.local_dir)
+
+    def lock(self) -> EnvironmentLock:
+        return EnvironmentLock(self.clients(self.config.lock.region).client("dynamodb"), self.config.lock)
+
+    def ecr(self) -> Any:
+        return self.clients(self.config.registry.region).client("ecr")
+
+
+@dataclass
+class Plan:
+    """Everything decided before the first mutating call."""
+
+    env: Environment
+    kind: str
+    image: ImageRef
+    source_environment: str | None
+    taskdef: dict[str, Any]
+    running_taskdef: dict[str, Any] | None
+    running_taskdef_arn: str | None
+    previous_digest: str | None
+    diff: list[str]
+    evidence: list[str]
+    source_commit: str | None
+    approver: str | None = None
+    scan: Mapping[str, Any] | None = None
+    allow_unscanned: bool = False
+
+
+@dataclass
+class ReleaseResult:
+    plan: Plan
+    dry_run: bool
+    record: Record | None = None
+    record_path: Path | None = None
+    outcome: Outcome | None = None
+    ledger_warning: str | None = None
+    api_calls: dict[str, int] = field(default_factory=dict)
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+
+def _require_digest(digest: str | None) -> str:
+    if digest is None or digest == "":
+        raise BadInput("No --digest given.", fix="Pass --digest sha256:<64 hex> (printed by 'invoke build').")
+    return parse_digest(digest)
+
+
+def _image_for(ctx: Context, digest: str) -> ImageRef:
+    registry, repository = registry_and_repository(ctx.ecr(), ctx.config.registry.repository)
+    return ImageRef(registry, repository, digest)
+
+
+def _digest_of_image(image: str | None) -> str | None:
+    if image and "@sha256:" in image:
+        return image.rsplit("@", 1)[1]
+    return None
+
+
+def describe_service(ctx: Context, env: Environment) -> dict[str, Any]:
+    ecs = ctx.env_client(env, "ecs")
+    try:
+        response = ecs.describe_services(cluster=env.cluster, services=[env.service])
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise PreflightFailed(
+            f"Cannot describe service {env.service} in cluster {env.cluster} ({env.region}): "
+            f"{error.get('Code')}: {error.get('Message', '')}.",
+            fix="Check cluster, service and region in envpromote.toml, and the role's ECS permissions.",
+        ) from None
+    services = [s for s in response.get("services", []) if s.get("status") == "ACTIVE"]
+    if not services:
+        failures = response.get("failures", [])
+        reason = failures[0].get("reason", "MISSING") if failures else "INACTIVE"
+        raise PreflightFailed(
+            f"Service {env.service} in cluster {env.cluster} ({env.region}) is {reason}.",
+            fix=f"Apply the {env.name} infrastructure ('invoke infra.apply --env {env.name}') "
+            "or correct cluster/service/region in envpromote.toml.",
+        )
+    service: dict[str, Any] = services[0]
+    return service
+
+
+def running_task_definition(
+    ctx: Context, env: Environment, service: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    arn = str(service["taskDefinition"])
+    ecs = ctx.env_client(env, "ecs")
+    described = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+    document: dict[str, Any] = dict(described["taskDefinition"])
+    if described.get("tags"):
+        document["tags"] = described["tags"]
+    return arn, document
+
+
+def project_like(running: Any, rendered: Any) -> Any:
+    """Keep only the parts of `running` that `rendered` specifies, so ECS's added defaults are not diffs."""
+    if isinstance(rendered, dict) and isinstance(running, dict):
+        return {key: project_like(running[key], value) for key, value in rendered.items() if key in running}
+    if isinstance(rendered, list) and isinstance(running, list):
+        return [
+            project_like(item, rendered[i]) if i < len(rendered) else item for i, item in enumerate(running)
+        ]
+    return running
+
+
+def taskdef_diff(running: Mapping[str, Any] | None, rendered: Mapping[str, Any], env_name: str) -> list[str]:
+    """Unified diff (running -> rendered) of the fields we manage; empty when they match."""
+    before = json.dumps(
+        project_like(dict(running), dict(rendered)) if running else {}, indent=2, sort_keys=True
+    )
+    after = json.dumps(dict(rendered), indent=2, sort_keys=True)
+    return list(
+        difflib.unified_diff(
+            before.splitlines(),
+            after.splitlines(),
+            f"{env_name} (running)",
+            f"{env_name} (rendered)",
+            lineterm="",
+        )
+    )
+
+
+def _source_commit(ctx: Context, build: Mapping[str, Any] | None) -> str | None:
+    if build and build.get("source_commit"):
+        return str(build["source_commit"])
+    return ctx.identity.commit
+
+
+def _check_roles(ctx: Context, env: Environment) -> list[str]:
+    """Existence of the execution and task roles; AccessDenied is reported as 'not checked', not as a failure."""
+    iam = ctx.clients(env.region, env.role_arn).client("iam")
+    notes = []
+    for arn in (env.execution_role_arn, env.task_role_arn):
+        name = arn.rsplit("/", 1)[-1]
+        try:
+            iam.get_role(RoleName=name)
+        except botocore.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "NoSuchEntity":
+                raise PreflightFailed(
+                    f"IAM role {arn} used by {env.name}'s task definition does not exist.",
+                    fix=f"Apply the {env.name} infrastructure or correct the role ARN in envpromote.toml.",
+                ) from None
+            if code in {"AccessDenied", "AccessDeniedException"}:
+                notes.append(f"role {name}: not checked (no iam:GetRole permission)")
+                continue
+            raise
+        notes.append(f"role {name}: exists")
+    return notes
+
+
+def preflight(ctx: Context, env: Environment, image: ImageRef) -> tuple[dict[str, Any], list[str]]:
+    """Read-only readiness checks. Returns the service description and evidence lines."""
+    lines: list[str] = []
+    if describe_image(ctx.ecr(), ctx.config.registry.repository, image.digest) is None:
+        raise PreflightFailed(
+            f"Image {short(image.digest)} is not in ECR repository {ctx.config.registry.repository}.",
+            fix="Build and push it with 'invoke build', or check the digest (tags are never resolved).",
+        )
+    lines.append(f"image {image.uri}: present in ECR")
+    service = describe_service(ctx, env)
+    lines.append(f"service {env.cluster}/{env.service}: ACTIVE")
+    lines += _check_roles(ctx, env)
+    in_progress = [
+        d
+        for d in service.get("deployments", [])
+        if d.get("rolloutState") == "IN_PROGRESS" or d.get("status") == "ACTIVE"
+    ]
+    if len(service.get("deployments", [])) > 1 or in_progress:
+        current = in_progress[0] if in_progress else service["deployments"][0]
+        raise PreflightFailed(
+            f"A deployment is in progress on {env.service}: {current.get('id')} {current.get('rolloutState')}.",
+            fix="Wait for it to finish ('invoke drift' shows the running digest) and try again.",
+        )
+    lines.append("no deployment in progress")
+    return service, lines
+
+
+def _plan(
+    ctx: Context,
+    env: Environment,
+    *,
+    kind: str,
+    digest: str,
+    source_environment: str | None,
+    evidence: list[str],
+    build: Mapping[str, Any] | None,
+) -> Plan:
+    image = _image_for(ctx, digest)
+    service, lines = preflight(ctx, env, image)
+    running_arn, running = running_task_definition(ctx, env, service)
+    source_commit = _source_commit(ctx, build)
+    values = template_values(ctx.config, env, image, source_commit=source_commit or "unknown")
+    rendered = render_task_definition(ctx.config.template, values)
+    return Plan(
+        env=env,
+        kind=kind,
+        image=image,
+        source_environment=source_environment,
+        taskdef=rendered,
+        running_taskdef=running,
+        running_taskdef_arn=running_arn,
+        previous_digest=_digest_of_image(container_image(running, env.container)),
+        diff=taskdef_diff(running, rendered, env.name),
+        evidence=evidence + lines,
+        source_commit=source_commit,
+    )
+
+
+def _approve(plan: Plan, approval: Approval) -> str | None:
+    """Rule 5: approval where the environment requires it. Returns the recorded approver."""
+    env = plan.env
+    if not env.approval_required:
+        return approval.approver
+    if approval.github_environment:
+        return approval.approver or f"github-environment:{env.name}"
+    if approval.assume_yes:
+        if not approval.approver:
+            raise GateRefused(
+                f"{env.name} requires approval and --yes was given without --approver.",
+                fix="Add --approver NAME (recorded in the release record).",
+            )
+        return approval.approver
+    if approval.prompt is not None:
+        approver = approval.prompt(approval_text(plan))
+        if approver:
+            return approver
+        raise GateRefused(
+            f"Promotion to {env.name} was not approved.", fix="Approve at the prompt, or don't."
+        )
+    raise GateRefused(
+        f"{env.name} requires approval.",
+        fix="Run in its protected GitHub environment, answer the prompt in a terminal, or pass --yes --approver NAME.",
+    )
+
+
+def approval_text(plan: Plan) -> str:
+    lines = [
+        f"Promote {plan.image.uri}",
+        f"  to {plan.env.name} ({plan.env.cluster}/{plan.env.service}) from {plan.source_environment}",
+        f"  replacing {plan.previous_digest or 'unknown'}",
+        "Evidence:",
+        *(f"  - {line}" for line in plan.evidence),
+        "Task-definition diff:" if plan.diff else "Task definition: no change besides the image.",
+        *plan.diff,
+    ]
+    return "\n".join(lines)
+
+
+# ---- planning use cases ---------------------------------------------------------------------------
+
+
+def plan_deploy(ctx: Context, env_name: str, digest: str | None) -> Plan:
+    env = ctx.config.env(env_name)
+    checked = _require_digest(digest)
+    if env.upstream is not None:
+        raise BadInput(
+            f"{env.name} has upstream {env.upstream}; only the entry environment takes direct deploys.",
+            fix=f"Use 'invoke promote --env {env.name}' (it checks {env.upstream}'s record first).",
+        )
+    ledger = ctx.ledger()
+    build = ledger.latest_build(checked)
+    scan, unscanned, scan_lines = scan_gate(env, checked, build, allow_unscanned=False)
+    plan = _plan(
+        ctx, env, kind="deploy", digest=checked, source_environment=None, evidence=scan_lines, build=build
+    )
+    plan.scan, plan.allow_unscanned = scan, unscanned
+    return plan
+
+
+def plan_promote(
+    ctx: Context, env_name: str, digest: str | None, *, approval: Approval, allow_unscanned: bool = False
+) -> Plan:
+    env = ctx.config.env(env_name)
+    if env.upstream is None:
+        raise BadInput(
+            f"{env.name} is the entry environment; it has no upstream to promote from.",
+            fix=f"Use 'invoke deploy --env {env.name} --digest <digest>'.",
+        )
+    if allow_unscanned and env.is_production:
+        raise BadInput(
+            f"--allow-unscanned is not available for {env.name}.",
+            fix="Scan the image during the build and promote again.",
+        )
+    ledger = ctx.ledger()
+    if digest:
+        checked = parse_digest(digest)
+    else:
+        last = ledger.last_success(env.upstream)
+        if last is None:
+            raise GateRefused(
+                f"{env.upstream} has no successful release to promote.",
+                fix=f"Deploy to {env.upstream} first, or pass --digest.",
+            )
+        checked = str(last["digest"])
+    histories = {name: ledger.history(name) for name in ctx.config.chain}
+    gate = upstream_success(ctx.config, env, checked, histories, utc_now())
+    build = ledger.latest_build(checked)
+    scan, unscanned, scan_lines = scan_gate(env, checked, build, allow_unscanned=allow_unscanned)
+    plan = _plan(
+        ctx,
+        env,
+        kind="promote",
+        digest=checked,
+        source_environment=env.upstream,
+        evidence=[*gate.lines, *scan_lines],
+        build=build,
+    )
+    plan.scan, plan.allow_unscanned = scan, unscanned
+    plan.approver = _approve(plan, approval)
+    return plan
+
+
+def rollback_target(history: list[Record], current_digest: str | None) -> Record | None:
+    """The newest success whose digest differs from what runs now (not 'revision N-1')."""
+    for record in reversed(history):
+        if record["status"] == "success" and record["digest"] != current_digest:
+            return record
+    return None
+
+
+def plan_rollback(ctx: Context, env_name: str, to: str | None, *, approval: Approval) -> Plan:
+    env = ctx.config.env(env_name)
+    ledger = ctx.ledger()
+    history = ledger.history(env.name)
+    service = describe_service(ctx, env)
+    _, running = running_task_definition(ctx, env, service)
+    current = _digest_of_image(container_image(running, env.container))
+    if to:
+        target_digest = parse_digest(to)
+        if not any(r["digest"] == target_digest and r["status"] == "success" for r in history):
+            raise GateRefused(
+                f"Digest {short(target_digest)} never succeeded in {env.name}; rollback only returns to known-good.",
+                fix=f"Pick a digest from 'invoke history --env {env.name}'.",
+            )
+        if target_digest == current:
+            raise BadInput(f"{env.name} already runs {short(target_digest)}.", fix="Nothing to roll back to.")
+    else:
+        target = rollback_target(history, current)
+        if target is None:
+            raise GateRefused(
+                f"The {env.name} ledger has no earlier successful release to roll back to.",
+                fix=f"Check 'invoke history --env {env.name}', or deploy a known-good digest.",
+            )
+        target_digest = str(target["digest"])
+    build = ledger.latest_build(target_digest)
+    plan = _plan(
+        ctx,
+        env,
+        kind="rollback",
+        digest=target_digest,
+        source_environment=None,
+        evidence=[
+            f"rollback target: last known-good {short(target_digest)} (now running {short(current or '')})"
+        ],
+        build=build,
+    )
+    plan.approver = _approve(plan, approval)
+    return plan
+
+
+# ---- execution ------------------------------------------------------------------------------------
+
+
+def execute(
+    ctx: Context,
+    plan: Plan,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    rollback_on_timeout: bool = False,
+) -> ReleaseResult:
+    """Lock, register, update, watch, record, unlock. Raises the outcome's error after recording it."""
+    env = plan.env
+    ledger = ctx.ledger()
+    local = ctx.local_records()
+    _resend_pending(ctx, ledger, local)
+    lock = ctx.lock()
+    holder = f"{ctx.identity.actor} ({plan.kind} {short(plan.image.digest)}, pid {os.getpid()}"
+    holder += f", run {ctx.identity.run_id})" if ctx.identity.run_id else ")"
+    lease = lock.acquire(env.name, holder)
+    started = utc_now()
+    outcome: Outcome | None = None
+    new_arn: str | None = None
+    status = "aborted"
+    reasons: list[str] = []
+    try:
+        describe_service(ctx, env)  # re-check under the lock: nobody started a rollout meanwhile
+        ecs = ctx.env_client(env, "ecs")
+        registered = ecs.register_task_definition(**plan.taskdef)["taskDefinition"]
+        new_arn = str(registered["taskDefinitionArn"])
+        ctx.out(f"registered {new_arn}")
+        updated = ecs.update_service(cluster=env.cluster, service=env.service, taskDefinition=new_arn)[
+            "service"
+        ]
+        deployment_id = find_deployment_for(updated, new_arn)
+        watcher = RolloutWatcher(ecs, env.cluster, env.service, policy=ctx.poll_policy, on_progress=ctx.out)
+        if deployment_id is None:
+            deployment_id = find_deployment_for(watcher.describe(), new_arn) or "unknown"
+        ctx.out(f"watching deployment {deployment_id} (timeout {timeout:.0f}s)")
+        outcome = watcher.watch(
+            deployment_id, new_arn, plan.running_taskdef_arn, started_at=started, timeout=timeout
+        )
+        status = outcome.status
+        reasons = [outcome.summary, *outcome.reasons]
+        if status == "timed_out" and rollback_on_timeout and plan.running_taskdef_arn:
+            ecs.update_service(
+                cluster=env.cluster, service=env.service, taskDefinition=plan.running_taskdef_arn
+            )
+            reasons.append(f"envpromote rolled back to {plan.running_taskdef_arn} after the timeout")
+        if status == "success" and plan.kind == "promote":
+            try:
+                add_tag(
+                    ctx.ecr(),
+                    ctx.config.registry.repository,
+                    plan.image.digest,
+                    promotion_tag(env.name, plan.image.digest),
+                )
+            except botocore.exceptions.ClientError as exc:
+                reasons.append(
+                    f"could not add the promotion tag: {exc.response.get('Error', {}).get('Code')}"
+                )
+    except KeyboardInterrupt:
+        status = "aborted"
+        reasons = ["interrupted during the rollout; ECS may still be rolling out - run 'invoke drift'"]
+        raise
+    except EnvPromoteError as exc:
+        status = "aborted"
+        reasons = [exc.one_line()]
+        raise
+    except botocore.exceptions.ClientError as exc:
+        status = "aborted"
+        error = exc.response.get("Error", {})
+        reasons = [f"AWS refused {error.get('Code')}: {error.get('Message', '')}"]
+        raise PreflightFailed(
+            f"AWS refused the release: {error.get('Code')}: {error.get('Message', '')}.",
+            fix="Check the role's permissions for RegisterTaskDefinition/UpdateService and iam:PassRole.",
+        ) from None
+    finally:
+        finished = utc_now()
+        draft = new_record(
+            environment=env.name,
+            kind=plan.kind,
+            status=status,
+            digest=plan.image.digest,
+            image_uri=plan.image.uri,
+            started_at=started,
+            finished_at=finished,
+            source_environment=plan.source_environment,
+            task_definition_arn=new_arn,
+            previous_digest=plan.previous_digest,
+            previous_task_definition_arn=plan.running_taskdef_arn,
+            reasons=[*plan.evidence, *reasons],
+            actor=ctx.identity.actor,
+            approver=plan.approver,
+            run_id=ctx.identity.run_id,
+            run_attempt=ctx.identity.run_attempt,
+            workflow_ref=ctx.identity.workflow_ref,
+            source_commit=plan.source_commit,
+            deployment_id=outcome.deployment_id if outcome else None,
+            allow_unscanned=plan.allow_unscanned,
+            scan=plan.scan,
+            api_calls=dict(ctx.counter.requests),
+        )
+        result = ReleaseResult(
+            plan=plan, dry_run=False, outcome=outcome, api_calls=dict(ctx.counter.requests)
+        )
+        _store(ctx, ledger, local, draft, result)
+        lock.release(lease)
+    error_type = STATUS_ERRORS.get(status)
+    if error_type is not None and outcome is not None:
+        message = f"{plan.kind} of {short(plan.image.digest)} to {env.name}: {status.replace('_', ' ')}: {outcome.summary}."
+        fix = {
+            "rolled_back": "ECS restored the previous release; read the reasons above, fix forward and rebuild.",
+            "failed": "Read the reasons above; another deployment replaced ours.",
+            "timed_out": f"Check the service in ECS; 'invoke drift --env {env.name}' shows what runs.",
+        }[status]
+        if error_type is DeploymentFailed:
+            raise DeploymentFailed(message, reasons=outcome.reasons, fix=fix)
+        if plan.kind == "rollback":
+            raise RollbackFailed(message, fix=fix)
+        raise error_type(message, fix=fix)
+    if status != "success" and plan.kind == "rollback":
+        raise RollbackFailed(f"Rollback of {env.name} ended {status}.", fix="Check the service in ECS.")
+    return result
+
+
+def _resend_pending(ctx: Context, ledger: Ledger, local: LocalRecords) -> None:
+    try:
+        for record in sync_pending(ledger, local):
+            ctx.out(f"ledger: re-sent kept record {record['environment']} #{record['sequence']}")
+    except LedgerError as exc:
+        ctx.out(f"ledger: kept records still not sent ({exc.message})")
+
+
+def _store(ctx: Context, ledger: Ledger, local: LocalRecords, draft: Record, result: ReleaseResult) -> None:
+    """Ledger first; if it fails, keep the draft locally so nothing is lost."""
+    try:
+        record = ledger.append(draft)
+    except (LedgerError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        path = local.keep_pending(draft)
+        text = exc.one_line() if isinstance(exc, EnvPromoteError) else f"{type(exc).__name__}: {exc}"
+        result.ledger_warning = (
+            f"ledger write failed ({text}); record kept at {path}; run 'invoke ledger.sync'"
+        )
+        result.record = draft
+        result.record_path = path
+        ctx.out(f"WARNING: {result.ledger_warning}")
+        gha.annotate("warning", result.ledger_warning)
+        return
+    result.record = record
+    result.record_path = local.write(record)
+    gha.append_summary(summary_markdown(record))
+    gha.set_output("record_path", str(result.record_path))
+
+
+def summary_markdown(record: Mapping[str, Any]) -> str:
+    icon = {"success": "✅", "rolled_back": "↩️", "failed": "❌", "timed_out": "⏱️", "aborted": "⛔"}.get(
+        str(record["status"]), ""
+    )
+    lines = [
+        f"### {icon} {record['kind']} to {record['environment']}: {record['status']}",
+        "",
+        "| field | value |",
+        "| --- | --- |",
+        f"| digest | `{record['digest']}` |",
+        f"| from | {record['source_environment'] or '-'} |",
+        f"| replaced | `{record['previous_digest'] or '-'}` |",
+        f"| task definition | `{record['task_definition_arn'] or '-'}` |",
+        f"| approver | {record['approver'] or '-'} |",
+        f"| duration | {record['duration_s']} s |",
+        f"| ledger | #{record['sequence']} (prev sha256 `{(record['prev_record_sha256'] or '-')[:16]}`) |",
+        "",
+        "**Evidence and reasons**",
+        "",
+        *(f"- {reason}" for reason in record["reasons"]),
+    ]
+    return "\n".join(lines)
+
+
+# ---- read-only use cases --------------------------------------------------------------------------
+
+
+@dataclass
+class VerifyReport:
+    env: str
+    image: str
+    checks: list[str]
+
+
+def verify(ctx: Context, env_name: str, digest: str | None) -> VerifyReport:
+    env = ctx.config.env(env_name)
+    checked = _require_digest(digest)
+    image = _image_for(ctx, checked)
+    _, lines = preflight(ctx, env, image)
+    rendered = render_task_definition(
+        ctx.config.template,
+        template_values(ctx.config, env, image, source_commit=ctx.identity.commit or "unknown"),
+    )
+    lines.append(f"task definition renders and validates ({len(json.dumps(rendered))} bytes)")
+    return VerifyReport(env=env.name, image=image.uri, checks=lines)
+
+
+@dataclass
+class DiffReport:
+    env: str
+    diff: list[str]
+    cross_environment: list[str]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.diff or self.cross_environment)
+
+
+def diff(ctx: Context, env_name: str, digest: str | None) -> DiffReport:
+    env = ctx.config.env(env_name)
+    checked = _require_digest(digest)
+    image = _image_for(ctx, checked)
+    service = describe_service(ctx, env)
+    _, running = running_task_definition(ctx, env, service)
+    build = ctx.ledger().latest_build(checked)
+    rendered = render_task_definition(
+        ctx.config.template,
+        template_values(ctx.config, env, image, source_commit=_source_commit(ctx, build) or "unknown"),
+    )
+    cross = []
+    if env.upstream:
+        upstream_last = ctx.ledger().last_success(env.upstream)
+        upstream_digest = upstream_last["digest"] if upstream_last else None
+        if upstream_digest != checked:
+            cross.append(
+                f"image {short(checked)} differs from {env.upstream}'s last success "
+                f"({short(upstream_digest) if upstream_digest else 'none'})"
+            )
+    return DiffReport(env=env.name, diff=taskdef_diff(running, rendered, env.name), cross_environment=cross)
+
+
+@dataclass
+class DriftReport:
+    env: str
+    running_digest: str | None
+    ledger_digest: str | None
+    task_definition_arn: str
+    in_progress: bool
+
+    @property
+    def drifted(self) -> bool:
+        return self.running_digest != self.ledger_digest
+
+
+def drift(ctx: Context, env_name: str) -> DriftReport:
+    env = ctx.config.env(env_name)
+    service = describe_service(ctx, env)
+    arn, running = running_task_definition(ctx, env, service)
+    last = ctx.ledger().last_success(env.name)
+    return DriftReport(
+        env=env.name,
+        running_digest=_digest_of_image(container_image(running, env.container)),
+        ledger_digest=str(last["digest"]) if last else None,
+        task_definition_arn=arn,
+        in_progress=len(service.get("deployments", [])) > 1,
+    )
+
+
+def history(ctx: Context, env_name: str, limit: int = 50) -> list[Record]:
+    env = ctx.config.env(env_name)
+    return list(reversed(ctx.ledger().history(env.name)))[:limit]
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=cwd, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def record_build(
+    ctx: Context, digest: str, *, scan: Mapping[str, Any] | None, source_commit: str | None
+) -> str:
+    """Store the build record (digest, commit, scan summary) that the scan gate reads."""
+    checked = parse_digest(digest)
+    image = _image_for(ctx, checked)
+    if describe_image(ctx.ecr(), ctx.config.registry.repository, checked) is None:
+        raise PreflightFailed(
+            f"Image {short(checked)} is not in ECR repository {ctx.config.registry.repository}.",
+            fix="Push it with 'invoke build' before recording the build.",
+        )
+    build = {
+        "digest": checked,
+        "image_uri": image.uri,
+        "source_commit": source_commit or ctx.identity.commit or git_commit(),
+        "recorded_at": utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "actor": ctx.identity.actor,
+        "run_id": ctx.identity.run_id,
+        "scan": dict(scan) if scan is not None else None,
+    }
+    return ctx.ledger().put_build(build)
+
+
+def ensure_time(value: float | int | str | None, name: str) -> float:
+    try:
+        number = float(value) if value is not None else DEFAULT_TIMEOUT_S
+    except (TypeError, ValueError):
+        raise BadInput(f"--{name} {value!r} is not a number of seconds.", fix=f"Pass --{name} 600.") from None
+    if not 1 <= number <= 6 * 3600:
+        raise BadInput(f"--{name} {number:g} is out of range.", fix=f"Use 1 to 21600 seconds for --{name}.")
+    return number

@@ -1,0 +1,112 @@
+"""Config loading: the shipped file is valid; every problem is reported with its key path."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from envpromote.config import MAX_CONFIG_BYTES, load_config, parse_config
+from envpromote.errors import BadInput, ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "envpromote.toml"
+
+
+def shipped() -> dict:
+    return tomllib.loads(SHIPPED.read_text())
+
+
+def test_shipped_config_loads() -> None:
+    cfg = load_config(SHIPPED)
+    assert cfg.chain == ("dev", "staging", "production")
+    assert cfg.env("staging").upstream == "dev"
+    assert cfg.env("production").approval_required
+    assert cfg.env("dev").upstream is None
+    assert cfg.downstream_of("dev").name == "staging"
+
+
+def test_env_var_selects_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "other.toml"
+    copy.write_text(SHIPPED.read_text())
+    monkeypatch.setenv("ENVPROMOTE_CONFIG", str(copy))
+    assert load_config().path == copy
+
+
+def test_unknown_environment_lists_valid_ones() -> None:
+    cfg = load_config(SHIPPED)
+    with pytest.raises(BadInput, match="Unknown environment 'qa'") as info:
+        cfg.env("qa")
+    assert "dev, staging, production" in (info.value.fix or "")
+
+
+def _problems(data: dict) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, SHIPPED)
+    return info.value.problems
+
+
+def test_every_problem_is_reported_with_its_key_path() -> None:
+    data = shipped()
+    data["environments"]["staging"]["soak_seconds"] = -5
+    data["environments"]["production"]["region"] = "mars-1"
+    data["environments"]["dev"]["colour"] = "blue"
+    data["ledger"]["object_lock"] = "forever"
+    problems = _problems(data)
+    assert any(p.startswith("environments.staging.soak_seconds:") for p in problems)
+    assert any(p.startswith("environments.production.region:") for p in problems)
+    assert any(p.startswith("environments.dev.colour: unknown key") for p in problems)
+    assert any(p.startswith("ledger.object_lock:") for p in problems)
+    assert len(problems) == 4
+
+
+def test_chain_and_environments_must_agree() -> None:
+    data = shipped()
+    data["chain"]["order"] = ["dev", "qa", "production"]
+    problems = _problems(data)
+    assert "environments.qa: missing table for an environment listed in chain.order" in problems
+    assert "environments.staging: not listed in chain.order" in problems
+
+
+def test_production_cannot_allow_unscanned() -> None:
+    data = shipped()
+    data["environments"]["production"]["scan"]["allow_unscanned"] = True
+    assert any("allow_unscanned" in p for p in _problems(data))
+
+
+def test_empty_and_oversized_files(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("  \n")
+    with pytest.raises(ConfigError, match="is empty"):
+        load_config(empty)
+    big = tmp_path / "big.toml"
+    big.write_text("# x\n" * (MAX_CONFIG_BYTES // 3))
+    with pytest.raises(ConfigError, match="over the"):
+        load_config(big)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[project\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["region", "cluster", "soak_seconds", "desired_count", "approval", "execution_role_arn"]),
+    st.one_of(st.integers(), st.text(max_size=20), st.booleans(), st.lists(st.integers(), max_size=2)),
+)
+def test_loader_either_accepts_or_names_the_key(key: str, value: object) -> None:
+    data = shipped()
+    data["environments"]["staging"][key] = value
+    try:
+        cfg = parse_config(data, SHIPPED)
+    except ConfigError as exc:
+        problems = exc.problems
+    else:
+        assert cfg.env("staging").name == "staging"
+        return
+    assert any(p.startswith(f"environments.staging.{key}:") for p in problems), problems

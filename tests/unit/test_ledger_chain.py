@@ -1,0 +1,114 @@
+"""Release records: schema, canonical bytes, hash chain and what verify_chain names when it breaks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from envpromote.ledger import canonical_bytes, new_record, record_sha256, schema_errors, seal, verify_chain
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def draft(digest_char: str = "a", status: str = "success", env: str = "dev") -> dict:
+    digest = "sha256:" + digest_char * 64
+    return new_record(
+        environment=env,
+        kind="deploy",
+        status=status,
+        digest=digest,
+        image_uri=f"123.dkr.ecr.us-east-1.amazonaws.com/app@{digest}",
+        started_at=T0,
+        finished_at=T0 + dt.timedelta(seconds=42),
+        reasons=["ok"],
+    )
+
+
+def chain(n: int) -> list[tuple[str, bytes]]:
+    entries, previous = [], None
+    for i in range(1, n + 1):
+        record = seal(draft("abcdef"[i % 6]), sequence=i, previous=previous)
+        entries.append((f"releases/envs/dev/{i:010d}.json", canonical_bytes(record)))
+        previous = record
+    return entries
+
+
+def test_sealed_records_are_schema_valid_and_linked() -> None:
+    entries = chain(3)
+    assert verify_chain("dev", entries) == []
+    second, third = (json.loads(b) for _, b in entries[1:])
+    assert third["prev_record_sha256"] == record_sha256(second)
+    assert schema_errors(third) == []
+
+
+def test_draft_is_not_valid_until_sealed() -> None:
+    assert any("sequence" in e for e in schema_errors(draft()))
+
+
+def test_deleted_record_is_named() -> None:
+    entries = chain(4)
+    del entries[1]
+    problems = [str(p) for p in verify_chain("dev", entries)]
+    assert any("0000000003.json: records 2 are missing" in p for p in problems)
+
+
+def test_edited_record_is_named() -> None:
+    entries = chain(3)
+    key, body = entries[1]
+    record = json.loads(body)
+    record["status"] = "failed"
+    entries[1] = (key, canonical_bytes(record))
+    problems = [str(p) for p in verify_chain("dev", entries)]
+    assert any("0000000003.json: prev_record_sha256 does not match" in p for p in problems)
+
+
+def test_reordered_records_are_named() -> None:
+    entries = chain(3)
+    (k1, b1), (k2, b2) = entries[0], entries[1]
+    entries[0], entries[1] = (k1, b2), (k2, b1)
+    problems = [str(p) for p in verify_chain("dev", entries)]
+    assert any("holds sequence 2 but is stored as 1" in p for p in problems)
+
+
+def test_corrupted_bytes_are_named() -> None:
+    entries = chain(2)
+    entries[1] = (entries[1][0], b"{not json")
+    assert any("not valid JSON" in str(p) for p in verify_chain("dev", entries))
+
+
+def test_non_canonical_bytes_are_named() -> None:
+    entries = chain(1)
+    entries[0] = (entries[0][0], json.dumps(json.loads(entries[0][1]), indent=2).encode())
+    assert any("not canonical" in str(p) for p in verify_chain("dev", entries))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    reasons=st.lists(st.text(max_size=50), max_size=5),
+    status=st.sampled_from(["success", "failed", "rolled_back", "timed_out", "aborted"]),
+    actor=st.text(min_size=1, max_size=30),
+)
+def test_record_round_trip(reasons: list[str], status: str, actor: str) -> None:
+    record = seal(
+        new_record(
+            environment="staging",
+            kind="promote",
+            status=status,
+            digest="sha256:" + "e" * 64,
+            image_uri="r/app@sha256:" + "e" * 64,
+            started_at=T0,
+            finished_at=T0,
+            reasons=reasons,
+            actor=actor,
+            source_environment="dev",
+        ),
+        sequence=1,
+        previous=None,
+    )
+    assert schema_errors(record) == []
+    again = json.loads(canonical_bytes(record))
+    assert again == record
+    assert record_sha256(again) == record_sha256(record)
