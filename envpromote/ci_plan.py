@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envpromote.errors import BadInput
+from envpromote.errors import BadInput, PreflightFailed
 
 WORKFLOWS_DIR = Path(".github") / "workflows"
 
@@ -50,7 +50,13 @@ _SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 def parse_workflow(text: str, name: str) -> dict[str, Any]:
     """Parse one workflow file. YAML 1.1 reads the ``on:`` key as boolean True; give it back its name."""
-    import yaml  # runtime dependency of ci.plan only (ships with the sandbox and test extras)
+    try:
+        import yaml  # needed by ci.plan only; installed with envpromote[sandbox] and the test group
+    except ImportError:
+        raise PreflightFailed(
+            "reading workflows needs PyYAML, which is not installed.",
+            fix="pip install pyyaml (or install envpromote[sandbox]).",
+        ) from None
 
     try:
         doc = yaml.safe_load(text)

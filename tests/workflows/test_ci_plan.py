@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from envpromote import ci_plan
-from envpromote.errors import BadInput
+from envpromote.errors import BadInput, PreflightFailed
 
 ROOT = Path(__file__).parents[2]
 
@@ -243,3 +243,11 @@ def test_task_bad_event_exits_2_with_one_line() -> None:
     assert len(lines) == 1
     assert lines[0].startswith("envpromote: error: --event 'pushh'")
     assert "Fix:" in lines[0]
+
+
+def test_missing_pyyaml_is_a_preflight_failure_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "yaml", None)  # makes `import yaml` raise ImportError
+    with pytest.raises(PreflightFailed) as info:
+        ci_plan.parse_workflow("on: push\n", "x.yml")
+    assert info.value.exit_code == 4
+    assert "pip install pyyaml" in info.value.one_line()
