@@ -1,0 +1,21 @@
+terraform {
+  # 1.10: S3 native lockfile locking (use_lockfile) in the backend.
+  required_version = ">= 1.10"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 6.0, < 7.0"
+    }
+  }
+
+  backend "s3" {}
+}
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = { "envpromote:stack" = "bootstrap-oidc" }
+  }
+}

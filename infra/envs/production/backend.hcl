@@ -1,0 +1,5 @@
+# Partial backend configuration, the same for every account: the bucket (and its region) come from
+# `invoke infra.init --env production --state-bucket NAME` or ENVPROMOTE_TF_STATE_BUCKET / ENVPROMOTE_TF_STATE_REGION.
+key          = "envpromote/production/terraform.tfstate"
+encrypt      = true
+use_lockfile = true

@@ -1,0 +1,2 @@
+# Values for the shared root that hold in any account.
+region = "us-east-1"

@@ -1,0 +1,109 @@
+variable "environment" {
+  description = "Environment name; must match a key of [environments] in envpromote.toml and a GitHub environment."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.environment))
+    error_message = "environment must be 2-21 lowercase letters, digits or '-', starting with a letter."
+  }
+}
+
+variable "project" {
+  description = "Project prefix of every resource name (envpromote-<environment>-...)."
+  type        = string
+  default     = "envpromote"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,12}$", var.project))
+    error_message = "project must be 2-13 lowercase letters, digits or '-'."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the environment."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as us-east-1."
+  }
+}
+
+variable "github_repository" {
+  description = "GitHub repository (owner/name) whose environment <environment> may deploy here."
+  type        = string
+}
+
+variable "repository_name" {
+  description = "Name of the shared ECR repository (created by infra/envs/shared)."
+  type        = string
+  default     = "envpromote-app"
+}
+
+variable "ledger_bucket" {
+  description = "Name of the shared release-ledger bucket (created by infra/envs/shared)."
+  type        = string
+}
+
+variable "ledger_prefix" {
+  description = "Key prefix of the release records in the ledger bucket."
+  type        = string
+  default     = "releases"
+}
+
+variable "lock_table" {
+  description = "Name of the shared lock table (created by infra/envs/shared)."
+  type        = string
+  default     = "envpromote-locks"
+}
+
+variable "service" {
+  description = "Service settings passed to modules/ecs-fargate-service (any of its optional variables, for example desired_count, vpc_id, certificate_arn, deregistration_delay)."
+  type = object({
+    container_name                    = optional(string, "web")
+    container_port                    = optional(number, 8080)
+    cpu                               = optional(number, 256)
+    memory                            = optional(number, 512)
+    desired_count                     = optional(number, 2)
+    vpc_id                            = optional(string)
+    private_subnet_ids                = optional(list(string), [])
+    public_subnet_ids                 = optional(list(string), [])
+    internal_load_balancer            = optional(bool, false)
+    ingress_cidrs                     = optional(list(string), ["0.0.0.0/0"])
+    certificate_arn                   = optional(string)
+    load_balancer_deletion_protection = optional(bool, true)
+    health_check_path                 = optional(string, "/healthz")
+    health_check_interval             = optional(number, 5)
+    health_check_timeout              = optional(number, 3)
+    healthy_threshold                 = optional(number, 2)
+    unhealthy_threshold               = optional(number, 2)
+    deregistration_delay              = optional(number, 15)
+    health_check_grace_period         = optional(number, 30)
+    log_retention_days                = optional(number, 90)
+  })
+  default = {}
+}
+
+variable "events_retention_seconds" {
+  description = "Retention of the ECS events queue (short: events matter only while a rollout is watched)."
+  type        = number
+  default     = 3600
+}
+
+variable "slack_channel_id" {
+  description = "Optional Slack channel for alarm notifications through AWS Chatbot."
+  type        = string
+  default     = null
+}
+
+variable "slack_team_id" {
+  description = "Slack workspace id authorised in AWS Chatbot (with slack_channel_id)."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource of this environment."
+  type        = map(string)
+  default     = {}
+}

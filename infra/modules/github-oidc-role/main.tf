@@ -1,0 +1,269 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  deploy    = var.kind == "deploy"
+  build     = var.kind == "build"
+  partition = data.aws_partition.current.partition
+  # Exact subjects only (StringEquals): a deploy role answers to one GitHub environment, whose
+  # protection rules (reviewers, branch policy) gate production; the build role to one branch.
+  subject = local.deploy ? "repo:${var.github_repository}:environment:${coalesce(var.environment, "-")}" : "repo:${var.github_repository}:ref:refs/heads/${var.branch}"
+
+  cluster_name           = local.deploy ? element(split("/", var.cluster_arn), 1) : null
+  service_deployment_arn = local.deploy ? "${replace(var.service_arn, ":service/", ":service-deployment/")}/*" : null
+  task_arn_pattern       = local.deploy ? "${replace(var.cluster_arn, ":cluster/", ":task/")}/*" : null
+  ledger_objects         = local.deploy ? "${var.ledger_bucket_arn}/${var.ledger_prefix}/*" : null
+  lock_ids               = coalesce(var.lock_ids, [coalesce(var.environment, "-")])
+  region                 = coalesce(var.region, "-")
+}
+
+data "aws_iam_policy_document" "trust" {
+  statement {
+    sid     = "GitHubActionsOidc"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [var.oidc_provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = [local.subject]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name                 = var.name
+  description          = local.deploy ? "EnvPromote deploy role for GitHub environment ${var.environment}" : "EnvPromote build role (pushes images) for ${var.branch}"
+  assume_role_policy   = data.aws_iam_policy_document.trust.json
+  max_session_duration = var.max_session_duration
+  permissions_boundary = var.permissions_boundary_arn
+  tags                 = var.tags
+
+  lifecycle {
+    precondition {
+      condition = !local.deploy || (
+        var.environment != null && var.cluster_arn != null && var.service_arn != null && var.region != null &&
+        length(var.pass_role_arns) > 0 && var.ledger_bucket_arn != null && var.lock_table_arn != null
+      )
+      error_message = "A deploy role needs environment, region, cluster_arn, service_arn, pass_role_arns, ledger_bucket_arn and lock_table_arn."
+    }
+  }
+}
+
+# Deploy role ---------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "deploy" {
+  count = local.deploy ? 1 : 0
+
+  statement {
+    sid = "TaskDefinitionsNotResourceScopable"
+    # RegisterTaskDefinition and DescribeTaskDefinition accept no resource ARN; the region is pinned.
+    actions   = ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = [local.region]
+    }
+  }
+
+  statement {
+    sid       = "TagTaskDefinitionsOnRegister"
+    actions   = ["ecs:TagResource"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${data.aws_caller_identity.current.account_id}:task-definition/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RegisterTaskDefinition"]
+    }
+  }
+
+  statement {
+    sid       = "OwnServiceOnly"
+    actions   = ["ecs:UpdateService", "ecs:DescribeServices", "ecs:ListServiceDeployments"]
+    resources = [var.service_arn]
+  }
+
+  statement {
+    sid       = "OwnServiceDeployments"
+    actions   = ["ecs:DescribeServiceDeployments"]
+    resources = [local.service_deployment_arn]
+  }
+
+  statement {
+    sid       = "OwnClusterTasks"
+    actions   = ["ecs:DescribeTasks"]
+    resources = [local.task_arn_pattern]
+  }
+
+  statement {
+    sid       = "ListOwnClusterTasks"
+    actions   = ["ecs:ListTasks"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [var.cluster_arn]
+    }
+  }
+
+  statement {
+    sid       = "OwnCluster"
+    actions   = ["ecs:DescribeClusters"]
+    resources = [var.cluster_arn]
+  }
+
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "EcrReadOnly"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:DescribeImageScanFindings",
+      "ecr:DescribeImages",
+      "ecr:DescribeRepositories",
+      "ecr:GetDownloadUrlForLayer",
+    ]
+    resources = [var.ecr_repository_arn]
+  }
+
+  # Promotion adds the immutable tag promoted-<env>-<shortdigest> to the image it promotes, which keeps
+  # the image from expiring (see modules/ecr). PutImage without any layer-upload action can only
+  # reference blobs already in the repository, and IMMUTABLE tags stop it from moving a tag: the role
+  # can mark an image but cannot push new content. See README.md.
+  statement {
+    sid       = "MarkPromotedImage"
+    actions   = ["ecr:PutImage"]
+    resources = [var.ecr_repository_arn]
+  }
+
+  statement {
+    sid       = "PassOnlyThisEnvironmentsTaskRoles"
+    actions   = ["iam:PassRole"]
+    resources = var.pass_role_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "LedgerRecords"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
+    resources = [local.ledger_objects]
+  }
+
+  statement {
+    sid       = "ListLedgerPrefix"
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = [var.ledger_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [var.ledger_prefix, "${var.ledger_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid       = "OwnLockItemOnly"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    resources = [var.lock_table_arn]
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.lock_ids
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.ledger_kms_key_arn == null ? [] : [var.ledger_kms_key_arn]
+
+    content {
+      sid       = "LedgerKeyThroughS3AndDynamoDbOnly"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com", "dynamodb.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.events_queue_arn == null ? [] : [var.events_queue_arn]
+
+    content {
+      sid       = "OwnEventsQueueOnly"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.alarm_arns) == 0 ? [] : [var.alarm_arns]
+
+    content {
+      sid       = "ReadOwnAlarms"
+      actions   = ["cloudwatch:DescribeAlarms"]
+      resources = statement.value
+    }
+  }
+}
+
+# Build role ----------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "build" {
+  count = local.build ? 1 : 0
+
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "PushToTheRepository"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:CompleteLayerUpload",
+      "ecr:DescribeImageScanFindings",
+      "ecr:DescribeImages",
+      "ecr:GetDownloadUrlForLayer",
+      "ecr:InitiateLayerUpload",
+      "ecr:PutImage",
+      "ecr:UploadLayerPart",
+    ]
+    resources = [var.ecr_repository_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "envpromote-${var.kind}"
+  role   = aws_iam_role.this.id
+  policy = local.deploy ? data.aws_iam_policy_document.deploy[0].json : data.aws_iam_policy_document.build[0].json
+}
