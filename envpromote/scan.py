@@ -272,7 +272,7 @@ def exceeds(
     absent vulnerability data is not zero vulnerabilities.
     """
     violations: list[str] = []
-    for severity in SEVERITIES:
+    for severity in reversed(SEVERITIES):
         if severity not in max_by_severity:
             continue
         limit = max_by_severity[severity]
@@ -409,20 +409,21 @@ def parse_trivyignore(
         reason = " ".join(part for part in reason_lines if part)
         reason_lines = []
         expiry: date | None = None
+        option_problems: list[str] = []
         for option in options:
             match = _EXPIRY.match(option)
             if not match:
-                problems.append(
-                    f"line {number}: {rule_id}: unexpected field {option!r} (only exp:YYYY-MM-DD)"
-                )
+                option_problems.append(f"unexpected field {option!r} (only exp:YYYY-MM-DD)")
                 continue
             try:
                 expiry = date.fromisoformat(match.group(1))
             except ValueError:
-                problems.append(f"line {number}: {rule_id}: {option!r} is not a real date")
+                option_problems.append(f"{option!r} is not a real date")
+        if option_problems:
+            problems.extend(f"line {number}: {rule_id}: {problem}" for problem in option_problems)
+            continue
         if expiry is None:
-            if not any(_EXPIRY.match(option) for option in options):
-                problems.append(f"line {number}: {rule_id} has no expiry (append exp:YYYY-MM-DD)")
+            problems.append(f"line {number}: {rule_id} has no expiry (append exp:YYYY-MM-DD)")
             continue
         if not reason:
             problems.append(f"line {number}: {rule_id} has no reason (put a # comment line right above it)")
