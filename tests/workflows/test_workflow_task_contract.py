@@ -1,0 +1,79 @@
+"""Every invoke command in the workflows names a task and options that exist in tasks.py.
+
+actionlint cannot see inside `run:`; this test can: it reads each command from the YAML and checks it against
+the real invoke namespace, so a renamed task or option fails here instead of on a runner.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envpromote.ci_plan import command_lines, command_tool
+
+ROOT = Path(__file__).parents[2]
+
+# Contracts the workflows already use that another part of the project has not landed yet. An entry here
+# must still be missing (the second test fails once it lands: then delete the line).
+PENDING: dict[tuple[str, str | None], str] = {
+    ("build", None): "invoke build (lead): builds once, --push, writes step outputs digest/image_uri",
+    (
+        "scan",
+        "--summary-json",
+    ): "invoke scan --summary-json PATH (scan): the file ledger.record-build --scan-json reads",
+}
+
+
+def _namespace() -> Any:
+    spec = importlib.util.spec_from_file_location("envpromote_tasks_namespace", ROOT / "tasks.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ns
+
+
+def _invoke_commands(workflows: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    found: list[tuple[str, list[str]]] = []
+    for name, workflow in workflows.items():
+        for job in (workflow.get("jobs") or {}).values():
+            for step in job.get("steps", []):
+                for command in command_lines(str(step.get("run", ""))):
+                    if command_tool(command) == "invoke":
+                        words = shlex.split(command)
+                        start = next(i for i, w in enumerate(words) if w in {"invoke", "inv"})
+                        found.append((name, words[start + 1 :]))
+    return found
+
+
+def _mismatches(workflows: dict[str, Any]) -> dict[tuple[str, str | None], str]:
+    ns = _namespace()
+    names = set(ns.task_names)
+    missing: dict[tuple[str, str | None], str] = {}
+    for workflow, argv in _invoke_commands(workflows):
+        task_name = argv[0]
+        if task_name not in names:
+            missing[(task_name, None)] = workflow
+            continue
+        flags = set()
+        for argument in ns[task_name].get_arguments():
+            for alias in argument.names:
+                flags.add(f"--{alias}" if len(alias) > 1 else f"-{alias}")
+        for word in argv[1:]:
+            if word.startswith("-") and word.split("=", 1)[0] not in flags:
+                missing[(task_name, word.split("=", 1)[0])] = workflow
+    return missing
+
+
+def test_workflows_call_only_existing_tasks_and_options(workflows: dict[str, Any]) -> None:
+    unknown = {key: wf for key, wf in _mismatches(workflows).items() if key not in PENDING}
+    assert unknown == {}, f"workflows call tasks/options that do not exist: {unknown}"
+
+
+@pytest.mark.parametrize("key", sorted(PENDING, key=str), ids=lambda k: f"{k[0]}{k[1] or ''}")
+def test_pending_contracts_are_still_missing(key: tuple[str, str | None], workflows: dict[str, Any]) -> None:
+    assert key in _mismatches(workflows), f"{key} has landed: delete it from PENDING ({PENDING[key]})"
