@@ -1,0 +1,96 @@
+"""The local AWS sandbox: moto's server on 127.0.0.1 plus EnvPromote's ECS rollout simulation.
+
+Python API (used by ``invoke sandbox.*``, ``invoke demo``, the tests and the benchmarks)::
+
+    info = ensure_running("envpromote.toml")      # start (or find) the server and provision the chain
+    os.environ.update(client_env(info.url))        # point boto3 at it
+    set_faults(info.url, throttle={"ecs": 0.5})    # inject faults; reset(info.url) clears everything
+
+The server itself is ``python -m envpromote.sandbox serve`` (see ``server.py``); the simulation is in
+``simulation.py`` and the scenarios in ``scenarios.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from envpromote.sandbox.process import (
+    SandboxInfo,
+    client_env,
+    get_faults,
+    patched_env,
+    reset,
+    running,
+    set_faults,
+    start,
+    state_dir_for,
+    stop,
+    timeline,
+)
+
+__all__ = [
+    "SandboxInfo",
+    "client_env",
+    "ensure_running",
+    "get_faults",
+    "provision",
+    "reset",
+    "running",
+    "set_faults",
+    "shutdown",
+    "status",
+    "timeline",
+]
+
+
+def provision(url: str, config_path: str | Path | None = None) -> dict[str, Any]:
+    """Create the chain's resources in the sandbox at `url` (idempotent)."""
+    from envpromote.config import load_config
+    from envpromote.sandbox.provisioning import provision as _provision
+
+    cfg = load_config(config_path)
+    with patched_env(client_env(url, cfg.registry.region)):
+        return _provision(cfg=cfg)
+
+
+def ensure_running(
+    config_path: str | Path | None = None,
+    *,
+    port: int = 0,
+    state_dir: Path | None = None,
+    provision_chain: bool = True,
+) -> SandboxInfo:
+    """The running sandbox for this config (started if needed), provisioned from the config."""
+    from envpromote.config import config_path as resolve_config
+
+    path = resolve_config(config_path)
+    state = state_dir or state_dir_for(path)
+    info = running(state) or start(path, port=port, state_dir=state)
+    if provision_chain:
+        provision(info.url, path)
+    return info
+
+
+def shutdown(config_path: str | Path | None = None, *, state_dir: Path | None = None) -> int | None:
+    """Stop the sandbox started for this config; returns the pid stopped (None if nothing ran)."""
+    from envpromote.config import config_path as resolve_config
+
+    return stop(state_dir or state_dir_for(resolve_config(config_path)))
+
+
+def status(config_path: str | Path | None = None, *, state_dir: Path | None = None) -> dict[str, Any]:
+    """{"running", "endpoint", "pid", "resources"} for the sandbox of this config."""
+    from envpromote.config import config_path as resolve_config
+    from envpromote.config import load_config
+    from envpromote.sandbox.provisioning import describe_resources
+
+    path = resolve_config(config_path)
+    info = running(state_dir or state_dir_for(path))
+    if info is None:
+        return {"running": False, "endpoint": None, "pid": None, "resources": {}}
+    cfg = load_config(path)
+    with patched_env(client_env(info.url, cfg.registry.region)):
+        resources = describe_resources(path)
+    faults = get_faults(info.url)
+    return {"running": True, "endpoint": info.url, "pid": info.pid, "resources": resources, "faults": faults}

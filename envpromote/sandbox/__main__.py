@@ -1,0 +1,24 @@
+"""``python -m envpromote.sandbox serve --host 127.0.0.1 --port N [--config PATH] [--ready-file PATH]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from envpromote.sandbox.server import serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m envpromote.sandbox", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="run the sandbox server in the foreground")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    run.add_argument("--config", default=None, help="envpromote.toml the sandbox was started for")
+    run.add_argument("--ready-file", default=None, help="written (JSON: url, pid, port) once listening")
+    args = parser.parse_args(argv)
+    return serve(args.host, args.port, args.config, args.ready_file)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""ECS-shaped EventBridge events from the rollout simulation, delivered through moto's in-process EventBridge.
+
+The builders are pure and produce ``PutEvents`` entries whose delivered form matches what ECS publishes:
+"ECS Deployment State Change", "ECS Service Action" and "ECS Task State Change" (source ``aws.ecs``).
+The sink applies the fault settings (event loss, delay) and counts what it did.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+DEPLOYMENT_STATE_CHANGE = "ECS Deployment State Change"
+SERVICE_ACTION = "ECS Service Action"
+TASK_STATE_CHANGE = "ECS Task State Change"
+
+
+def iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def deployment_state_change(
+    *, service_arn: str, event_name: str, deployment_id: str, reason: str, when: datetime
+) -> dict[str, Any]:
+    """SERVICE_DEPLOYMENT_IN_PROGRESS | SERVICE_DEPLOYMENT_COMPLETED | SERVICE_DEPLOYMENT_FAILED."""
+    event_type = "ERROR" if event_name.endswith("FAILED") else "INFO"
+    detail = {
+        "eventType": event_type,
+        "eventName": event_name,
+        "deploymentId": deployment_id,
+        "updatedAt": iso(when),
+        "reason": reason,
+    }
+    return _entry(DEPLOYMENT_STATE_CHANGE, [service_arn], detail, when)
+
+
+def service_action(*, service_arn: str, cluster_arn: str, event_name: str, when: datetime) -> dict[str, Any]:
+    """SERVICE_STEADY_STATE (INFO), SERVICE_TASK_START_IMPAIRED (WARN), ..."""
+    event_type = "WARN" if event_name.endswith("IMPAIRED") else "INFO"
+    detail = {
+        "eventType": event_type,
+        "eventName": event_name,
+        "clusterArn": cluster_arn,
+        "createdAt": iso(when),
+    }
+    return _entry(SERVICE_ACTION, [service_arn], detail, when)
+
+
+def task_state_change(task: dict[str, Any], when: datetime) -> dict[str, Any]:
+    """`task` is the DescribeTasks shape of the task (lastStatus, stoppedReason, containers with exitCode)."""
+    return _entry(TASK_STATE_CHANGE, [task["taskArn"]], task, when)
+
+
+def _entry(detail_type: str, resources: list[str], detail: dict[str, Any], when: datetime) -> dict[str, Any]:
+    return {
+        "Source": "aws.ecs",
+        "DetailType": detail_type,
+        "Resources": resources,
+        "Detail": json.dumps(detail, default=str),
+        "Time": iso(when),
+    }
+
+
+class EventSink:
+    """Puts entries on the default bus of moto's EventBridge for (account, region), with loss and delay."""
+
+    def __init__(self) -> None:
+        self.loss = 0.0
+        self.delay_s = 0.0
+        self.rng = random.Random()  # noqa: S311 - fault injection, not security
+        self.counters: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def configure(self, *, loss: float, delay_s: float, seed: int | None = None) -> None:
+        with self._lock:
+            self.loss, self.delay_s = loss, delay_s
+            if seed is not None:
+                self.rng.seed(seed)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.loss, self.delay_s = 0.0, 0.0
+            self.counters.clear()
+
+    def publish(self, account: str, region: str, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.counters["published"] += 1
+            if self.loss and self.rng.random() < self.loss:
+                self.counters["lost"] += 1
+                return
+            delay = self.delay_s
+        if delay > 0:
+            with self._lock:
+                self.counters["delayed"] += 1
+            timer = threading.Timer(delay, self._deliver, args=(account, region, entry))
+            timer.daemon = True
+            timer.start()
+        else:
+            self._deliver(account, region, entry)
+
+    def _deliver(self, account: str, region: str, entry: dict[str, Any]) -> None:
+        from moto.events.models import events_backends
+
+        try:
+            events_backends[account][region].put_events([entry])
+        except Exception:  # a broken target must never break the simulation; count it instead
+            with self._lock:
+                self.counters["delivery_errors"] += 1
+            return
+        with self._lock:
+            self.counters["delivered"] += 1

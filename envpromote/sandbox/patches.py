@@ -1,0 +1,133 @@
+"""The patches that put the rollout simulation into moto's ECS (applied once, in the server process).
+
+Kept to the few entry points that matter: CreateService (keep deploymentConfiguration, start steady),
+UpdateService (new PRIMARY deployment per new task definition), DeleteService, ListTasks (filter by service,
+default desiredStatus RUNNING as ECS does) and two operations moto lacks: ListServiceDeployments and
+DescribeServiceDeployments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envpromote.sandbox.scenarios import ScenarioError
+from envpromote.sandbox.simulation import LOCK, Simulation
+
+DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+_MAX_DESCRIBE = 20
+
+
+def apply(sim: Simulation) -> None:
+    """Patch moto's ECS backend and response classes to drive `sim`. Idempotent."""
+    from moto.ecs import models, responses
+    from moto.ecs.exceptions import InvalidParameterException, ServiceNotFoundException
+
+    backend_cls: Any = models.EC2ContainerServiceBackend
+    response_cls: Any = responses.EC2ContainerServiceResponse
+    if getattr(backend_cls, "_envpromote_simulation", None) is sim:
+        return
+    originals = getattr(backend_cls, "_envpromote_originals", None)
+    if originals is None:
+        originals = {
+            "update_service": backend_cls.update_service,
+            "delete_service": backend_cls.delete_service,
+            "list_tasks": backend_cls.list_tasks,
+            "create_service_response": response_cls.create_service,
+        }
+        backend_cls._envpromote_originals = originals
+    backend_cls._envpromote_simulation = sim
+
+    def create_service_response(self: Any) -> Any:
+        config = self._get_param("deploymentConfiguration")
+        with LOCK:
+            result = originals["create_service_response"](self)
+            service = result.result["service"]
+            merged = dict(DEFAULT_DEPLOYMENT_CONFIGURATION)
+            merged.update(config or {})
+            service.deployment_configuration = merged
+            sim.on_create_service(self.ecs_backend, service)
+        return result
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        force = bool(service_properties.get("force_new_deployment"))
+        td_ref = service_properties.get("task_definition")
+        with LOCK:
+            if td_ref:
+                try:
+                    sim.scenario_for(self, self.describe_task_definition(td_ref))
+                except ScenarioError as exc:
+                    raise InvalidParameterException(str(exc)) from None
+            service = originals["update_service"](self, service_properties)
+            sim.on_update_service(self, service, None, force)
+            return service
+
+    def delete_service(self: Any, cluster_name: str, service_name: str, force: bool) -> Any:
+        with LOCK:
+            service = originals["delete_service"](self, cluster_name, service_name, force)
+            sim.forget(service)
+            return service
+
+    def list_tasks(
+        self: Any,
+        cluster_str: str | None = None,
+        container_instance: str | None = None,
+        family: str | None = None,
+        started_by: str | None = None,
+        service_name: str | None = None,
+        desiredStatus: str | None = None,
+    ) -> Any:
+        tasks = originals["list_tasks"](
+            self, cluster_str, container_instance, family, started_by, None, desiredStatus or "RUNNING"
+        )
+        if service_name:
+            group = f"service:{service_name.split('/')[-1]}"
+            tasks = [t for t in tasks if getattr(t, "group", None) == group]
+        return tasks
+
+    def list_service_deployments(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        cluster = self._get_param("cluster", "default")
+        service = self._get_param("service")
+        statuses = self._get_param("status") or []
+        max_results = int(self._get_param("maxResults") or 20)
+        start = int(self._get_param("nextToken") or 0)
+        with LOCK:
+            sim.advance()
+            found = sim.find_service(cluster, service, self.current_account, self.region)
+            if found is None:
+                raise ServiceNotFoundException
+            items = [
+                sd.summary()
+                for sd in reversed(found.service_deployments)
+                if not statuses or sd.status in statuses
+            ]
+        page = items[start : start + max_results]
+        result: dict[str, Any] = {"serviceDeployments": page}
+        if start + max_results < len(items):
+            result["nextToken"] = str(start + max_results)
+        return ActionResult(result)
+
+    def describe_service_deployments(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        arns = self._get_param("serviceDeploymentArns") or []
+        if not arns or len(arns) > _MAX_DESCRIBE:
+            raise InvalidParameterException(f"serviceDeploymentArns must list 1 to {_MAX_DESCRIBE} ARNs.")
+        with LOCK:
+            sim.advance()
+            known = {sd.arn: sd for sd in sim.all_service_deployments(self.current_account, self.region)}
+            found = [known[arn].describe() for arn in arns if arn in known]
+        failures = [{"arn": arn, "reason": "MISSING"} for arn in arns if arn not in known]
+        return ActionResult({"serviceDeployments": found, "failures": failures})
+
+    backend_cls.update_service = update_service
+    backend_cls.delete_service = delete_service
+    backend_cls.list_tasks = list_tasks
+    response_cls.create_service = create_service_response
+    response_cls.list_service_deployments = list_service_deployments
+    response_cls.describe_service_deployments = describe_service_deployments

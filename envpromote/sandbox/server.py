@@ -1,0 +1,257 @@
+"""The sandbox server process: moto's WSGI app with the ECS simulation, fault injection and a control API.
+
+Control API (JSON, same host and port):
+
+* ``GET  /envpromote-sandbox/info``      -> {"service": "envpromote-sandbox", "pid", "url", "config", ...}
+* ``GET  /envpromote-sandbox/faults``    -> {"settings": {...}, "counters": {...}} (events counters included)
+* ``POST /envpromote-sandbox/faults``    <- {"throttle": {"ecs": 0.5, "s3": 0.5}, "drop_connections": 0.2,
+  "event_loss": 0.3, "event_delay_s": 0.5, "seed": 7}; replaces the settings (``{}`` clears them)
+* ``GET  /envpromote-sandbox/timeline?cluster=C&service=S`` -> the simulated state changes per service
+* ``POST /moto-api/reset`` (moto's) also resets the simulation and the faults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from envpromote.sandbox import patches
+from envpromote.sandbox.faults import FaultSettings, FaultSpecError, FaultState
+from envpromote.sandbox.simulation import LOCK, Simulation
+
+CONTROL_PREFIX = "/envpromote-sandbox/"
+TICK_SECONDS = 0.1
+EXIT_PORT_IN_USE = 4
+
+StartResponse = Callable[..., Any]
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+_TARGET_PREFIXES = {
+    "AmazonEC2ContainerServiceV20141113": "ecs",
+    "AmazonEC2ContainerRegistry_V20150921": "ecr",
+    "AmazonSQS": "sqs",
+    "AWSEvents": "events",
+    "DynamoDB_20120810": "dynamodb",
+    "Logs_20140328": "logs",
+}
+
+
+def service_of(authorization: str | None, target: str | None) -> str:
+    """The AWS service a request is for: its SigV4 credential scope, else its X-Amz-Target prefix."""
+    if authorization:
+        match = _CREDENTIAL_SCOPE.search(authorization)
+        if match:
+            return match.group(1).lower()
+    if target:
+        return _TARGET_PREFIXES.get(target.split(".", 1)[0], "unknown")
+    return "unknown"
+
+
+def throttle_response(service: str, json_protocol: bool) -> tuple[str, list[tuple[str, str]], bytes]:
+    """The error AWS sends when it throttles: botocore recognises each of these and retries."""
+    request_id = str(uuid.uuid4())
+    if json_protocol:
+        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", request_id)]
+        return "400 Bad Request", headers, body
+    if service == "s3":
+        body = (
+            "<?xml version='1.0' encoding='UTF-8'?><Error><Code>SlowDown</Code>"
+            f"<Message>Please reduce your request rate.</Message><RequestId>{request_id}</RequestId></Error>"
+        ).encode()
+        return "503 Slow Down", [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)], body
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
+        f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+    ).encode()
+    return "400 Bad Request", [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body
+
+
+class SandboxApp:
+    """WSGI middleware around moto's dispatcher."""
+
+    def __init__(
+        self,
+        inner: Callable[[dict[str, Any], StartResponse], Iterable[bytes]],
+        sim: Simulation,
+        faults: FaultState,
+        info: dict[str, Any],
+    ) -> None:
+        self.inner = inner
+        self.sim = sim
+        self.faults = faults
+        self.info = info
+
+    def reset(self) -> None:
+        with LOCK:
+            self.sim.reset()
+            self.faults.reset()
+            self.sim.sink.reset()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(path[len(CONTROL_PREFIX) :], method, environ, start_response)
+        if path.startswith("/moto-api/reset") and method == "POST":
+            with LOCK:
+                body = list(self.inner(environ, start_response))
+                self.reset()
+            return body
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        service = service_of(environ.get("HTTP_AUTHORIZATION"), target)
+        if not path.startswith("/moto-api") and self.faults.should_throttle(
+            service, self.sim.throttle_fraction() if service == "ecs" else 0.0
+        ):
+            _drain(environ)
+            status, headers, payload = throttle_response(service, target is not None)
+            start_response(status, [*headers, ("Content-Length", str(len(payload)))])
+            return [payload]
+        if service == "ecs":
+            with LOCK:
+                self.sim.advance()
+                return list(self.inner(environ, start_response))
+        return self.inner(environ, start_response)
+
+    def _control(
+        self, name: str, method: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        try:
+            if name == "info":
+                return _json(
+                    start_response, "200 OK", {**self.info, "uptime_s": time.time() - self.info["started"]}
+                )
+            if name == "faults" and method == "GET":
+                return _json(start_response, "200 OK", self._fault_report())
+            if name == "faults" and method in {"POST", "PUT"}:
+                settings = FaultSettings.parse(json.loads(_drain(environ) or b"{}"))
+                self.faults.configure(settings)
+                self.sim.sink.configure(
+                    loss=settings.event_loss, delay_s=settings.event_delay_s, seed=settings.seed
+                )
+                return _json(start_response, "200 OK", self._fault_report())
+            if name == "faults" and method == "DELETE":
+                self.faults.reset()
+                self.sim.sink.reset()
+                return _json(start_response, "200 OK", self._fault_report())
+            if name == "timeline" and method == "GET":
+                query = parse_qs(environ.get("QUERY_STRING", ""))
+                with LOCK:
+                    self.sim.advance()
+                    data = self.sim.timeline(query.get("cluster", [None])[0], query.get("service", [None])[0])
+                return _json(start_response, "200 OK", {"services": data})
+        except (FaultSpecError, json.JSONDecodeError) as exc:
+            return _json(start_response, "400 Bad Request", {"error": str(exc)})
+        return _json(start_response, "404 Not Found", {"error": f"no such control endpoint: {method} {name}"})
+
+    def _fault_report(self) -> dict[str, Any]:
+        report = self.faults.to_json()
+        report["counters"].update({f"events.{k}": v for k, v in self.sim.sink.counters.items()})
+        return report
+
+
+def _drain(environ: dict[str, Any]) -> bytes:
+    """Read the request body so a kept-alive connection stays in sync when we answer without moto."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    data: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
+    return data
+
+
+def _json(start_response: StartResponse, status: str, data: Any) -> list[bytes]:
+    body = json.dumps(data, default=str, sort_keys=True).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _ticker(sim: Simulation, stop: threading.Event) -> None:
+    while not stop.wait(TICK_SECONDS):
+        try:
+            sim.advance()
+        except Exception as exc:  # keep ticking; the log shows what went wrong
+            print(f"envpromote-sandbox: simulation tick failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def make_request_handler(faults: FaultState) -> type:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class SandboxRequestHandler(MotoRequestHandler):
+        """Drops connections (no response at all) when the fault settings say so."""
+
+        def run_wsgi(self) -> None:
+            if not self.path.startswith((CONTROL_PREFIX, "/moto-api")):
+                service = service_of(self.headers.get("Authorization"), self.headers.get("X-Amz-Target"))
+                if faults.should_drop(service):
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+            super().run_wsgi()
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            if os.environ.get("ENVPROMOTE_SANDBOX_ACCESS_LOG") == "1":
+                super().log_request(code, size)
+
+    return SandboxRequestHandler
+
+
+def serve(host: str, port: int, config: str | None, ready_file: str | None) -> int:
+    """Run the server until SIGTERM/SIGINT. Writes `ready_file` (JSON: url, pid, port) once listening."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    if host != "127.0.0.1":
+        print("envpromote-sandbox: error: the sandbox only listens on 127.0.0.1.", file=sys.stderr)
+        return 2
+    sim = Simulation()
+    faults = FaultState()
+    patches.apply(sim)
+    info: dict[str, Any] = {"service": "envpromote-sandbox", "pid": os.getpid(), "config": config}
+    app = SandboxApp(DomainDispatcherApplication(create_backend_app), sim, faults, info)
+    try:
+        server = make_server(host, port, app, threaded=True, request_handler=make_request_handler(faults))
+    except OSError as exc:
+        print(
+            f"envpromote-sandbox: error: cannot listen on {host}:{port}: {exc.strerror}. "
+            "Fix: pick another port with --port, or stop what is using it ('invoke sandbox.down' if it is ours).",
+            file=sys.stderr,
+        )
+        return EXIT_PORT_IN_USE
+    actual_port = server.server_address[1]
+    url = f"http://{host}:{actual_port}"
+    info.update({"url": url, "port": actual_port, "started": time.time()})
+    os.environ.setdefault("MOTO_PORT", str(actual_port))
+    stop = threading.Event()
+    threading.Thread(target=_ticker, args=(sim, stop), daemon=True, name="sandbox-ticker").start()
+
+    def _shutdown(signum: int, frame: Any) -> None:
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _shutdown)
+    signal.signal(signal.SIGINT, _shutdown)
+    if ready_file:
+        tmp = Path(ready_file + ".tmp")
+        tmp.write_text(json.dumps({"url": url, "pid": os.getpid(), "port": actual_port}))
+        tmp.replace(ready_file)
+    print(f"envpromote-sandbox: listening on {url} (pid {os.getpid()})", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        stop.set()
+        server.server_close()
+    print("envpromote-sandbox: stopped", flush=True)
+    return 0

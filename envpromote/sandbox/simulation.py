@@ -1,0 +1,832 @@
+"""ECS rollout simulation layered on moto's (static) ECS backend.
+
+moto stores services and task definitions but never rolls anything out. This module keeps, per service, a
+list of deployments that advance on a wall-clock timeline chosen by the rollout's scenario
+(``scenarios.py``), and writes the result back into moto's objects so every ECS API (DescribeServices,
+ListTasks, DescribeTasks, the waiters) sees it:
+
+* CreateService keeps ``deploymentConfiguration``; its first deployment is COMPLETED at once (so a freshly
+  provisioned sandbox is steady).
+* UpdateService with a new task definition (or forceNewDeployment) starts a new PRIMARY deployment
+  (``ecs-svc/<digits>``, IN_PROGRESS, runningCount 0); the previous one becomes ACTIVE.
+* healthy: tasks start evenly until ``complete``; then COMPLETED, the older deployments' tasks are stopped
+  and those deployments disappear.
+* circuit-breaker: tasks start and exit 1 ("Essential container in task exited") evenly until ``fail``,
+  where the deployment is FAILED with failedTasks = ECS's threshold (>= 3). With rollback enabled a new
+  PRIMARY deployment on the last completed task definition appears and completes at ``rollback_done``;
+  the failed deployment stays ACTIVE until then.
+* stuck: stays IN_PROGRESS with every task PENDING.
+
+Every deployment state change and every stopped task is also published as an ECS EventBridge event, and each
+UpdateService gets a service deployment (ListServiceDeployments / DescribeServiceDeployments).
+
+All state is guarded by ``LOCK``: the server's ticker thread and every ECS request advance the simulation
+under it, so changes happen in real time whether or not anybody is asking.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from envpromote.sandbox import events
+from envpromote.sandbox.scenarios import (
+    DEFAULT_SCENARIO,
+    SCENARIO_ANNOTATION,
+    SCENARIO_TAG,
+    Scenario,
+    ScenarioError,
+    circuit_breaker_threshold,
+    parse_scenario,
+)
+
+LOCK = threading.RLock()
+MAX_SERVICE_EVENTS = 100
+FAILED_TASK_REASON = "Essential container in task exited"
+FAILED_DEPLOYMENT_REASON = "ECS deployment circuit breaker: tasks failed to start."
+
+
+def _new_deployment_id(rng: random.Random) -> str:
+    return f"ecs-svc/{rng.randrange(10**18, 10**19)}"
+
+
+def _short_id(rng: random.Random) -> str:
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(20))
+
+
+@dataclass
+class SimServiceDeployment:
+    """One UpdateService as the service deployments API reports it."""
+
+    arn: str
+    service_arn: str
+    cluster_arn: str
+    target_revision_arn: str
+    target_task_definition: str
+    source_revisions: list[dict[str, Any]]
+    created_at: datetime
+    status: str = "IN_PROGRESS"
+    status_reason: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    stopped_at: datetime | None = None
+    updated_at: datetime | None = None
+    rollback: dict[str, Any] | None = None
+    circuit_breaker: dict[str, Any] = field(default_factory=dict)
+    deployment_configuration: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "serviceDeploymentArn": self.arn,
+            "serviceArn": self.service_arn,
+            "clusterArn": self.cluster_arn,
+            "createdAt": self.created_at,
+            "startedAt": self.started_at,
+            "targetServiceRevisionArn": self.target_revision_arn,
+            "status": self.status,
+            "statusReason": self.status_reason,
+        }
+        if self.finished_at:
+            data["finishedAt"] = self.finished_at
+        if self.stopped_at:
+            data["stoppedAt"] = self.stopped_at
+        return data
+
+    def describe(self) -> dict[str, Any]:
+        data = self.summary()
+        data.pop("targetServiceRevisionArn")
+        data["updatedAt"] = self.updated_at or self.created_at
+        data["sourceServiceRevisions"] = self.source_revisions
+        data["targetServiceRevision"] = {"arn": self.target_revision_arn}
+        data["deploymentConfiguration"] = self.deployment_configuration
+        data["deploymentCircuitBreaker"] = self.circuit_breaker
+        if self.rollback:
+            data["rollback"] = self.rollback
+        return data
+
+
+@dataclass
+class SimDeployment:
+    id: str
+    task_definition: str
+    scenario: Scenario
+    start: float  # monotonic seconds; the timeline's zero
+    created_at: datetime
+    desired: int
+    service_deployment: SimServiceDeployment | None
+    status: str = "PRIMARY"
+    rollout_state: str = "IN_PROGRESS"
+    reason: str = ""
+    failed: int = 0
+    running: list[Any] = field(default_factory=list)  # SimTask
+    pending: int = 0
+    superseded: bool = False
+    rollback_to: str | None = None
+    updated_at: datetime | None = None
+    origin: float | None = None  # the UpdateService this rollout belongs to (a rollback shares its failure's)
+
+    @property
+    def zero(self) -> float:
+        return self.start if self.origin is None else self.origin
+
+    def at(self, offset: float) -> datetime:
+        return self.created_at + timedelta(seconds=offset)
+
+
+@dataclass
+class TimelineEntry:
+    """A state change, at its scheduled offset from UpdateService (``t``) and when it was applied (``applied``)."""
+
+    deployment: str
+    state: str
+    t: float
+    applied: float
+    detail: str = ""
+    service_deployment: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "service_deployment": self.service_deployment,
+            "deployment": self.deployment,
+            "state": self.state,
+            "t": round(self.t, 3),
+            "applied": round(self.applied, 3),
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class SimService:
+    service: Any  # moto.ecs.models.Service
+    backend: Any  # moto.ecs.models.EC2ContainerServiceBackend
+    deployments: list[SimDeployment] = field(default_factory=list)
+    last_completed_td: str | None = None
+    service_deployments: list[SimServiceDeployment] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.service.name)
+
+    def rollback_enabled(self) -> bool:
+        config = getattr(self.service, "deployment_configuration", None) or {}
+        breaker = config.get("deploymentCircuitBreaker") or {}
+        return bool(breaker.get("enable")) and bool(breaker.get("rollback"))
+
+
+def _make_task_class() -> type:
+    from moto.ecs.models import Container, Task
+    from moto.moto_api._internal.managed_state_model import ManagedState
+
+    class SimTask(Task):
+        """A task whose status the simulation sets (moto's own tasks advance on every DescribeTasks)."""
+
+        def __init__(
+            self,
+            *,
+            backend: Any,
+            cluster: Any,
+            task_definition: Any,
+            started_by: str,
+            group: str,
+            launch_type: str,
+            image_digest: str | None,
+            when: datetime,
+        ) -> None:
+            ManagedState.__init__(self, model_name="ecs::task", transitions=[("RUNNING", "RUNNING")])
+            self.id = uuid.uuid4().hex
+            self.cluster_name = cluster.name
+            self.cluster_arn = cluster.arn
+            self.container_instance_arn = None
+            self.desired_status = "RUNNING"
+            self.task_definition_arn = task_definition.arn
+            self.overrides: dict[str, Any] = {}
+            container_cls: Any = Container  # moto's Container is abstract only in its CloudFormation hooks
+            self.containers: list[Any] = [container_cls(task_definition)]
+            for container in self.containers:
+                container.last_status = "RUNNING"
+                container.image_digest = image_digest
+                container.exitCode = None
+                container.task_arn = None
+            self.started_by = started_by
+            self.tags: list[dict[str, str]] = []
+            self.launch_type = launch_type
+            self.capacity_provider_name = None
+            self.platform_version = "1.4.0" if launch_type == "FARGATE" else None
+            self.platform_family = "Linux"
+            self.stopped_reason = ""
+            self.stop_code: str | None = None
+            self.resource_requirements = None
+            self.region_name = cluster.region_name
+            self._account_id = backend.account_id
+            self._backend = backend
+            self.attachments: list[dict[str, Any]] = []
+            self.group = group
+            self.cpu = task_definition.cpu
+            self.memory = task_definition.memory
+            self.sim_status = "RUNNING"
+            self.health_status = "HEALTHY"
+            self.created_at = when
+            self.started_at: datetime | None = when
+            self.stopping_at: datetime | None = None
+            self.stopped_at: datetime | None = None
+            self.version = 1
+            for container in self.containers:
+                container.task_arn = self.task_arn
+
+        @property
+        def last_status(self) -> str:
+            return self.sim_status
+
+        @last_status.setter
+        def last_status(self, value: str) -> None:
+            self.sim_status = value
+
+        def advance(self) -> None:  # moto calls this on DescribeTasks; our tasks only move on the timeline
+            return None
+
+        def stop(self, *, reason: str, code: str, exit_code: int, when: datetime) -> None:
+            self.sim_status = "STOPPED"
+            self.desired_status = "STOPPED"
+            self.stopped_reason = reason
+            self.stop_code = code
+            self.stopping_at = when
+            self.stopped_at = when
+            self.health_status = "UNKNOWN"
+            self.version += 2
+            for container in self.containers:
+                container.last_status = "STOPPED"
+                container.exitCode = exit_code
+                container.health_status = "UNKNOWN"
+
+        def to_event_detail(self) -> dict[str, Any]:
+            return {
+                "clusterArn": self.cluster_arn,
+                "taskArn": self.task_arn,
+                "taskDefinitionArn": self.task_definition_arn,
+                "group": self.group,
+                "startedBy": self.started_by,
+                "launchType": self.launch_type,
+                "lastStatus": self.sim_status,
+                "desiredStatus": self.desired_status,
+                "stoppedReason": self.stopped_reason,
+                "stopCode": self.stop_code,
+                "cpu": self.cpu,
+                "memory": self.memory,
+                "version": self.version,
+                "createdAt": events.iso(self.created_at),
+                "startedAt": events.iso(self.started_at) if self.started_at else None,
+                "stoppedAt": events.iso(self.stopped_at) if self.stopped_at else None,
+                "containers": [
+                    {
+                        "containerArn": c.container_arn,
+                        "taskArn": self.task_arn,
+                        "name": c.name,
+                        "image": c.image,
+                        "imageDigest": c.image_digest,
+                        "lastStatus": c.last_status,
+                        "exitCode": c.exitCode,
+                    }
+                    for c in self.containers
+                ],
+            }
+
+    return SimTask
+
+
+class Simulation:
+    """The rollout state of every service, keyed by (account, region, cluster, service)."""
+
+    def __init__(self, sink: events.EventSink | None = None) -> None:
+        self.sink = sink or events.EventSink()
+        self.services: dict[tuple[str, str, str, str], SimService] = {}
+        self.rng = random.Random()  # noqa: S311 - ids, not secrets
+        self._task_class: type | None = None
+
+    # ------------------------------------------------------------------ bookkeeping
+    def reset(self) -> None:
+        with LOCK:
+            self.services.clear()
+
+    @staticmethod
+    def key(service: Any) -> tuple[str, str, str, str]:
+        return (service._account_id, service.region_name, service.cluster_name, service.name)
+
+    def _task(self, **kwargs: Any) -> Any:
+        if self._task_class is None:
+            self._task_class = _make_task_class()
+        return self._task_class(**kwargs)
+
+    def _live(self, sim: SimService) -> bool:
+        """False once moto forgot the service (reset, DeleteService, re-create)."""
+        current = sim.backend.services.get(f"{sim.service.cluster_name}:{sim.service.name}")
+        return current is sim.service and sim.service.status == "ACTIVE"
+
+    def get(self, service: Any) -> SimService | None:
+        sim = self.services.get(self.key(service))
+        if sim is not None and sim.service is not service:
+            return None
+        return sim
+
+    def forget(self, service: Any) -> None:
+        with LOCK:
+            self.services.pop(self.key(service), None)
+
+    # ------------------------------------------------------------------ scenario lookup
+    def scenario_for(self, backend: Any, td: Any) -> Scenario:
+        """Task definition tag first, then the image's manifest annotation, else the default."""
+        for tag in getattr(td, "tags", None) or []:
+            if tag.get("key") == SCENARIO_TAG:
+                return parse_scenario(str(tag.get("value", "")))
+        for container in td.container_definitions:
+            annotation = self._image_annotation(backend, str(container.get("image", "")))
+            if annotation:
+                try:
+                    return parse_scenario(annotation)
+                except ScenarioError:
+                    break
+        return parse_scenario(DEFAULT_SCENARIO)
+
+    @staticmethod
+    def _find_image(backend: Any, image_uri: str) -> Any:
+        from moto.ecr.models import ecr_backends
+
+        if ".dkr.ecr." not in image_uri:
+            return None
+        host, _, rest = image_uri.partition("/")
+        region = host.split(".dkr.ecr.")[1].split(".")[0]
+        if "@" in rest:
+            name, _, ref = rest.partition("@")
+        else:
+            name, _, ref = rest.rpartition(":") if ":" in rest else (rest, "", "latest")
+        try:
+            repository = ecr_backends[backend.account_id][region].repositories.get(name)
+        except KeyError:
+            return None
+        if repository is None:
+            return None
+        for image in repository.images:
+            if ref.startswith("sha256:") and image.image_digest == ref:
+                return image
+            if ref in (image.image_tags or []):
+                return image
+        return None
+
+    def _image_annotation(self, backend: Any, image_uri: str) -> str | None:
+        import json
+
+        image = self._find_image(backend, image_uri)
+        if image is None:
+            return None
+        try:
+            manifest = json.loads(image.image_manifest)
+        except (TypeError, ValueError):
+            return None
+        value = (manifest.get("annotations") or {}).get(SCENARIO_ANNOTATION)
+        return str(value) if value else None
+
+    def _image_digest(self, backend: Any, td: Any) -> str | None:
+        image_uri = str(td.container_definitions[0].get("image", "")) if td.container_definitions else ""
+        if "@sha256:" in image_uri:
+            return image_uri.split("@", 1)[1]
+        image = self._find_image(backend, image_uri)
+        return str(image.image_digest) if image is not None else None
+
+    # ------------------------------------------------------------------ hooks called by the patches
+    def on_create_service(self, backend: Any, service: Any) -> None:
+        """A new service starts steady: one COMPLETED deployment with desiredCount running tasks."""
+        with LOCK:
+            now = time.monotonic()
+            sim = SimService(service=service, backend=backend)
+            self.services[self.key(service)] = sim
+            if not service.task_definition:
+                return
+            td = backend.describe_task_definition(service.task_definition)
+            deployment = SimDeployment(
+                id=_new_deployment_id(self.rng),
+                task_definition=td.arn,
+                scenario=parse_scenario("healthy:0"),
+                start=now,
+                created_at=datetime.now(UTC),
+                desired=service.desired_count,
+                service_deployment=None,
+                rollout_state="COMPLETED",
+            )
+            deployment.reason = f"ECS deployment {deployment.id} completed."
+            deployment.running = [
+                self._start_task(sim, deployment, deployment.created_at) for _ in range(deployment.desired)
+            ]
+            sim.deployments = [deployment]
+            sim.last_completed_td = td.arn
+            self._service_event(
+                sim, f"(service {sim.name}) has reached a steady state.", deployment.created_at
+            )
+            self._render(sim)
+
+    def on_update_service(
+        self, backend: Any, service: Any, previous_td: str | None, force_new_deployment: bool
+    ) -> None:
+        with LOCK:
+            sim = self.get(service)
+            if sim is None:  # created before the simulation existed (cannot happen in the server)
+                self.on_create_service(backend, service)
+                return
+            td = backend.describe_task_definition(service.task_definition)
+            primary = sim.deployments[0] if sim.deployments else None
+            if primary is not None and td.arn == primary.task_definition and not force_new_deployment:
+                self._scale(sim, primary, service.desired_count)
+                return
+            self.start_deployment(sim, td)
+
+    def start_deployment(self, sim: SimService, td: Any) -> SimDeployment:
+        scenario = self.scenario_for(sim.backend, td)
+        now = time.monotonic()
+        when = datetime.now(UTC)
+        service = sim.service
+        config = dict(getattr(service, "deployment_configuration", None) or {})
+        for previous in sim.deployments:
+            previous.status = "ACTIVE"
+            if previous.rollout_state == "IN_PROGRESS":
+                previous.superseded = True
+                previous.pending = 0
+        for sd in sim.service_deployments:
+            if sd.status in {"PENDING", "IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_REQUESTED"}:
+                sd.status = "STOPPED"
+                sd.status_reason = "A newer service deployment started."
+                sd.stopped_at = sd.updated_at = when
+        region, account = service.region_name, service._account_id
+        sd_id = _short_id(self.rng)
+        revision_arn = (
+            f"arn:aws:ecs:{region}:{account}:service-revision/{service.cluster_name}/{service.name}/{sd_id}"
+        )
+        sources = [
+            {
+                "arn": f"arn:aws:ecs:{region}:{account}:service-revision/{service.cluster_name}/{service.name}/"
+                + d.id.removeprefix("ecs-svc/"),
+                "requestedTaskCount": d.desired,
+                "runningTaskCount": len(d.running),
+                "pendingTaskCount": d.pending,
+            }
+            for d in sim.deployments
+        ]
+        threshold = circuit_breaker_threshold(service.desired_count)
+        sd = SimServiceDeployment(
+            arn=f"arn:aws:ecs:{region}:{account}:service-deployment/{service.cluster_name}/{service.name}/{sd_id}",
+            service_arn=service.arn,
+            cluster_arn=service.cluster_arn,
+            target_revision_arn=revision_arn,
+            target_task_definition=td.arn,
+            source_revisions=sources,
+            created_at=when,
+            started_at=when,
+            updated_at=when,
+            circuit_breaker={"status": "MONITORING", "failureCount": 0, "threshold": threshold},
+            deployment_configuration=config,
+        )
+        sim.service_deployments.append(sd)
+        deployment = SimDeployment(
+            id=_new_deployment_id(self.rng),
+            task_definition=td.arn,
+            scenario=scenario,
+            start=now,
+            created_at=when,
+            desired=service.desired_count,
+            service_deployment=sd,
+            pending=service.desired_count,
+        )
+        deployment.reason = f"ECS deployment {deployment.id} in progress."
+        sim.deployments.insert(0, deployment)
+        self._record(sim, deployment, "IN_PROGRESS", 0.0, scenario.text)
+        self._publish_deployment(sim, deployment, "SERVICE_DEPLOYMENT_IN_PROGRESS", when)
+        self._render(sim)
+        return deployment
+
+    # ------------------------------------------------------------------ time
+    def advance(self, now: float | None = None) -> None:
+        with LOCK:
+            now = time.monotonic() if now is None else now
+            for key, sim in list(self.services.items()):
+                if not self._live(sim):
+                    del self.services[key]
+                    continue
+                changed = False
+                for deployment in list(sim.deployments):
+                    if deployment.rollout_state == "IN_PROGRESS" and not deployment.superseded:
+                        changed |= self._advance_deployment(sim, deployment, now)
+                if changed:
+                    self._render(sim)
+
+    def throttle_fraction(self) -> float:
+        """The largest throttle share of any rollout in progress (scenario ``throttle:<fraction>``)."""
+        with LOCK:
+            return max(
+                (
+                    d.scenario.throttle_fraction
+                    for sim in self.services.values()
+                    for d in sim.deployments
+                    if d.rollout_state == "IN_PROGRESS" and not d.superseded
+                ),
+                default=0.0,
+            )
+
+    def _advance_deployment(self, sim: SimService, d: SimDeployment, now: float) -> bool:
+        elapsed = now - d.start
+        scenario = d.scenario
+        if scenario.kind == "healthy":
+            complete = scenario.complete_s or 0.0
+            target = d.desired if elapsed >= complete else int(d.desired * elapsed / complete)
+            started = self._start_up_to(sim, d, target, complete)
+            if elapsed >= complete:
+                self._complete(sim, d, complete, now)
+                return True
+            return started
+        if scenario.kind == "circuit-breaker":
+            fail_at = scenario.fail_s or 0.0
+            threshold = circuit_breaker_threshold(d.desired)
+            changed = False
+            while d.failed < threshold:
+                due = fail_at * (d.failed + 1) / threshold
+                if elapsed < due:
+                    break
+                self._fail_task(sim, d, due)
+                changed = True
+            if elapsed >= fail_at:
+                self._fail(sim, d, fail_at, now)
+                return True
+            return changed
+        return False  # stuck: nothing ever happens
+
+    def _start_up_to(self, sim: SimService, d: SimDeployment, target: int, complete: float) -> bool:
+        started = False
+        while len(d.running) < target:
+            n = len(d.running) + 1
+            offset = complete * n / d.desired if d.desired else 0.0
+            task = self._start_task(sim, d, d.at(offset))
+            d.running.append(task)
+            d.pending = max(0, d.desired - len(d.running))
+            self._service_event(
+                sim, f"(service {sim.name}) has started 1 tasks: (task {task.id}).", d.at(offset)
+            )
+            started = True
+        return started
+
+    def _start_task(self, sim: SimService, d: SimDeployment, when: datetime) -> Any:
+        backend = sim.backend
+        td = backend.describe_task_definition(d.task_definition)
+        cluster = backend._get_cluster(sim.service.cluster_name)
+        task = self._task(
+            backend=backend,
+            cluster=cluster,
+            task_definition=td,
+            started_by=d.id,
+            group=f"service:{sim.name}",
+            launch_type=sim.service.launch_type or "FARGATE",
+            image_digest=self._image_digest(backend, td),
+            when=when,
+        )
+        backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+        return task
+
+    def _stop_task(
+        self, sim: SimService, task: Any, *, reason: str, code: str, exit_code: int, when: datetime
+    ) -> None:
+        task.stop(reason=reason, code=code, exit_code=exit_code, when=when)
+        service = sim.service
+        self.sink.publish(
+            service._account_id, service.region_name, events.task_state_change(task.to_event_detail(), when)
+        )
+
+    def _fail_task(self, sim: SimService, d: SimDeployment, offset: float) -> None:
+        when = d.at(offset)
+        task = self._start_task(sim, d, when)
+        self._service_event(sim, f"(service {sim.name}) has started 1 tasks: (task {task.id}).", when)
+        self._stop_task(
+            sim, task, reason=FAILED_TASK_REASON, code="EssentialContainerExited", exit_code=1, when=when
+        )
+        d.failed += 1
+        if d.service_deployment is not None:
+            d.service_deployment.circuit_breaker["failureCount"] = d.failed
+            d.service_deployment.updated_at = when
+        self._record(sim, d, "TASK_STOPPED", offset, f"{task.task_arn}: {FAILED_TASK_REASON} (exit code 1)")
+
+    def _complete(self, sim: SimService, d: SimDeployment, offset: float, now: float) -> None:
+        when = d.at(offset)
+        d.rollout_state = "COMPLETED"
+        d.reason = f"ECS deployment {d.id} completed."
+        d.pending = 0
+        d.updated_at = when
+        stopped: list[Any] = []
+        for other in sim.deployments:
+            if other is d:
+                continue
+            for task in other.running:
+                self._stop_task(
+                    sim,
+                    task,
+                    reason=f"Scaling activity initiated by (deployment {d.id})",
+                    code="ServiceSchedulerInitiated",
+                    exit_code=0,
+                    when=when,
+                )
+                stopped.append(task)
+            other.running = []
+        sim.deployments = [d]
+        d.status = "PRIMARY"
+        sim.last_completed_td = d.task_definition
+        if stopped:
+            ids = " ".join(f"(task {t.id})" for t in stopped)
+            self._service_event(
+                sim, f"(service {sim.name}) has stopped {len(stopped)} running tasks: {ids}.", when
+            )
+        self._service_event(sim, f"(service {sim.name}) (deployment {d.id}) deployment completed.", when)
+        self._service_event(sim, f"(service {sim.name}) has reached a steady state.", when)
+        sd = d.service_deployment
+        if sd is not None:
+            sd.status = "ROLLBACK_SUCCESSFUL" if d.rollback_to else "SUCCESSFUL"
+            sd.status_reason = "Rollback completed." if d.rollback_to else "Service deployment completed."
+            sd.finished_at = sd.updated_at = when
+            if sd.circuit_breaker.get("status") == "MONITORING":
+                sd.circuit_breaker["status"] = "MONITORING_COMPLETE"
+        self._record(sim, d, "COMPLETED", offset, "", now)
+        self._publish_deployment(sim, d, "SERVICE_DEPLOYMENT_COMPLETED", when)
+        service = sim.service
+        self.sink.publish(
+            service._account_id,
+            service.region_name,
+            events.service_action(
+                service_arn=service.arn,
+                cluster_arn=service.cluster_arn,
+                event_name="SERVICE_STEADY_STATE",
+                when=when,
+            ),
+        )
+
+    def _fail(self, sim: SimService, d: SimDeployment, offset: float, now: float) -> None:
+        when = d.at(offset)
+        d.rollout_state = "FAILED"
+        d.reason = FAILED_DEPLOYMENT_REASON
+        d.pending = 0
+        d.updated_at = when
+        self._service_event(
+            sim, f"(service {sim.name}) (deployment {d.id}) deployment failed: tasks failed to start.", when
+        )
+        self._record(sim, d, "FAILED", offset, d.reason, now)
+        self._publish_deployment(sim, d, "SERVICE_DEPLOYMENT_FAILED", when)
+        sd = d.service_deployment
+        if sd is not None:
+            sd.circuit_breaker["status"] = "TRIGGERED"
+            sd.updated_at = when
+        previous = next((x for x in sim.deployments if x is not d), None)
+        if not sim.rollback_enabled() or sim.last_completed_td is None:
+            if sd is not None:
+                sd.status = "STOPPED"
+                sd.status_reason = "Circuit breaker: tasks failed to start; rollback is not enabled."
+                sd.stopped_at = when
+            return
+        d.status = "ACTIVE"
+        back_to = previous.id if previous is not None else "(none)"
+        done = d.scenario.rollback_done_s if d.scenario.rollback_done_s is not None else offset
+        rollback = SimDeployment(
+            id=_new_deployment_id(self.rng),
+            task_definition=sim.last_completed_td,
+            scenario=Scenario("healthy", complete_s=max(0.0, done - offset), text=f"rollback of {d.id}"),
+            start=d.start + offset,
+            created_at=when,
+            desired=d.desired,
+            service_deployment=sd,
+            pending=d.desired,
+            rollback_to=back_to,
+            origin=d.zero,
+        )
+        rollback.reason = f"ECS deployment circuit breaker: rolling back to deploymentId {back_to}."
+        sim.deployments.insert(0, rollback)
+        for other in sim.deployments[1:]:
+            other.status = "ACTIVE"
+        self._service_event(sim, f"(service {sim.name}) rolling back to deployment {back_to}.", when)
+        if sd is not None:
+            sd.status = "ROLLBACK_IN_PROGRESS"
+            sd.status_reason = "Circuit breaker triggered; rolling back to the previous service revision."
+            sd.rollback = {
+                "reason": "Circuit breaker: tasks failed to start",
+                "startedAt": when,
+                "serviceRevisionArn": sd.source_revisions[0]["arn"] if sd.source_revisions else None,
+            }
+        self._record(sim, rollback, "ROLLBACK_IN_PROGRESS", 0.0, rollback.reason, now)
+        self._publish_deployment(sim, rollback, "SERVICE_DEPLOYMENT_IN_PROGRESS", when)
+
+    def _scale(self, sim: SimService, d: SimDeployment, desired: int) -> None:
+        when = datetime.now(UTC)
+        d.desired = desired
+        if d.rollout_state == "COMPLETED":
+            while len(d.running) < desired:
+                d.running.append(self._start_task(sim, d, when))
+            while len(d.running) > desired:
+                task = d.running.pop()
+                self._stop_task(
+                    sim,
+                    task,
+                    reason=f"Scaling activity initiated by (deployment {d.id})",
+                    code="ServiceSchedulerInitiated",
+                    exit_code=0,
+                    when=when,
+                )
+        else:
+            d.pending = max(0, desired - len(d.running))
+        self._render(sim)
+
+    # ------------------------------------------------------------------ output
+    def _record(
+        self,
+        sim: SimService,
+        d: SimDeployment,
+        state: str,
+        offset: float,
+        detail: str,
+        now: float | None = None,
+    ) -> None:
+        scheduled = d.start + offset - d.zero
+        applied = (now if now is not None else time.monotonic()) - d.zero
+        sd_arn = d.service_deployment.arn if d.service_deployment is not None else None
+        sim.timeline.append(TimelineEntry(d.id, state, scheduled, max(applied, scheduled), detail, sd_arn))
+
+    def _publish_deployment(self, sim: SimService, d: SimDeployment, name: str, when: datetime) -> None:
+        service = sim.service
+        self.sink.publish(
+            service._account_id,
+            service.region_name,
+            events.deployment_state_change(
+                service_arn=service.arn, event_name=name, deployment_id=d.id, reason=d.reason, when=when
+            ),
+        )
+
+    def _service_event(self, sim: SimService, message: str, when: datetime) -> None:
+        sim.service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": when, "message": message})
+        del sim.service.events[MAX_SERVICE_EVENTS:]
+
+    def _render(self, sim: SimService) -> None:
+        """Write the simulated state into moto's Service object (what DescribeServices serialises)."""
+        service = sim.service
+        rendered = []
+        for d in sim.deployments:
+            rendered.append(
+                {
+                    "id": d.id,
+                    "status": d.status,
+                    "taskDefinition": d.task_definition,
+                    "desiredCount": d.desired,
+                    "pendingCount": d.pending,
+                    "runningCount": len(d.running),
+                    "failedTasks": d.failed,
+                    "createdAt": d.created_at,
+                    "updatedAt": d.updated_at or d.created_at,
+                    "launchType": service.launch_type,
+                    "platformVersion": "1.4.0" if service.launch_type == "FARGATE" else None,
+                    "platformFamily": "Linux",
+                    "networkConfiguration": service.network_configuration or None,
+                    "rolloutState": d.rollout_state,
+                    "rolloutStateReason": d.reason,
+                }
+            )
+        service.deployments = rendered
+        if sim.deployments:
+            service.task_definition = sim.deployments[0].task_definition
+        service.running_count = sum(len(d.running) for d in sim.deployments)
+        service.pending_count = sum(d.pending for d in sim.deployments)
+
+    # ------------------------------------------------------------------ queries for the API
+    def find_service(self, cluster: str, service: str, account: str, region: str) -> SimService | None:
+        cluster_name = cluster.split("/")[-1]
+        service_name = service.split("/")[-1]
+        sim = self.services.get((account, region, cluster_name, service_name))
+        return sim if sim is not None and self._live(sim) else None
+
+    def all_service_deployments(self, account: str, region: str) -> list[SimServiceDeployment]:
+        return [
+            sd
+            for (acc, reg, _, _), sim in self.services.items()
+            if acc == account and reg == region and self._live(sim)
+            for sd in sim.service_deployments
+        ]
+
+    def timeline(self, cluster: str | None = None, service: str | None = None) -> list[dict[str, Any]]:
+        with LOCK:
+            out = []
+            for (_, region, cluster_name, service_name), sim in self.services.items():
+                if cluster and cluster.split("/")[-1] != cluster_name:
+                    continue
+                if service and service.split("/")[-1] != service_name:
+                    continue
+                out.append(
+                    {
+                        "region": region,
+                        "cluster": cluster_name,
+                        "service": service_name,
+                        "entries": [e.to_json() for e in sim.timeline],
+                    }
+                )
+            return out

@@ -1,0 +1,57 @@
+"""Shared fixtures: one real sandbox server process per test session, reset and provisioned per test.
+
+* ``sandbox_server`` (session): starts ``python -m envpromote.sandbox serve`` on 127.0.0.1 (free port) and
+  points this process at it (AWS_ENDPOINT_URL, fake credentials, AWS_DEFAULT_REGION=us-east-1); restores the
+  environment and stops the server at the end.
+* ``sandbox`` (function): resets the server (all AWS state, the rollout simulation, the faults) and provisions
+  the chain from the repository's envpromote.toml, or from the path given with
+  ``@pytest.mark.parametrize("sandbox", [path], indirect=True)``. Exposes ``.url``, ``.reset()``,
+  ``.provision(path)``, ``.set_faults(**kw)``, ``.faults()``, ``.timeline(...)``, ``.resources``.
+
+Tests that use either fixture are marked ``sandbox`` automatically. For type hints:
+``from envpromote.sandbox.testing import Sandbox``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from envpromote.sandbox import process
+from envpromote.sandbox.testing import Sandbox, SandboxServer
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_CONFIG = REPO_ROOT / "envpromote.toml"
+SANDBOX_FIXTURES = {"sandbox", "sandbox_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.sandbox)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    state_dir = tmp_path_factory.mktemp("sandbox-server")
+    info = process.start(REPO_CONFIG, port=0, state_dir=state_dir)
+    env = process.client_env(info.url, "us-east-1")
+    try:
+        with process.patched_env(env):
+            yield SandboxServer(url=info.url, pid=info.pid, state_dir=state_dir, env=env)
+    finally:
+        process.stop(state_dir)
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer, request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    config = Path(getattr(request, "param", None) or REPO_CONFIG)
+    box = Sandbox(url=sandbox_server.url, config_path=config)
+    box.reset()
+    box.provision()
+    try:
+        yield box
+    finally:
+        box.clear_faults()
