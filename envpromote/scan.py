@@ -663,10 +663,11 @@ def _run_trivy(trivy: str, argv: list[str], *, timeout_s: float) -> subprocess.C
 
 
 def _failure_line(stderr: str) -> str:
+    """trivy's last FATAL/ERROR message with its continuation lines (the cause), on one line."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    fatal = [line for line in lines if "FATAL" in line or "ERROR" in line]
-    text = (fatal or lines or ["(no output)"])[-1]
-    return " ".join(text.split())[:400]
+    starts = [index for index, line in enumerate(lines) if "FATAL" in line or "ERROR" in line]
+    text = " ".join(lines[starts[-1] :] if starts else lines[-1:]) or "(no output)"
+    return " ".join(text.split())[:600]
 
 
 def _raise_for_trivy_failure(mode: str, completed: subprocess.CompletedProcess[str]) -> None:
