@@ -1,7 +1,27 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+data "aws_iam_policy_document" "state_key" {
+  #checkov:skip=CKV_AWS_111:A key policy's "*" resource is the key itself; delegating to the account root is AWS's default key policy.
+  #checkov:skip=CKV_AWS_356:A key policy's "*" resource is the key itself, not every resource.
+  #checkov:skip=CKV_AWS_109:Only the account root administers the key; IAM policies in the account decide who else may.
+  statement {
+    sid       = "AccountAdministersTheKey"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+}
+
 resource "aws_kms_key" "state" {
   description             = "Terraform state (${var.bucket_name})"
   enable_key_rotation     = true
   deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.state_key.json
 }
 
 resource "aws_kms_alias" "state" {
@@ -9,6 +29,7 @@ resource "aws_kms_alias" "state" {
   target_key_id = aws_kms_key.state.key_id
 }
 
+#trivy:ignore:AVD-AWS-0089 Access logging needs an organisation-specific log bucket; CloudTrail data events are the usual alternative.
 resource "aws_s3_bucket" "state" {
   #checkov:skip=CKV_AWS_144:Cross-region replication of state is a per-organisation disaster-recovery choice; versioning keeps every state version.
   #checkov:skip=CKV2_AWS_62:Nothing consumes notifications of state writes.

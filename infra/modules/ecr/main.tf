@@ -41,12 +41,32 @@ locals {
   }]
 }
 
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+data "aws_iam_policy_document" "ecr_key" {
+  #checkov:skip=CKV_AWS_111:A key policy's "*" resource is the key itself; delegating to the account root is AWS's default key policy.
+  #checkov:skip=CKV_AWS_356:A key policy's "*" resource is the key itself, not every resource.
+  #checkov:skip=CKV_AWS_109:Only the account root administers the key; IAM policies in the account decide who else may.
+  statement {
+    sid       = "AccountAdministersTheKey"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+}
+
 resource "aws_kms_key" "ecr" {
   count = local.create_kms_key ? 1 : 0
 
   description             = "ECR image encryption for ${var.name}"
   enable_key_rotation     = true
   deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.ecr_key.json
   tags                    = var.tags
 }
 

@@ -36,16 +36,13 @@ locals {
 }
 
 resource "aws_sqs_queue" "dlq" {
-  #checkov:skip=CKV_AWS_27:Encrypted with SSE-SQS (sqs_managed_sse_enabled); see the README for why not a CMK.
   name                      = "${var.name}-events-dlq"
   message_retention_seconds = var.dlq_retention_seconds
   sqs_managed_sse_enabled   = true
   tags                      = var.tags
 }
 
-#trivy:ignore:AVD-AWS-0135 EventBridge delivers to SSE-SQS queues without a key policy; events carry no secrets (README).
 resource "aws_sqs_queue" "events" {
-  #checkov:skip=CKV_AWS_27:Encrypted with SSE-SQS (sqs_managed_sse_enabled); see the README for why not a CMK.
   name                       = "${var.name}-events"
   message_retention_seconds  = var.message_retention_seconds
   receive_wait_time_seconds  = 20

@@ -47,7 +47,6 @@ resource "aws_ecs_cluster" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_158:A customer-managed key is optional (log_kms_key_arn); CloudWatch Logs always encrypts at rest.
   name              = "/ecs/${var.name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.log_kms_key_arn
@@ -108,7 +107,6 @@ resource "aws_security_group" "lb" {
   tags        = var.tags
 }
 
-#trivy:ignore:AVD-AWS-0107 A web service's listener is meant to be reachable; restrict with ingress_cidrs.
 resource "aws_vpc_security_group_ingress_rule" "lb_listener" {
   for_each = toset(var.ingress_cidrs)
 
@@ -120,7 +118,6 @@ resource "aws_vpc_security_group_ingress_rule" "lb_listener" {
   to_port           = local.https ? 443 : 80
 }
 
-#trivy:ignore:AVD-AWS-0107 Port 80 only answers with a redirect to HTTPS when a certificate is given.
 resource "aws_vpc_security_group_ingress_rule" "lb_redirect" {
   for_each = local.https ? toset(var.ingress_cidrs) : toset([])
 
@@ -173,6 +170,7 @@ resource "aws_vpc_security_group_egress_rule" "tasks_https" {
 resource "aws_lb" "this" {
   #checkov:skip=CKV_AWS_91:Access logs need an organisation-specific log bucket; enable them outside this module.
   #checkov:skip=CKV2_AWS_28:WAF rules are application-specific; attach a web ACL outside this module.
+  #checkov:skip=CKV_AWS_150:Deletion protection is the variable load_balancer_deletion_protection (default true); dev turns it off to be torn down freely.
   #checkov:skip=CKV2_AWS_20:HTTP redirects to HTTPS whenever certificate_arn is given; without one there is no HTTPS to redirect to.
   name                       = "${var.name}-lb"
   internal                   = var.internal_load_balancer
@@ -314,7 +312,6 @@ resource "aws_ecs_task_definition" "bootstrap" {
 }
 
 resource "aws_ecs_service" "this" {
-  #checkov:skip=CKV_AWS_333:Public IPs only without vpc_id (the default VPC has no private subnets); with a VPC assign_public_ip is false.
   name                               = var.service_name
   cluster                            = aws_ecs_cluster.this.id
   task_definition                    = aws_ecs_task_definition.bootstrap.arn

@@ -4,12 +4,32 @@ locals {
   object_lock    = var.object_lock_mode != "NONE"
 }
 
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+data "aws_iam_policy_document" "ledger_key" {
+  #checkov:skip=CKV_AWS_111:A key policy's "*" resource is the key itself; delegating to the account root is AWS's default key policy.
+  #checkov:skip=CKV_AWS_356:A key policy's "*" resource is the key itself, not every resource.
+  #checkov:skip=CKV_AWS_109:Only the account root administers the key; IAM policies in the account decide who else may.
+  statement {
+    sid       = "AccountAdministersTheKey"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+}
+
 resource "aws_kms_key" "ledger" {
   count = local.create_kms_key ? 1 : 0
 
   description             = "EnvPromote release ledger and lock table (${var.bucket_name})"
   enable_key_rotation     = true
   deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.ledger_key.json
   tags                    = var.tags
 }
 
@@ -21,11 +41,11 @@ resource "aws_kms_alias" "ledger" {
   target_key_id = aws_kms_key.ledger[0].key_id
 }
 
+#trivy:ignore:AVD-AWS-0089 Access logging is optional (access_log_bucket): the log bucket is organisation-specific.
 resource "aws_s3_bucket" "ledger" {
   #checkov:skip=CKV_AWS_144:Cross-region replication is a per-organisation disaster-recovery choice; versioning plus Object Lock already keep every record.
   #checkov:skip=CKV2_AWS_62:Nothing consumes ledger write notifications; EnvPromote reads the ledger directly.
   #checkov:skip=CKV2_AWS_61:Records are an audit trail kept by Object Lock retention; an expiring lifecycle rule would defeat the ledger.
-  #checkov:skip=CKV_AWS_18:Access logging is optional (access_log_bucket): the log bucket is organisation-specific.
   bucket              = var.bucket_name
   object_lock_enabled = local.object_lock
   tags                = var.tags
