@@ -39,6 +39,7 @@ __all__ = [
     "running",
     "set_faults",
     "shutdown",
+    "state_dir_for",
     "status",
     "timeline",
 ]

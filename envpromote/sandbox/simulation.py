@@ -542,7 +542,7 @@ class Simulation:
             target = d.desired if elapsed >= complete else int(d.desired * elapsed / complete)
             started = self._start_up_to(sim, d, target, complete)
             if elapsed >= complete:
-                self._complete(sim, d, complete, now)
+                self._complete(sim, d, complete)
                 return True
             return started
         if scenario.kind == "circuit-breaker":
@@ -556,7 +556,7 @@ class Simulation:
                 self._fail_task(sim, d, due)
                 changed = True
             if elapsed >= fail_at:
-                self._fail(sim, d, fail_at, now)
+                self._fail(sim, d, fail_at)
                 return True
             return changed
         return False  # stuck: nothing ever happens
@@ -614,7 +614,7 @@ class Simulation:
             d.service_deployment.updated_at = when
         self._record(sim, d, "TASK_STOPPED", offset, f"{task.task_arn}: {FAILED_TASK_REASON} (exit code 1)")
 
-    def _complete(self, sim: SimService, d: SimDeployment, offset: float, now: float) -> None:
+    def _complete(self, sim: SimService, d: SimDeployment, offset: float) -> None:
         when = d.at(offset)
         d.rollout_state = "COMPLETED"
         d.reason = f"ECS deployment {d.id} completed."
@@ -652,7 +652,7 @@ class Simulation:
             sd.finished_at = sd.updated_at = when
             if sd.circuit_breaker.get("status") == "MONITORING":
                 sd.circuit_breaker["status"] = "MONITORING_COMPLETE"
-        self._record(sim, d, "COMPLETED", offset, "", now)
+        self._record(sim, d, "COMPLETED", offset, "")
         self._publish_deployment(sim, d, "SERVICE_DEPLOYMENT_COMPLETED", when)
         service = sim.service
         self.sink.publish(
@@ -666,7 +666,7 @@ class Simulation:
             ),
         )
 
-    def _fail(self, sim: SimService, d: SimDeployment, offset: float, now: float) -> None:
+    def _fail(self, sim: SimService, d: SimDeployment, offset: float) -> None:
         when = d.at(offset)
         d.rollout_state = "FAILED"
         d.reason = FAILED_DEPLOYMENT_REASON
@@ -675,7 +675,7 @@ class Simulation:
         self._service_event(
             sim, f"(service {sim.name}) (deployment {d.id}) deployment failed: tasks failed to start.", when
         )
-        self._record(sim, d, "FAILED", offset, d.reason, now)
+        self._record(sim, d, "FAILED", offset, d.reason)
         self._publish_deployment(sim, d, "SERVICE_DEPLOYMENT_FAILED", when)
         sd = d.service_deployment
         if sd is not None:
@@ -716,7 +716,7 @@ class Simulation:
                 "startedAt": when,
                 "serviceRevisionArn": sd.source_revisions[0]["arn"] if sd.source_revisions else None,
             }
-        self._record(sim, rollback, "ROLLBACK_IN_PROGRESS", 0.0, rollback.reason, now)
+        self._record(sim, rollback, "ROLLBACK_IN_PROGRESS", 0.0, rollback.reason)
         self._publish_deployment(sim, rollback, "SERVICE_DEPLOYMENT_IN_PROGRESS", when)
 
     def _scale(self, sim: SimService, d: SimDeployment, desired: int) -> None:
@@ -747,10 +747,9 @@ class Simulation:
         state: str,
         offset: float,
         detail: str,
-        now: float | None = None,
     ) -> None:
         scheduled = d.start + offset - d.zero
-        applied = (now if now is not None else time.monotonic()) - d.zero
+        applied = time.monotonic() - d.zero  # when the ticker or a request actually got there
         sd_arn = d.service_deployment.arn if d.service_deployment is not None else None
         sim.timeline.append(TimelineEntry(d.id, state, scheduled, max(applied, scheduled), detail, sd_arn))
 

@@ -1,8 +1,91 @@
-"""Tasks: (placeholder until its issue lands)."""
+"""Tasks: the local AWS sandbox (sandbox.up, down, status, env, reset)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from envpromote import sandbox as sbx
+from envpromote.errors import EXIT_PREFLIGHT_FAILED, PreflightFailed
+from envpromote.tasks._common import handle_errors, print_json
+
+CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml)."
+
+
+def _not_running() -> PreflightFailed:
+    return PreflightFailed("The sandbox is not running.", fix="Start it with 'invoke sandbox.up'.")
+
+
+@task(help={"port": "Port on 127.0.0.1 (default: a free one).", "config": CONFIG_HELP, "json": "Print JSON."})
+@handle_errors
+def up(c: Context, port: int = 0, config: str = "", json: bool = False) -> None:
+    """Start the local AWS sandbox (moto + ECS rollout simulation) and provision the chain; idempotent."""
+    info = sbx.ensure_running(config or None, port=port)
+    if json:
+        print_json({"endpoint": info.url, "pid": info.pid})
+        return
+    print(f"sandbox running at {info.url} (pid {info.pid}); provisioned from the config")
+    print('point your shell at it with: eval "$(invoke sandbox.env)"')
+
+
+@task(help={"config": CONFIG_HELP})
+@handle_errors
+def down(c: Context, config: str = "") -> None:
+    """Stop the sandbox (all its state is lost); does nothing if it is not running."""
+    pid = sbx.shutdown(config or None)
+    print(f"sandbox stopped (pid {pid})" if pid else "sandbox was not running")
+
+
+@task(help={"config": CONFIG_HELP, "json": "Print JSON: endpoint, pid, resources, faults."})
+@handle_errors
+def status(c: Context, config: str = "", json: bool = False) -> None:
+    """Show the sandbox endpoint and its provisioned resources; exit 4 if it is not running."""
+    report = sbx.status(config or None)
+    if json:
+        print_json(report)
+    elif report["running"]:
+        print(f"sandbox running at {report['endpoint']} (pid {report['pid']})")
+        for env in report["resources"].get("environments", []):
+            rollouts = ", ".join(f"{d['status']} {d['rollout_state']}" for d in env.get("deployments", []))
+            print(
+                f"  {env['name']}: {env['cluster']}/{env['service']} {env.get('status')} "
+                f"running {env.get('running')}/{env.get('desired')} [{rollouts}]"
+            )
+    if not report["running"]:
+        raise Exit("envpromote: sandbox is not running. Fix: invoke sandbox.up", code=EXIT_PREFLIGHT_FAILED)
+
+
+@task(help={"config": CONFIG_HELP})
+@handle_errors
+def env(c: Context, config: str = "") -> None:
+    """Print shell exports (endpoint, fake credentials, region) for the running sandbox: eval "$(invoke sandbox.env)"."""
+    from envpromote.config import config_path
+
+    info = sbx.running(sbx.state_dir_for(config_path(config or None)))
+    if info is None:
+        raise _not_running()
+    for key, value in sbx.client_env(info.url).items():
+        print(f"export {key}={value}")
+
+
+@task(help={"config": CONFIG_HELP})
+@handle_errors
+def reset(c: Context, config: str = "") -> None:
+    """Wipe the running sandbox (resources, rollouts, faults) and provision the chain again."""
+    from envpromote.config import config_path
+
+    path = config_path(config or None)
+    info = sbx.running(sbx.state_dir_for(path))
+    if info is None:
+        raise _not_running()
+    sbx.reset(info.url)
+    sbx.provision(info.url, path)
+    print(f"sandbox at {info.url} reset and provisioned")
+
+
 ROOT_TASKS: list[Any] = []
-COLLECTIONS: dict[str, Any] = {}
+COLLECTIONS: dict[str, Collection] = {"sandbox": Collection(up, down, status, env, reset)}
