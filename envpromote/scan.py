@@ -354,6 +354,11 @@ def parse_trivy_report(report: Mapping[str, Any], *, mode: str) -> list[Finding]
     return findings
 
 
+def count_packages(report: Mapping[str, Any]) -> int:
+    """Packages trivy inventoried (OS and language) in one JSON report."""
+    return sum(len(result.get("Packages") or []) for result in report.get("Results") or [])
+
+
 def dedupe(findings: Iterable[Finding]) -> list[Finding]:
     """Keep the first of findings that several modes report (fs and config overlap on misconfigurations)."""
     seen: set[tuple[str, str, str, int | None, str | None, str | None]] = set()
@@ -713,6 +718,7 @@ def run_scan(request: ScanRequest, *, trivy: str | None = None) -> ScanReport:
     binary = find_trivy(trivy)
     version, _ = trivy_version(binary, cache_dir=request.cache_dir)
     findings: list[Finding] = []
+    image_without_packages = False
     for mode, argv in trivy_commands(request):
         completed = _run_trivy(binary, argv, timeout_s=request.timeout_s)
         if completed.returncode != 0:
@@ -725,6 +731,8 @@ def run_scan(request: ScanRequest, *, trivy: str | None = None) -> ScanReport:
                 fix=INSTALL_FIX,
             ) from exc
         findings.extend(parse_trivy_report(report, mode=mode))
+        if mode == "image" and count_packages(report) == 0:
+            image_without_packages = True
     partial = not request.scans_vulnerabilities
     db_date = trivy_version(binary, cache_dir=request.cache_dir)[1] if not partial else None
     unique = sort_findings(dedupe(findings))
@@ -733,6 +741,12 @@ def run_scan(request: ScanRequest, *, trivy: str | None = None) -> ScanReport:
         notes.append("offline: vulnerability scanning skipped on purpose; report is PARTIAL")
     elif partial:
         notes.append("config-only scan: vulnerabilities not scanned; report is PARTIAL")
+    if image_without_packages:
+        notes.append(
+            "image: trivy found no installed OS or language packages in the image, so it has no "
+            "dependency vulnerabilities to report (an offline-built OCI layout carries requirements.txt, "
+            "not installed packages: scan the pins with --fs)"
+        )
     if request.ignore_file is not None:
         for entry in load_trivyignore(request.ignore_file):
             if entry.expires < date.today():

@@ -8,6 +8,7 @@ import io
 import json
 import socket
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,11 @@ def write_oci_layout(layout: Path, files: dict[str, bytes], *, user: str | None)
     (layout / "index.json").write_text(json.dumps(index))
     (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
     return manifest_digest
+
+
+@pytest.fixture(scope="session")
+def make_oci_layout() -> Callable[..., str]:
+    return write_oci_layout
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,19 @@ def test_image_layout_offline_finds_root_user_and_secret_and_writes_sbom(
     components = {(c["name"], c.get("version")) for c in bom["components"]}
     assert ("requests", "2.19.0") in components
     assert fake_image_token not in sbom.read_text()
+
+
+def test_image_without_installed_packages_says_so(
+    trivy_bin: str, oci_layout: Path, make_oci_layout: Callable[..., str], tmp_path: Path
+) -> None:
+    bare = tmp_path / "bare"
+    make_oci_layout(
+        bare, {"srv/app/main.py": b"print('hi')\n", "srv/app/requirements.txt": b"six==1.16.0\n"}, user="1000"
+    )
+    bare_report = scan.scan_image(bare, offline=True, root=tmp_path, trivy=trivy_bin)
+    assert any("no installed OS or language packages" in note for note in bare_report.notes)
+    with_packages = scan.scan_image(oci_layout, offline=True, root=tmp_path, trivy=trivy_bin)
+    assert not any("no installed" in note for note in with_packages.notes)
 
 
 def test_image_path_that_is_not_a_layout_is_bad_input(tmp_path: Path) -> None:
