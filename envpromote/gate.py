@@ -18,6 +18,7 @@ from typing import Any
 from envpromote.config import Config, Environment
 from envpromote.errors import BadInput, GateRefused
 from envpromote.ledger import parse_iso
+from envpromote.scan import ScanSummary, exceeds
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,11 @@ def scan_gate(
             f"Digest {short(digest)} has no scan record; {env.name} requires one.",
             fix="Record the build's scan ('invoke ledger.record-build --digest ... --scan') and promote again.",
         )
-    violations = scan_violations(scan, policy.max_by_severity, accept_partial=policy.accept_partial)
+    try:
+        summary = ScanSummary.from_dict(scan)
+    except BadInput as exc:
+        raise GateRefused(f"Digest {short(digest)} has an unreadable scan record: {exc.message}", fix=exc.fix) from None
+    violations = exceeds(summary, policy.max_by_severity, allow_partial=policy.accept_partial)
     if violations:
         raise GateRefused(
             f"Digest {short(digest)} exceeds {env.name}'s scan thresholds: {'; '.join(violations)}.",
@@ -129,19 +134,3 @@ def scan_gate(
     summary = ", ".join(f"{sev} {counts.get(sev, 0)}" for sev in ("CRITICAL", "HIGH", "MEDIUM", "LOW"))
     partial = " (partial: no vulnerability data)" if scan.get("partial") else ""
     return scan, False, [f"scan: {summary}{partial} within {env.name}'s thresholds"]
-
-
-def scan_violations(
-    scan: Mapping[str, Any], max_by_severity: Mapping[str, int], *, accept_partial: bool = False
-) -> list[str]:
-    """Severity counts over the threshold. A partial scan (no vulnerability DB) passes only if accepted."""
-    if not max_by_severity:
-        return []
-    if scan.get("partial") and not accept_partial:
-        return ["the scan had no vulnerability data (partial), so vulnerability thresholds cannot be met"]
-    counts = scan.get("counts", {})
-    return [
-        f"{severity} {counts.get(severity, 0)} > {limit}"
-        for severity, limit in max_by_severity.items()
-        if counts.get(severity, 0) > limit
-    ]

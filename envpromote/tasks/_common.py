@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -26,6 +27,10 @@ def handle_errors(func: F) -> F:
             raise Exit(f"envpromote: error: {exc.one_line()}", code=exc.exit_code) from None
         except KeyboardInterrupt:
             raise Exit("envpromote: interrupted", code=130) from None
+        except BrokenPipeError:
+            # `invoke history | head`: the reader went away; that is not an error of ours.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise Exit(code=0) from None
         except Exit:
             raise
         except Exception as exc:  # last resort: still one line, still the documented code
@@ -39,8 +44,6 @@ def handle_errors(func: F) -> F:
 
 
 def _debug() -> bool:
-    import os
-
     return os.environ.get("ENVPROMOTE_DEBUG") == "1"
 
 

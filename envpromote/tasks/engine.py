@@ -362,6 +362,36 @@ def history(c: InvokeContext, env: str = "", config: str = "", json: bool = Fals
         print(f"(no records for {env})")
 
 
+@task(
+    help={
+        "config": CONFIG_HELP,
+        "keep": "Keep the sandbox's current state instead of resetting it first.",
+    }
+)
+@handle_errors
+def demo(c: InvokeContext, config: str = "", keep: bool = False) -> None:
+    """The main job on the local sandbox: build, deploy dev, promote staging and production, fail fast, roll back."""
+    from envpromote import sandbox
+    from envpromote.config import config_path
+    from envpromote.demo import demo_environment, run_demo
+
+    path = str(config_path(config or None).resolve())
+    info = sandbox.ensure_running(path, provision_chain=keep)
+    if not keep:
+        sandbox.reset(info.url)
+        sandbox.provision(info.url, path)
+    print(f"sandbox: {info.url} (pid {info.pid}); 'invoke sandbox.env' prints the variables to use it yourself")
+    results = run_demo(Path.cwd(), path, demo_environment(info.url, sandbox.client_env(info.url)))
+    print("\nstep                                                               expected  got   seconds")
+    for r in results:
+        mark = "ok " if r.ok else "BAD"
+        print(f"{mark} {r.title[:62]:<62} {r.expected:>5} {r.exit_code:>5} {r.seconds:>8.1f}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise Exit(f"envpromote: demo: {len(failed)} step(s) gave an unexpected exit code.", code=1)
+    print(f"demo: all {len(results)} steps gave the expected exit codes; records are in .envpromote/records/")
+
+
 # ---- ledger collection ----------------------------------------------------------------------------
 
 
@@ -427,5 +457,5 @@ def ledger_record_build(
 
 ledger = Collection("ledger", ledger_verify, ledger_sync, ledger_record_build)
 
-ROOT_TASKS: list[Any] = [render, deploy, promote, rollback, verify, diff, drift, history]
+ROOT_TASKS: list[Any] = [demo, render, deploy, promote, rollback, verify, diff, drift, history]
 COLLECTIONS: dict[str, Any] = {"ledger": ledger}

@@ -9,7 +9,7 @@ import pytest
 
 from envpromote.config import load_config
 from envpromote.errors import BadInput, GateRefused
-from envpromote.gate import scan_gate, scan_violations, upstream_success
+from envpromote.gate import scan_gate, upstream_success
 from envpromote.ledger import new_record, seal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,10 +75,11 @@ def test_entry_environment_has_no_upstream() -> None:
 
 def test_scan_gate() -> None:
     production = CFG.env("production")
-    clean = {"counts": {"CRITICAL": 0, "HIGH": 0}, "partial": False}
-    dirty = {"counts": {"CRITICAL": 1, "HIGH": 3}, "partial": False}
+    meta = {"trivy_version": "0.76.0", "db_date": "2026-11-01", "modes": ["image"]}
+    clean = {"counts": {"CRITICAL": 0, "HIGH": 0}, "partial": False, **meta}
+    dirty = {"counts": {"CRITICAL": 1, "HIGH": 3}, "partial": False, **meta}
     assert scan_gate(production, D1, {"scan": clean}, allow_unscanned=False)[1] is False
-    with pytest.raises(GateRefused, match="CRITICAL 1 > 0"):
+    with pytest.raises(GateRefused, match="1 CRITICAL finding"):
         scan_gate(production, D1, {"scan": dirty}, allow_unscanned=False)
     with pytest.raises(GateRefused, match="no scan record"):
         scan_gate(production, D1, None, allow_unscanned=False)
@@ -90,7 +91,15 @@ def test_scan_gate() -> None:
 
 
 def test_partial_scan_never_passes_a_vulnerability_threshold_unless_accepted() -> None:
-    partial = {"counts": {}, "partial": True}
-    assert scan_violations(partial, {"HIGH": 0})
-    assert scan_violations(partial, {"HIGH": 0}, accept_partial=True) == []
-    assert scan_violations(partial, {}) == []
+    partial = {"counts": {}, "partial": True, "trivy_version": "0.76.0", "db_date": None, "modes": ["image"]}
+    strict = CFG.env("production")
+    strict = type(strict)(**{**strict.__dict__, "scan": type(strict.scan)({"HIGH": 0}, False, accept_partial=False)})
+    with pytest.raises(GateRefused, match="PARTIAL"):
+        scan_gate(strict, D1, {"scan": partial}, allow_unscanned=False)
+    _, _, lines = scan_gate(CFG.env("production"), D1, {"scan": partial}, allow_unscanned=False)
+    assert "partial" in lines[0]
+
+
+def test_malformed_scan_record_is_refused() -> None:
+    with pytest.raises(GateRefused, match="unreadable scan record"):
+        scan_gate(CFG.env("production"), D1, {"scan": {"counts": "lots"}}, allow_unscanned=False)

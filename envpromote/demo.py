@@ -1,0 +1,154 @@
+"""The main job on the local sandbox: the whole delivery chain, run as the real `invoke` commands.
+
+Every step is the command a user (or a workflow) would type, run as a subprocess against the sandbox's
+endpoint, and checked against the exit code it should give - including the ones that must fail: a
+circuit-breaker rollout (5) and a gate refusal (3). The demo fails if any step's exit code differs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envpromote.errors import EXIT_GATE_REFUSED, EXIT_OK, EXIT_ROLLED_BACK, PreflightFailed
+
+HEALTHY = "healthy:3"
+BROKEN = "circuit-breaker:3:10"
+
+
+@dataclass
+class StepResult:
+    title: str
+    command: list[str]
+    expected: int
+    exit_code: int
+    seconds: float
+    stdout: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == self.expected
+
+
+@dataclass
+class Demo:
+    repo_root: Path
+    env: dict[str, str]
+    config: str
+    out: Callable[[str], None] = print
+    timeout: int = 180
+    results: list[StepResult] = field(default_factory=list)
+
+    def run(self, title: str, args: Sequence[str], *, expected: int = EXIT_OK, capture: bool = False) -> StepResult:
+        command = [sys.executable, "-m", "invoke", *args]
+        shown = "invoke " + " ".join(args)
+        self.out(f"\n== {title}\n$ {shown}")
+        started = time.monotonic()
+        completed = subprocess.run(
+            command,
+            cwd=self.repo_root,
+            env={**self.env, "ENVPROMOTE_CONFIG": self.config},
+            stdout=subprocess.PIPE if capture else None,
+            text=True,
+            check=False,
+            timeout=self.timeout + 120,
+        )
+        result = StepResult(
+            title, list(args), expected, completed.returncode, time.monotonic() - started, completed.stdout or ""
+        )
+        verdict = "as expected" if result.ok else f"UNEXPECTED (wanted {expected})"
+        self.out(f"-> exit {result.exit_code} {verdict} in {result.seconds:.1f}s")
+        self.results.append(result)
+        return result
+
+    def build(self, tag: str, scenario: str) -> str:
+        result = self.run(
+            f"Build the app once (sandbox scenario {scenario})",
+            ["build", "--tag", tag, "--scenario", scenario, "--json"],
+            capture=True,
+        )
+        if not result.ok:
+            raise PreflightFailed("The build failed; see its output above.", fix="Run 'invoke build' by itself.")
+        build = json.loads(result.stdout)
+        self.out(f"   digest {build['digest']}")
+        report = self.repo_root / ".envpromote" / f"scan-{tag}.json"
+        scan = self.run(
+            "Scan the image offline (config, secrets, SBOM; no vulnerability DB here, so PARTIAL)",
+            ["scan", "--image", build["oci_layout"], "--offline", "--json"],
+            capture=True,
+        )
+        report.write_text(scan.stdout)
+        self.run(
+            "Record the build and its scan in the ledger",
+            ["ledger.record-build", "--digest", build["digest"], "--scan-json", str(report)],
+        )
+        return str(build["digest"])
+
+    def release(self, title: str, args: Sequence[str], expected: int = EXIT_OK) -> None:
+        self.run(title, [*args, "--timeout", str(self.timeout)], expected=expected)
+
+
+def run_demo(repo_root: Path, config: str, env: dict[str, str], *, out: Callable[[str], None] = print) -> list[StepResult]:
+    demo = Demo(repo_root=repo_root, env=env, config=config, out=out)
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    first = demo.build(f"demo-{stamp}-1", HEALTHY)
+    demo.release("Deploy it to dev (the entry environment)", ["deploy", "--env", "dev", "--digest", first])
+    demo.release("Promote dev's last success to staging (gate: success in dev, scan)", ["promote", "--env", "staging"])
+    demo.release(
+        "Promote to production (approval required: given with --yes --approver)",
+        ["promote", "--env", "production", "--yes", "--approver", "demo"],
+    )
+    second = demo.build(f"demo-{stamp}-2", "healthy:2")
+    demo.release("Deploy a second healthy build to dev", ["deploy", "--env", "dev", "--digest", second])
+    broken = demo.build(f"demo-{stamp}-3", BROKEN)
+    demo.release(
+        "Deploy a build whose tasks crash: the circuit breaker fails it, envpromote reports it at once",
+        ["deploy", "--env", "dev", "--digest", broken],
+        expected=EXIT_ROLLED_BACK,
+    )
+    demo.run(
+        "Try to promote the broken digest to staging: the gate refuses, nothing changes",
+        ["promote", "--env", "staging", "--digest", broken],
+        expected=EXIT_GATE_REFUSED,
+    )
+    wait_until_idle(config, "dev", out=out)
+    demo.release(
+        "Roll dev back to the last known-good release before the one running (from the ledger)",
+        ["rollback", "--env", "dev"],
+    )
+    for name in ("dev", "staging", "production"):
+        demo.run(f"History of {name}", ["history", "--env", name])
+    demo.run("Verify the ledger's hash chain and schema", ["ledger.verify"])
+    demo.run("Drift check: production runs what the ledger says", ["drift", "--env", "production"])
+    return demo.results
+
+
+def wait_until_idle(config: str, env_name: str, *, out: Callable[[str], None], limit_s: float = 60.0) -> None:
+    """Wait for ECS to finish its own rollback before ours (a rollout in progress fails preflight, exit 4)."""
+    from envpromote.aws import ClientFactory
+    from envpromote.config import load_config
+
+    env = load_config(config).env(env_name)
+    ecs = ClientFactory(env.region).client("ecs")
+    out(f"\n== Waiting for ECS to finish rolling {env_name} back by itself")
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        service = ecs.describe_services(cluster=env.cluster, services=[env.service])["services"][0]
+        if len(service["deployments"]) == 1 and service["deployments"][0].get("rolloutState") == "COMPLETED":
+            out(f"-> {env_name} is idle again")
+            return
+        time.sleep(2)
+    out(f"-> {env_name} still busy after {limit_s:.0f}s")
+
+
+def demo_environment(url: str, client_env: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(client_env)
+    env.pop("GITHUB_ACTIONS", None)
+    return env
