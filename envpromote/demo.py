@@ -45,7 +45,9 @@ class Demo:
     timeout: int = 180
     results: list[StepResult] = field(default_factory=list)
 
-    def run(self, title: str, args: Sequence[str], *, expected: int = EXIT_OK, capture: bool = False) -> StepResult:
+    def run(
+        self, title: str, args: Sequence[str], *, expected: int = EXIT_OK, capture: bool = False
+    ) -> StepResult:
         command = [sys.executable, "-m", "invoke", *args]
         shown = "invoke " + " ".join(args)
         self.out(f"\n== {title}\n$ {shown}")
@@ -60,7 +62,12 @@ class Demo:
             timeout=self.timeout + 120,
         )
         result = StepResult(
-            title, list(args), expected, completed.returncode, time.monotonic() - started, completed.stdout or ""
+            title,
+            list(args),
+            expected,
+            completed.returncode,
+            time.monotonic() - started,
+            completed.stdout or "",
         )
         verdict = "as expected" if result.ok else f"UNEXPECTED (wanted {expected})"
         self.out(f"-> exit {result.exit_code} {verdict} in {result.seconds:.1f}s")
@@ -74,7 +81,9 @@ class Demo:
             capture=True,
         )
         if not result.ok:
-            raise PreflightFailed("The build failed; see its output above.", fix="Run 'invoke build' by itself.")
+            raise PreflightFailed(
+                "The build failed; see its output above.", fix="Run 'invoke build' by itself."
+            )
         build = json.loads(result.stdout)
         self.out(f"   digest {build['digest']}")
         report = self.repo_root / ".envpromote" / f"scan-{tag}.json"
@@ -94,12 +103,16 @@ class Demo:
         self.run(title, [*args, "--timeout", str(self.timeout)], expected=expected)
 
 
-def run_demo(repo_root: Path, config: str, env: dict[str, str], *, out: Callable[[str], None] = print) -> list[StepResult]:
+def run_demo(
+    repo_root: Path, config: str, env: dict[str, str], *, out: Callable[[str], None] = print
+) -> list[StepResult]:
     demo = Demo(repo_root=repo_root, env=env, config=config, out=out)
     stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
     first = demo.build(f"demo-{stamp}-1", HEALTHY)
     demo.release("Deploy it to dev (the entry environment)", ["deploy", "--env", "dev", "--digest", first])
-    demo.release("Promote dev's last success to staging (gate: success in dev, scan)", ["promote", "--env", "staging"])
+    demo.release(
+        "Promote dev's last success to staging (gate: success in dev, scan)", ["promote", "--env", "staging"]
+    )
     demo.release(
         "Promote to production (approval required: given with --yes --approver)",
         ["promote", "--env", "production", "--yes", "--approver", "demo"],
@@ -117,7 +130,7 @@ def run_demo(repo_root: Path, config: str, env: dict[str, str], *, out: Callable
         ["promote", "--env", "staging", "--digest", broken],
         expected=EXIT_GATE_REFUSED,
     )
-    wait_until_idle(config, "dev", out=out)
+    wait_until_idle(config, "dev", env, out=out)
     demo.release(
         "Roll dev back to the last known-good release before the one running (from the ledger)",
         ["rollback", "--env", "dev"],
@@ -129,21 +142,28 @@ def run_demo(repo_root: Path, config: str, env: dict[str, str], *, out: Callable
     return demo.results
 
 
-def wait_until_idle(config: str, env_name: str, *, out: Callable[[str], None], limit_s: float = 60.0) -> None:
+def wait_until_idle(
+    config: str, env_name: str, aws_env: dict[str, str], *, out: Callable[[str], None], limit_s: float = 60.0
+) -> None:
     """Wait for ECS to finish its own rollback before ours (a rollout in progress fails preflight, exit 4)."""
     from envpromote.aws import ClientFactory
     from envpromote.config import load_config
+    from envpromote.sandbox.process import patched_env
 
     env = load_config(config).env(env_name)
-    ecs = ClientFactory(env.region).client("ecs")
     out(f"\n== Waiting for ECS to finish rolling {env_name} back by itself")
     deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        service = ecs.describe_services(cluster=env.cluster, services=[env.service])["services"][0]
-        if len(service["deployments"]) == 1 and service["deployments"][0].get("rolloutState") == "COMPLETED":
-            out(f"-> {env_name} is idle again")
-            return
-        time.sleep(2)
+    with patched_env({k: v for k, v in aws_env.items() if k.startswith("AWS_")}):
+        ecs = ClientFactory(env.region).client("ecs")
+        while time.monotonic() < deadline:
+            service = ecs.describe_services(cluster=env.cluster, services=[env.service])["services"][0]
+            if (
+                len(service["deployments"]) == 1
+                and service["deployments"][0].get("rolloutState") == "COMPLETED"
+            ):
+                out(f"-> {env_name} is idle again")
+                return
+            time.sleep(2)
     out(f"-> {env_name} still busy after {limit_s:.0f}s")
 
 

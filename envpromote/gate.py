@@ -123,14 +123,17 @@ def scan_gate(
     try:
         summary = ScanSummary.from_dict(scan)
     except BadInput as exc:
-        raise GateRefused(f"Digest {short(digest)} has an unreadable scan record: {exc.message}", fix=exc.fix) from None
+        raise GateRefused(
+            f"Digest {short(digest)} has an unreadable scan record: {exc.message}", fix=exc.fix
+        ) from None
     violations = exceeds(summary, policy.max_by_severity, allow_partial=policy.accept_partial)
     if violations:
+        fix = "Fix the findings (or document an ignore with reason and expiry in .trivyignore), rebuild, promote."
+        if summary.partial and not any(summary.counts.get(sev, 0) for sev in policy.max_by_severity):
+            fix = "Scan where trivy's vulnerability DB is available (a CI runner) and record that scan for the build."
         raise GateRefused(
-            f"Digest {short(digest)} exceeds {env.name}'s scan thresholds: {'; '.join(violations)}.",
-            fix="Fix the findings (or document an ignore with reason and expiry in .trivyignore), rebuild, promote.",
+            f"Digest {short(digest)} exceeds {env.name}'s scan thresholds: {'; '.join(violations)}.", fix=fix
         )
-    counts = scan.get("counts", {})
-    summary = ", ".join(f"{sev} {counts.get(sev, 0)}" for sev in ("CRITICAL", "HIGH", "MEDIUM", "LOW"))
-    partial = " (partial: no vulnerability data)" if scan.get("partial") else ""
-    return scan, False, [f"scan: {summary}{partial} within {env.name}'s thresholds"]
+    counts = ", ".join(f"{sev} {summary.counts.get(sev, 0)}" for sev in ("CRITICAL", "HIGH", "MEDIUM", "LOW"))
+    partial = " (partial: no vulnerability data, accepted by config)" if summary.partial else ""
+    return scan, False, [f"scan: {counts}{partial} within {env.name}'s thresholds"]

@@ -40,6 +40,7 @@ from envpromote.lock import EnvironmentLock
 from envpromote.registry import add_tag, describe_image, promotion_tag, registry_and_repository
 from envpromote.render import container_image, render_task_definition, template_values
 from envpromote.rollout import Outcome, PollPolicy, RolloutWatcher, find_deployment_for
+from envpromote.scan import ScanSummary
 
 DEFAULT_TIMEOUT_S = 900.0
 STATUS_ERRORS: dict[str, type[EnvPromoteError]] = {
@@ -757,6 +758,8 @@ def record_build(
 ) -> str:
     """Store the build record (digest, commit, scan summary) that the scan gate reads."""
     checked = parse_digest(digest)
+    if scan is not None:
+        scan = ScanSummary.from_dict(scan).to_dict()  # refuse a malformed summary now, not at promotion
     image = _image_for(ctx, checked)
     if describe_image(ctx.ecr(), ctx.config.registry.repository, checked) is None:
         raise PreflightFailed(

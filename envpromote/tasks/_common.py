@@ -9,9 +9,10 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import botocore.exceptions
 from invoke.exceptions import Exit
 
-from envpromote.errors import EXIT_UNEXPECTED, EnvPromoteError
+from envpromote.errors import EXIT_UNEXPECTED, BadInput, EnvPromoteError, PreflightFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +34,9 @@ def handle_errors(func: F) -> F:
             raise Exit(code=0) from None
         except Exit:
             raise
+        except botocore.exceptions.BotoCoreError as exc:
+            mapped = translate_botocore(exc)
+            raise Exit(f"envpromote: error: {mapped.one_line()}", code=mapped.exit_code) from None
         except Exception as exc:  # last resort: still one line, still the documented code
             raise Exit(
                 f"envpromote: unexpected error: {type(exc).__name__}: {exc}. "
@@ -41,6 +45,26 @@ def handle_errors(func: F) -> F:
             ) from exc if _debug() else None
 
     return wrapper  # type: ignore[return-value]
+
+
+def translate_botocore(exc: botocore.exceptions.BotoCoreError) -> EnvPromoteError:
+    """Transport and credential failures that no use case handles, as user-facing errors."""
+    if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
+        return BadInput(
+            f"AWS credentials are missing or incomplete ({exc}).",
+            fix="Set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or for the sandbox "
+            "'eval \"$(invoke sandbox.env)\"'.",
+        )
+    if isinstance(exc, botocore.exceptions.NoRegionError):
+        return BadInput(
+            "No AWS region configured.", fix="Set region in envpromote.toml or AWS_DEFAULT_REGION."
+        )
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectionError):
+        return PreflightFailed(
+            f"Cannot reach the AWS endpoint: {exc}.",
+            fix="Check the network and AWS_ENDPOINT_URL; for the local sandbox run 'invoke sandbox.up'.",
+        )
+    return EnvPromoteError(f"AWS SDK error: {exc}.", fix="Re-run with ENVPROMOTE_DEBUG=1 and report it.")
 
 
 def _debug() -> bool:

@@ -380,7 +380,9 @@ def demo(c: InvokeContext, config: str = "", keep: bool = False) -> None:
     if not keep:
         sandbox.reset(info.url)
         sandbox.provision(info.url, path)
-    print(f"sandbox: {info.url} (pid {info.pid}); 'invoke sandbox.env' prints the variables to use it yourself")
+    print(
+        f"sandbox: {info.url} (pid {info.pid}); 'invoke sandbox.env' prints the variables to use it yourself"
+    )
     results = run_demo(Path.cwd(), path, demo_environment(info.url, sandbox.client_env(info.url)))
     print("\nstep                                                               expected  got   seconds")
     for r in results:
@@ -433,7 +435,7 @@ def ledger_sync(c: InvokeContext, config: str = "", records_dir: str = "") -> No
     help={
         "digest": DIGEST_HELP,
         "config": CONFIG_HELP,
-        "scan_json": "Scan summary JSON file (written by 'invoke scan --summary-json').",
+        "scan_json": "Scan report JSON (what 'invoke scan --json' prints) or just its summary.",
         "source_commit": "Commit the image was built from (default: $GITHUB_SHA or git HEAD).",
     },
 )
@@ -449,8 +451,11 @@ def ledger_record_build(
             scan = json.loads(Path(scan_json).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise BadInput(
-                f"Cannot read scan summary {scan_json}: {exc}.", fix="Pass the file 'invoke scan' wrote."
+                f"Cannot read scan report {scan_json}: {exc}.",
+                fix="Pass the file 'invoke scan --json' wrote.",
             ) from None
+        if isinstance(scan, dict) and "summary" in scan:  # a whole 'invoke scan --json' report
+            scan = scan["summary"]
     key = usecases.record_build(ctx, _digest(digest) or "", scan=scan, source_commit=source_commit or None)
     print(f"build record: s3://{ctx.config.ledger.bucket}/{key}")
 
