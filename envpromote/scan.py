@@ -637,7 +637,10 @@ def trivy_commands(request: ScanRequest) -> list[tuple[str, list[str]]]:
 
 
 def image_source(image: str) -> list[str]:
-    """An OCI layout directory or a tarball is read with --input; anything else is an image reference."""
+    """An OCI layout directory or a `docker save` tarball is read with --input; else an image reference.
+
+    trivy does not read a tar of an OCI layout (oci-archive); unpack it and pass the directory.
+    """
     path = Path(image)
     if path.is_dir():
         if not (path / "oci-layout").is_file() or not (path / "index.json").is_file():

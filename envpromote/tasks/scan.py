@@ -16,7 +16,7 @@ from envpromote.tasks._common import handle_errors, print_json
 
 @task(
     help={
-        "image": "built image to scan: OCI layout dir (.envpromote/oci/<hex>/), image tarball, or image ref",
+        "image": "image to scan: OCI layout dir (.envpromote/oci/<hex>/), `docker save` tarball, or image ref",
         "fs": "scan the repository: vulnerabilities, secrets, misconfigurations (default with --config)",
         "config": "scan Terraform and Dockerfiles for misconfigurations",
         "offline": "skip vulnerability scanning (no database needed); the report is labelled PARTIAL",

@@ -142,3 +142,41 @@ def oci_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
         user=None,
     )
     return layout
+
+
+def write_docker_archive(path: Path, files: dict[str, bytes]) -> None:
+    """A `docker save`-style tarball (manifest.json, config, one layer) - trivy's other --input format."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as archive:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    layer_tar = layer.getvalue()
+    diff_id = hashlib.sha256(layer_tar).hexdigest()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"User": "1000"},
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:" + diff_id]},
+        }
+    ).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps(
+        [{"Config": config_name, "RepoTags": ["app:scan-test"], "Layers": [f"{diff_id}/layer.tar"]}]
+    ).encode()
+    with tarfile.open(path, mode="w") as archive:
+        for name, data in (
+            (config_name, config),
+            (f"{diff_id}/layer.tar", layer_tar),
+            ("manifest.json", manifest),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+@pytest.fixture(scope="session")
+def make_docker_archive() -> Callable[[Path, dict[str, bytes]], None]:
+    return write_docker_archive

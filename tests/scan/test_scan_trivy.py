@@ -223,6 +223,20 @@ def test_image_without_installed_packages_says_so(
     assert not any("no installed" in note for note in with_packages.notes)
 
 
+def test_docker_save_tarball_is_scanned(
+    trivy_bin: str,
+    make_docker_archive: Callable[[Path, dict[str, bytes]], None],
+    fake_image_token: str,
+    tmp_path: Path,
+) -> None:
+    tarball = tmp_path / "image.tar"
+    make_docker_archive(tarball, {"srv/app/settings.py": f'TOKEN = "{fake_image_token}"\n'.encode()})
+    report = scan.scan_image(tarball, offline=True, root=tmp_path, trivy=trivy_bin)
+    (secret,) = by_rule(report)["github-pat"]
+    assert secret.target.endswith("srv/app/settings.py")
+    assert secret.mode == "image"
+
+
 def test_image_path_that_is_not_a_layout_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="not an OCI image layout"):
         scan.image_source(str(tmp_path))
