@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 from collections import Counter
 from datetime import datetime
@@ -61,7 +62,8 @@ def _entry(detail_type: str, resources: list[str], detail: dict[str, Any], when:
         "DetailType": detail_type,
         "Resources": resources,
         "Detail": json.dumps(detail, default=str),
-        "Time": iso(when),
+        # moto's SQS target wants epoch seconds here and writes the ISO string into the delivered event itself.
+        "Time": when.timestamp(),
     }
 
 
@@ -107,9 +109,10 @@ class EventSink:
 
         try:
             events_backends[account][region].put_events([entry])
-        except Exception:  # a broken target must never break the simulation; count it instead
+        except Exception as exc:  # a broken target must never break the simulation; count and log it
             with self._lock:
                 self.counters["delivery_errors"] += 1
+            print(f"envpromote-sandbox: event delivery failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return
         with self._lock:
             self.counters["delivered"] += 1

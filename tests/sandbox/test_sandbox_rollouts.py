@@ -1,0 +1,323 @@
+"""Every scenario's timeline, against the real sandbox server, through plain boto3 (as any ECS tool sees it).
+
+Timings are short (1-3 s). Phase timings are asserted on the simulation's own schedule (the ``t`` of each
+state change, seconds after UpdateService) and on ordering; nothing here asserts wall-clock performance.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from envpromote.sandbox.testing import Sandbox
+
+CLUSTER = "envpromote-dev"
+SERVICE = "envpromote-dev-web"
+FAMILY = "envpromote-dev-web"
+POLL_S = 0.05
+LIMIT_S = 30.0
+
+
+@pytest.fixture
+def ecs() -> Any:
+    return boto3.client("ecs")
+
+
+def register(ecs: Any, scenario: str | None, *, image: str | None = None) -> str:
+    current = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["taskDefinition"]
+    base = ecs.describe_task_definition(taskDefinition=current)["taskDefinition"]
+    container = dict(base["containerDefinitions"][0])
+    if image:
+        container["image"] = image
+    kwargs: dict[str, Any] = {
+        "family": FAMILY,
+        "containerDefinitions": [container],
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": base["cpu"],
+        "memory": base["memory"],
+    }
+    if scenario:
+        kwargs["tags"] = [{"key": "sandbox-scenario", "value": scenario}]
+    return str(ecs.register_task_definition(**kwargs)["taskDefinition"]["taskDefinitionArn"])
+
+
+def describe(ecs: Any) -> dict[str, Any]:
+    service: dict[str, Any] = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
+    return service
+
+
+def wait_for(ecs: Any, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """Poll DescribeServices until `predicate` holds (bounded, so a broken simulation fails, not hangs)."""
+    deadline = time.monotonic() + LIMIT_S
+    while time.monotonic() < deadline:
+        service = describe(ecs)
+        if predicate(service):
+            return service
+        time.sleep(POLL_S)
+    raise AssertionError(f"condition not reached within {LIMIT_S} s; last state: {describe(ecs)['deployments']}")
+
+
+def entries(sandbox: Sandbox) -> list[dict[str, Any]]:
+    services = sandbox.timeline(CLUSTER, SERVICE)
+    assert len(services) == 1
+    result: list[dict[str, Any]] = services[0]["entries"]
+    return result
+
+
+def states(sandbox: Sandbox) -> list[tuple[str, float]]:
+    return [(e["state"], e["t"]) for e in entries(sandbox) if e["state"] != "TASK_STOPPED"]
+
+
+def test_healthy_rollout_timeline(sandbox: Sandbox, ecs: Any) -> None:
+    previous = describe(ecs)
+    old_id = previous["deployments"][0]["id"]
+    td = register(ecs, "healthy:1")
+    updated = ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)["service"]
+
+    new = updated["deployments"][0]
+    assert new["status"] == "PRIMARY"
+    assert new["rolloutState"] == "IN_PROGRESS"
+    assert new["runningCount"] == 0
+    assert new["taskDefinition"] == td
+    assert new["id"].startswith("ecs-svc/") and new["id"][8:].isdigit()
+    assert [(d["id"], d["status"]) for d in updated["deployments"][1:]] == [(old_id, "ACTIVE")]
+
+    done = wait_for(ecs, lambda s: len(s["deployments"]) == 1)
+    [final] = done["deployments"]
+    assert (final["id"], final["status"], final["rolloutState"]) == (new["id"], "PRIMARY", "COMPLETED")
+    assert final["runningCount"] == done["runningCount"] == done["desiredCount"] == 2
+    assert final["rolloutStateReason"] == f"ECS deployment {new['id']} completed."
+    assert done["taskDefinition"] == td
+    assert states(sandbox) == [("IN_PROGRESS", 0.0), ("COMPLETED", 1.0)]
+    for entry in entries(sandbox):
+        assert entry["applied"] >= entry["t"]
+
+    messages = [e["message"] for e in done["events"]]
+    assert messages[0] == f"(service {SERVICE}) has reached a steady state."
+    assert f"(service {SERVICE}) (deployment {new['id']}) deployment completed." in messages
+
+    stopped = ecs.list_tasks(cluster=CLUSTER, serviceName=SERVICE, desiredStatus="STOPPED")["taskArns"]
+    tasks = ecs.describe_tasks(cluster=CLUSTER, tasks=stopped)["tasks"]
+    assert len(tasks) == 2
+    for task in tasks:
+        assert task["stoppedReason"] == f"Scaling activity initiated by (deployment {new['id']})"
+        assert task["stopCode"] == "ServiceSchedulerInitiated"
+        assert task["startedBy"] == old_id
+    running = ecs.list_tasks(cluster=CLUSTER, serviceName=SERVICE)["taskArns"]
+    described = ecs.describe_tasks(cluster=CLUSTER, tasks=running)["tasks"]
+    assert {t["taskDefinitionArn"] for t in described} == {td}
+    assert {t["lastStatus"] for t in described} == {"RUNNING"}
+
+
+def test_rollout_is_partial_midway(sandbox: Sandbox, ecs: Any) -> None:
+    """slow:<n> starts tasks one by one: a phase with 1 of 2 running exists and is seen by DescribeServices."""
+    td = register(ecs, "slow:2")
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
+    midway = wait_for(ecs, lambda s: s["deployments"][0]["runningCount"] == 1)
+    assert midway["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    assert midway["deployments"][0]["pendingCount"] == 1
+    assert [d["status"] for d in midway["deployments"]] == ["PRIMARY", "ACTIVE"]
+    wait_for(ecs, lambda s: len(s["deployments"]) == 1)
+    assert states(sandbox) == [("IN_PROGRESS", 0.0), ("COMPLETED", 2.0)]
+
+
+def test_circuit_breaker_fails_then_rolls_back(sandbox: Sandbox, ecs: Any) -> None:
+    before = describe(ecs)
+    previous_td = before["taskDefinition"]
+    previous_id = before["deployments"][0]["id"]
+    td = register(ecs, "circuit-breaker:1:3")
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
+    failed_id = describe(ecs)["deployments"][0]["id"]
+
+    during = wait_for(ecs, lambda s: any(d["rolloutState"] == "FAILED" for d in s["deployments"]))
+    rollback, failed, original = during["deployments"]
+    assert (failed["id"], failed["status"], failed["rolloutState"]) == (failed_id, "ACTIVE", "FAILED")
+    assert failed["failedTasks"] >= 3
+    assert failed["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
+    assert (rollback["status"], rollback["rolloutState"], rollback["taskDefinition"]) == (
+        "PRIMARY",
+        "IN_PROGRESS",
+        previous_td,
+    )
+    assert rollback["rolloutStateReason"] == (
+        f"ECS deployment circuit breaker: rolling back to deploymentId {previous_id}."
+    )
+    assert original["id"] == previous_id
+    assert during["taskDefinition"] == previous_td
+    messages = [e["message"] for e in during["events"]]
+    assert f"(service {SERVICE}) (deployment {failed_id}) deployment failed: tasks failed to start." in messages
+    assert f"(service {SERVICE}) rolling back to deployment {previous_id}." in messages
+
+    done = wait_for(ecs, lambda s: len(s["deployments"]) == 1)
+    [final] = done["deployments"]
+    assert (final["id"], final["rolloutState"], final["taskDefinition"]) == (rollback["id"], "COMPLETED", previous_td)
+    assert done["runningCount"] == done["desiredCount"]
+    assert states(sandbox) == [
+        ("IN_PROGRESS", 0.0),
+        ("FAILED", 1.0),
+        ("ROLLBACK_IN_PROGRESS", 1.0),
+        ("COMPLETED", 3.0),
+    ]
+    stop_times = [e["t"] for e in entries(sandbox) if e["state"] == "TASK_STOPPED"]
+    assert len(stop_times) == 3
+    assert stop_times == sorted(stop_times)
+    assert 0 < stop_times[0] and stop_times[-1] <= 1.0
+
+    stopped = ecs.list_tasks(cluster=CLUSTER, serviceName=SERVICE, desiredStatus="STOPPED")["taskArns"]
+    tasks = ecs.describe_tasks(cluster=CLUSTER, tasks=stopped)["tasks"]
+    crashed = [t for t in tasks if t["startedBy"] == failed_id]
+    assert len(crashed) == 3
+    for task in crashed:
+        assert task["lastStatus"] == "STOPPED"
+        assert task["stoppedReason"] == "Essential container in task exited"
+        assert task["stopCode"] == "EssentialContainerExited"
+        assert [c["exitCode"] for c in task["containers"]] == [1]
+        assert task["taskDefinitionArn"] == td
+
+
+def test_circuit_breaker_without_rollback_stays_failed(sandbox: Sandbox, ecs: Any) -> None:
+    ecs.update_service(
+        cluster=CLUSTER,
+        service=SERVICE,
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}},
+    )
+    td = register(ecs, "circuit-breaker:0.5:1")
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
+    failed = wait_for(ecs, lambda s: s["deployments"][0]["rolloutState"] == "FAILED")
+    assert [(d["status"], d["rolloutState"]) for d in failed["deployments"]] == [
+        ("PRIMARY", "FAILED"),
+        ("ACTIVE", "COMPLETED"),
+    ]
+    time.sleep(1.0)  # past the would-be rollback time: nothing more happens
+    assert [(d["status"], d["rolloutState"]) for d in describe(ecs)["deployments"]] == [
+        ("PRIMARY", "FAILED"),
+        ("ACTIVE", "COMPLETED"),
+    ]
+    assert "ROLLBACK_IN_PROGRESS" not in [state for state, _ in states(sandbox)]
+
+
+def test_stuck_rollout_never_concludes(sandbox: Sandbox, ecs: Any) -> None:
+    td = register(ecs, "stuck")
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
+    time.sleep(1.5)
+    service = describe(ecs)
+    primary = service["deployments"][0]
+    assert (primary["rolloutState"], primary["runningCount"], primary["pendingCount"]) == ("IN_PROGRESS", 0, 2)
+    assert len(service["deployments"]) == 2
+    assert states(sandbox) == [("IN_PROGRESS", 0.0)]
+
+
+def test_new_update_supersedes_a_rollout_in_progress(sandbox: Sandbox, ecs: Any) -> None:
+    first = register(ecs, "stuck")
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=first)
+    first_id = describe(ecs)["deployments"][0]["id"]
+    second = register(ecs, "healthy:0.5")
+    deployments = ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=second)["service"]["deployments"]
+    assert [d["status"] for d in deployments] == ["PRIMARY", "ACTIVE", "ACTIVE"]
+    assert deployments[1]["id"] == first_id
+    done = wait_for(ecs, lambda s: len(s["deployments"]) == 1)
+    assert done["taskDefinition"] == second
+    listed = ecs.list_service_deployments(cluster=CLUSTER, service=SERVICE)["serviceDeployments"]
+    assert [sd["status"] for sd in listed] == ["SUCCESSFUL", "STOPPED"]
+
+
+def test_force_new_deployment_starts_a_new_primary(sandbox: Sandbox, ecs: Any) -> None:
+    before = describe(ecs)
+    after = ecs.update_service(cluster=CLUSTER, service=SERVICE, forceNewDeployment=True)["service"]
+    assert after["deployments"][0]["id"] != before["deployments"][0]["id"]
+    assert after["deployments"][0]["taskDefinition"] == before["taskDefinition"]
+
+
+def test_scenario_tag_is_validated(sandbox: Sandbox, ecs: Any) -> None:
+    before = describe(ecs)
+    td = register(ecs, "circuit-breaker:soon")
+    with pytest.raises(ClientError) as caught:
+        ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "not a number of seconds" in caught.value.response["Error"]["Message"]
+    after = describe(ecs)
+    assert after["deployments"] == before["deployments"]
+    assert after["taskDefinition"] == before["taskDefinition"]
+
+
+def test_services_stable_waiter_succeeds_on_healthy(sandbox: Sandbox, ecs: Any) -> None:
+    td = register(ecs, "healthy:1")
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
+    ecs.get_waiter("services_stable").wait(
+        cluster=CLUSTER, services=[SERVICE], WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+    )
+    service = describe(ecs)
+    assert service["taskDefinition"] == td
+    assert [d["rolloutState"] for d in service["deployments"]] == ["COMPLETED"]
+
+
+def test_services_stable_waiter_reports_success_only_after_the_rollback(sandbox: Sandbox, ecs: Any) -> None:
+    """ECS's real behaviour: the waiter ignores rolloutState, so a rolled-back deployment 'succeeds'."""
+    previous_td = describe(ecs)["taskDefinition"]
+    td = register(ecs, "circuit-breaker:1:2")
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
+    ecs.get_waiter("services_stable").wait(
+        cluster=CLUSTER, services=[SERVICE], WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+    )
+    service = describe(ecs)
+    assert service["taskDefinition"] == previous_td  # the waiter "succeeded" on the old revision
+    assert len(service["deployments"]) == 1
+    assert [state for state, _ in states(sandbox)][-1] == "COMPLETED"
+    assert "FAILED" in [state for state, _ in states(sandbox)]
+
+
+def test_service_deployments_api_follows_the_rollout(sandbox: Sandbox, ecs: Any) -> None:
+    assert ecs.list_service_deployments(cluster=CLUSTER, service=SERVICE)["serviceDeployments"] == []
+    td = register(ecs, "circuit-breaker:0.5:1.5")
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
+    [summary] = ecs.list_service_deployments(cluster=CLUSTER, service=SERVICE)["serviceDeployments"]
+    assert summary["status"] == "IN_PROGRESS"
+    arn = summary["serviceDeploymentArn"]
+    assert arn.startswith(f"arn:aws:ecs:us-east-1:123456789012:service-deployment/{CLUSTER}/{SERVICE}/")
+
+    def status() -> str:
+        [item] = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"]
+        return str(item["status"])
+
+    seen = [status()]
+    deadline = time.monotonic() + LIMIT_S
+    while seen[-1] != "ROLLBACK_SUCCESSFUL" and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        current = status()
+        if current != seen[-1]:
+            seen.append(current)
+    assert seen == ["IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"]
+    [item] = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"]
+    assert item["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
+    assert item["deploymentCircuitBreaker"]["failureCount"] >= 3
+    assert item["rollback"]["reason"] == "Circuit breaker: tasks failed to start"
+    assert item["finishedAt"] >= item["startedAt"]
+    filtered = ecs.list_service_deployments(cluster=CLUSTER, service=SERVICE, status=["SUCCESSFUL"])
+    assert filtered["serviceDeployments"] == []
+    missing = arn[:-5] + "zzzzz"
+    result = ecs.describe_service_deployments(serviceDeploymentArns=[missing])
+    assert result["failures"] == [{"arn": missing, "reason": "MISSING"}]
+
+
+def test_reset_stops_rollouts_in_progress(sandbox: Sandbox, ecs: Any) -> None:
+    td = register(ecs, "slow:30")
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
+    sandbox.reset()
+    assert sandbox.timeline() == []
+    sandbox.provision()
+    service = describe(ecs)
+    assert [d["rolloutState"] for d in service["deployments"]] == ["COMPLETED"]
+    assert sandbox.timeline(CLUSTER, SERVICE)[0]["entries"] == []
+
+
+def test_scale_without_new_task_definition_is_not_a_deployment(sandbox: Sandbox, ecs: Any) -> None:
+    before = describe(ecs)
+    after = ecs.update_service(cluster=CLUSTER, service=SERVICE, desiredCount=3)["service"]
+    assert [d["id"] for d in after["deployments"]] == [d["id"] for d in before["deployments"]]
+    assert after["runningCount"] == after["desiredCount"] == 3
