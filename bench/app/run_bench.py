@@ -85,15 +85,42 @@ def targets(port: int) -> dict[str, Target]:
         "granian": Target(
             "granian",
             "same ASGI app under granian (Rust HTTP, 1 worker, uvloop)",
-            [py, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1", "--loop", "uvloop", "--no-ws", "--http", "1", asgi],
+            [
+                py,
+                "-m",
+                "granian",
+                "--interface",
+                "asgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--loop",
+                "uvloop",
+                "--no-ws",
+                "--http",
+                "1",
+                asgi,
+            ],
             needs_module="granian",
         ),
         "hypercorn": Target(
             "hypercorn",
             "same ASGI app under hypercorn (1 in-process worker, uvloop)",
-            [py, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", "--workers", "0",
-             "--worker-class", "uvloop", asgi],
+            [
+                py,
+                "-m",
+                "hypercorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "0",
+                "--worker-class",
+                "uvloop",
+                asgi,
+            ],
             needs_module="hypercorn",
         ),
         "express": Target(
@@ -145,7 +172,9 @@ def memory_mb(pid: int) -> tuple[float, float, int]:
     return rss / 1024, pss / 1024, len(pids)
 
 
-def start(target: Target, env: dict[str, str], log: Path, cpu: str | None) -> tuple[subprocess.Popen[bytes], float]:
+def start(
+    target: Target, env: dict[str, str], log: Path, cpu: str | None
+) -> tuple[subprocess.Popen[bytes], float]:
     command = ["taskset", "-c", cpu, *target.command] if cpu else target.command
     with log.open("ab") as sink:
         began = time.perf_counter()
@@ -192,50 +221,79 @@ def parse_wrk(output: str) -> dict[str, float]:
 
 
 def run_wrk(port: int, path: str, connections: int, seconds: int, cpu: str | None) -> dict[str, float]:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}{path}"]
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        f"http://127.0.0.1:{port}{path}",
+    ]
     if cpu:
         command = ["taskset", "-c", cpu, *command]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True)
     return parse_wrk(done.stdout)
 
 
-def bench_target(target: Target, args: argparse.Namespace, workdir: Path) -> Result:
-    result = Result(target.name, target.description)
-    if (why := target.missing()) is not None:
-        result.skipped = why
-        return result
-    env = {
+def app_env(port: int, log_level: str) -> dict[str, str]:
+    """What the task definition passes, for every target alike."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(APP_SRC),
         "HOST": "127.0.0.1",
-        "PORT": str(args.port),
+        "PORT": str(port),
         "APP_NAME": "envpromote-app",
         "APP_ENVIRONMENT": "bench",
         "APP_IMAGE_DIGEST": "sha256:" + "ab" * 32,
         "APP_SOURCE_COMMIT": "0123456789abcdef0123456789abcdef01234567",
-        "LOG_LEVEL": "INFO",  # access logging on for every target: one JSON line per request
+        "LOG_LEVEL": log_level,  # INFO: every target writes one JSON access line per request
         "SHUTDOWN_GRACE_SECONDS": "20",
         "NODE_ENV": "production",
     }
-    log = workdir / f"{target.name}.log"
-    for _ in range(args.starts):  # start-up only: spawn, first 200, stop
-        proc, elapsed = start(target, env, log, args.server_cpu)
-        result.startup_ms.append(round(elapsed, 1))
-        stop(proc)
-    proc, _ = start(target, env, log, args.server_cpu)
+
+
+def run_all(chosen: list[str], args: argparse.Namespace, workdir: Path) -> list[Result]:
+    """Phases: start-up (one target at a time), idle memory, then wrk rounds interleaved across targets.
+
+    Interleaving spreads any background load on the machine over all targets instead of one.
+    """
+    ports = {name: free_port() for name in chosen}
+    plan = {name: targets(ports[name])[name] for name in chosen}
+    results = {name: Result(name, plan[name].description) for name in chosen}
+    live: dict[str, subprocess.Popen[bytes]] = {}
+    for name, target in plan.items():
+        results[name].skipped = target.missing()
+    runnable = [name for name in chosen if results[name].skipped is None]
+    envs = {name: app_env(ports[name], args.log_level) for name in runnable}
+    logs = {name: workdir / f"{name}.log" for name in runnable}
     try:
+        for _ in range(args.starts):
+            for name in runnable:
+                proc, elapsed = start(plan[name], envs[name], logs[name], args.server_cpu)
+                results[name].startup_ms.append(round(elapsed, 1))
+                stop(proc)
+        print("# start-up measured", flush=True)
+        for name in runnable:
+            live[name] = start(plan[name], envs[name], logs[name], args.server_cpu)[0]
         time.sleep(args.settle)
-        rss, pss, count = memory_mb(proc.pid)
-        result.idle_rss_mb, result.idle_pss_mb, result.processes = round(rss, 1), round(pss, 1), count
-        for path in ("/health", "/"):
-            run_wrk(args.port, path, args.connections, 2, args.client_cpu)  # warm-up, not recorded
-            result.wrk[path] = [
-                run_wrk(args.port, path, args.connections, args.duration, args.client_cpu) for _ in range(args.rounds)
-            ]
-        result.loaded_rss_mb = round(memory_mb(proc.pid)[0], 1)
+        for name in runnable:
+            rss, pss, count = memory_mb(live[name].pid)
+            results[name].idle_rss_mb, results[name].idle_pss_mb = round(rss, 1), round(pss, 1)
+            results[name].processes = count
+        for round_number in range(args.rounds):
+            for path in ("/health", "/"):
+                for name in runnable:
+                    if round_number == 0:  # warm-up, not recorded
+                        run_wrk(ports[name], path, args.connections, 2, args.client_cpu)
+                    run = run_wrk(ports[name], path, args.connections, args.duration, args.client_cpu)
+                    results[name].wrk.setdefault(path, []).append(run)
+            print(f"# round {round_number + 1}/{args.rounds} done", flush=True)
+        for name in runnable:
+            results[name].loaded_rss_mb = round(memory_mb(live[name].pid)[0], 1)
     finally:
-        result.shutdown_exit_code = stop(proc)
-    return result
+        for name, proc in live.items():
+            results[name].shutdown_exit_code = stop(proc)
+    return [results[name] for name in chosen]
 
 
 def median(values: list[float]) -> float:
@@ -252,7 +310,12 @@ def markdown(results: list[Result], args: argparse.Namespace) -> str:
         if r.skipped:
             lines.append(f"| {r.target} | SKIPPED: {r.skipped} | | | | | | | |")
             continue
-        cells = [r.target, f"{median(r.startup_ms):.0f}", f"{r.idle_rss_mb} / {r.idle_pss_mb}", str(r.processes)]
+        cells = [
+            r.target,
+            f"{median(r.startup_ms):.0f}",
+            f"{r.idle_rss_mb} / {r.idle_pss_mb}",
+            str(r.processes),
+        ]
         for path in ("/health", "/"):
             runs = r.wrk[path]
             cells += [
@@ -274,34 +337,43 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=1.0, help="seconds idle before reading memory")
     parser.add_argument("--server-cpu", default="1", help="taskset CPU list for the server ('' = no pinning)")
     parser.add_argument("--client-cpu", default="0", help="taskset CPU list for wrk ('' = no pinning)")
+    parser.add_argument(
+        "--log-level", default="INFO", help="LOG_LEVEL for every target; WARNING = no access log"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
-    args.port = free_port()
     args.server_cpu, args.client_cpu = args.server_cpu or None, args.client_cpu or None
     for tool in ["wrk"] + (["taskset"] if args.server_cpu or args.client_cpu else []):
         if shutil.which(tool) is None:
             print(f"bench/app: error: {tool} not found. Fix: apt-get install -y {tool}", file=sys.stderr)
             return 2
-    catalogue = targets(args.port)
+    catalogue = targets(0)
     chosen = [name.strip() for name in args.targets.split(",") if name.strip()]
     if unknown := [name for name in chosen if name not in catalogue]:
-        print(f"bench/app: error: unknown targets {unknown}. Fix: choose from {sorted(catalogue)}", file=sys.stderr)
+        print(
+            f"bench/app: error: unknown targets {unknown}. Fix: choose from {sorted(catalogue)}",
+            file=sys.stderr,
+        )
         return 2
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip() if shutil.which(
-        "node"
-    ) else "missing"
+    node = (
+        subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+        if shutil.which("node")
+        else "missing"
+    )
     print(f"# bench/app  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(
         f"# machine: {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}, node {node}; "
         f"server on CPU {args.server_cpu}, wrk on CPU {args.client_cpu}; -c{args.connections}, "
-        f"{args.rounds}x{args.duration}s per endpoint",
+        f"{args.rounds}x{args.duration}s per endpoint; LOG_LEVEL={args.log_level}",
         flush=True,
     )
-    results: list[Result] = []
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
     with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp:
-        for name in chosen:
-            print(f"# {name} ...", flush=True)
-            results.append(bench_target(catalogue[name], args, Path(tmp)))
+        results = run_all(chosen, args, Path(tmp))
+    load_after = Path("/proc/loadavg").read_text().split()[:3]
+    # The load average includes this benchmark (about 2: the server and wrk); much more means other work
+    # shared the CPUs and the absolute numbers are low, although interleaving keeps the comparison fair.
+    print(f"# load average (1/5/15 min) before: {' '.join(load_before)}, after: {' '.join(load_after)}")
     print(markdown(results, args))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")

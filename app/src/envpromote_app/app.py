@@ -70,7 +70,13 @@ class App:
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
-            message = await receive()
+            try:
+                message = await receive()
+            except asyncio.CancelledError:
+                # A forced stop (a second SIGINT, e.g. Ctrl+C reaching both `invoke dev` and the app)
+                # cancels this task instead of sending lifespan.shutdown; there is nothing left to drain.
+                app_log.warning("stopped without draining (forced)")
+                return
             if message["type"] == "lifespan.startup":
                 app_log.info(
                     "ready",

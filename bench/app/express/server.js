@@ -16,6 +16,8 @@ const index = JSON.stringify({
     source_commit: process.env.APP_SOURCE_COMMIT || null,
   },
 });
+// Like the Python app: access lines are INFO, so LOG_LEVEL=WARNING (or higher) turns them off.
+const accessLog = ["DEBUG", "INFO"].includes((process.env.LOG_LEVEL || "INFO").toUpperCase());
 let shuttingDown = false;
 
 const app = express();
@@ -25,6 +27,7 @@ app.set("etag", false);
 app.use((req, res, next) => {
   const started = process.hrtime.bigint();
   res.on("finish", () => {
+    if (!accessLog) return;
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
     process.stdout.write(
       JSON.stringify({
