@@ -26,14 +26,14 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
-from envpromote.errors import BadInput, EnvPromoteError, PreflightFailed
+from envpromote.errors import BadInput, EnvPromoteError, GateRefused, PreflightFailed
 
 ENGINE_ENV_VAR = "ENVPROMOTE_TERRAFORM"
 NO_ENGINE_FIX = (
@@ -61,6 +61,18 @@ sys.exit(run_cli(len(args), c_args, sys.stdout.fileno(), sys.stderr.fileno()))
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _PLAN_COUNTS = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
 _OUTPUT_CHANGES = re.compile(r"Changes to Outputs:")
+_RESOURCE_CHANGE = re.compile(
+    r"^\s*# (?P<address>\S+) (?P<what>will be created|will be destroyed|will be updated in-place|must be replaced"
+    r"|will be read during apply)",
+    re.MULTILINE,
+)
+_CHANGE_SYMBOL = {
+    "will be created": "+",
+    "will be destroyed": "-",
+    "will be updated in-place": "~",
+    "must be replaced": "-/+",
+    "will be read during apply": "<=",
+}
 
 
 class TerraformFailed(EnvPromoteError):
@@ -86,6 +98,7 @@ class PlanSummary:
     to_destroy: int
     outputs_change: bool
     text: str = field(repr=False)
+    changes: tuple[str, ...] = ()
 
     @property
     def has_changes(self) -> bool:
@@ -116,7 +129,16 @@ def parse_plan(exit_code: int, stdout: str) -> PlanSummary:
         to_destroy=destroy,
         outputs_change=bool(_OUTPUT_CHANGES.search(text)),
         text=text,
+        changes=tuple(
+            f"{_CHANGE_SYMBOL[m.group('what')]} {m.group('address')}" for m in _RESOURCE_CHANGE.finditer(text)
+        ),
     )
+
+
+def plan_digest(summary: PlanSummary) -> str:
+    """One line per resource change (+ create, ~ update, - destroy, -/+ replace), then the counts."""
+    lines = list(summary.changes) or ([] if not summary.has_changes else ["(output values only)"])
+    return "\n".join([*lines, summary.one_line()]) if lines else summary.one_line()
 
 
 def error_lines(stderr: str, stdout: str = "", limit: int = 3) -> str:
@@ -266,19 +288,36 @@ class TerraformRunner:
         self._run("workspace select", "-or-create=true", name)
 
     def plan(
-        self, *, var_files: Iterable[Path] = (), variables: Mapping[str, str] | None = None
+        self,
+        *,
+        var_files: Iterable[Path] = (),
+        variables: Mapping[str, str] | None = None,
+        out: Path | None = None,
     ) -> PlanSummary:
-        """terraform plan -detailed-exitcode: 0 no changes, 2 changes; anything else raises."""
-        code, out, _ = self._run(
+        """terraform plan -detailed-exitcode: 0 no changes, 2 changes; anything else raises.
+
+        With `out`, the plan is saved so that `apply_plan` applies exactly what was shown.
+        """
+        code, text, _ = self._run(
             "plan",
             ok=(0, 2),
             var_file=[str(path) for path in var_files] or None,
             var=[f"{key}={value}" for key, value in (variables or {}).items()] or None,
+            out=str(out) if out else None,
             input=False,
             no_color=IsFlagged,
             detailed_exitcode=IsFlagged,
         )
-        return parse_plan(code, out)
+        return parse_plan(code, text)
+
+    def apply_plan(self, plan_file: Path) -> str:
+        """Apply a saved plan (no prompt: a saved plan is the approval; variables are baked into it)."""
+        if not plan_file.is_file():
+            raise BadInput(f"Plan file {plan_file} does not exist.", fix="Run the plan step first.")
+        _, out, _ = self._run(
+            "apply", str(plan_file), input=False, no_color=IsFlagged, auto_approve=IsFlagged, capture=False
+        )
+        return out
 
     def apply(self, *, var_files: Iterable[Path] = (), variables: Mapping[str, str] | None = None) -> str:
         """terraform apply -auto-approve (callers ask for confirmation before this where needed)."""
@@ -318,6 +357,206 @@ class TerraformRunner:
                 fix="Run 'terraform output' there to see what is wrong.",
             ) from exc
         return {name: entry.get("value") for name, entry in raw.items()}
+
+
+# Operating the roots in infra/ ----------------------------------------------------------------------
+
+STATE_BUCKET_ENV = "ENVPROMOTE_TF_STATE_BUCKET"
+STATE_REGION_ENV = "ENVPROMOTE_TF_STATE_REGION"
+_CONFIG_SECTIONS = ("registry", "ledger", "lock")
+_ENVIRONMENT_KEYS = (
+    "region",
+    "cluster",
+    "service",
+    "family",
+    "container",
+    "execution_role_arn",
+    "task_role_arn",
+    "role_arn",
+    "url",
+    "events_queue",
+)
+
+
+def environment_roots(infra_dir: Path) -> dict[str, Path]:
+    """Environment name -> its root module (every directory of infra/envs with a versions.tf)."""
+    return {p.parent.name: p.parent for p in sorted((infra_dir / "envs").glob("*/versions.tf"))}
+
+
+def environment_root(infra_dir: Path, env: str | None) -> Path:
+    """The root module of `env`, or BadInput naming the ones that exist."""
+    roots = environment_roots(infra_dir)
+    known = ", ".join(roots) or f"(none found under {infra_dir / 'envs'})"
+    if not env:
+        raise BadInput("No environment given.", fix=f"Pass --env with one of: {known}.")
+    if env not in roots:
+        raise BadInput(f"Unknown infrastructure environment {env!r}.", fix=f"Use one of: {known}.")
+    return roots[env]
+
+
+def state_backend(bucket: str | None, region: str | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """The account-specific half of the partial S3 backend (backend.hcl holds the rest)."""
+    bucket = bucket or environ.get(STATE_BUCKET_ENV)
+    region = (
+        region
+        or environ.get(STATE_REGION_ENV)
+        or environ.get("AWS_REGION")
+        or environ.get("AWS_DEFAULT_REGION")
+    )
+    if not bucket:
+        raise BadInput(
+            "No Terraform state bucket given.",
+            fix=f"Pass --state-bucket NAME or set {STATE_BUCKET_ENV} (the bucket infra.bootstrap created).",
+        )
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise BadInput(
+            f"Invalid state bucket name {bucket!r}.", fix="Use the S3 bucket name, not a URL or ARN."
+        )
+    if not region:
+        raise BadInput(
+            "No region for the Terraform state bucket.",
+            fix=f"Pass --state-region REGION or set {STATE_REGION_ENV} or AWS_REGION.",
+        )
+    return {"bucket": bucket, "region": region}
+
+
+def root_var_files(root: Path, extra: Iterable[str] = ()) -> list[Path]:
+    """The root's own <name>.tfvars (if any), then the given ones, which must exist."""
+    own = root / f"{root.name}.tfvars"
+    files = [own] if own.is_file() else []
+    for item in extra:
+        path = Path(item)
+        if not path.is_file():
+            raise BadInput(f"Variable file {item} does not exist.", fix="Pass an existing .tfvars file.")
+        files.append(path.resolve())
+    return files
+
+
+def root_variables(root: Path, environ: Mapping[str, str], given: Iterable[str] = ()) -> dict[str, str]:
+    """-var values: GITHUB_REPOSITORY fills github_repository (as in Actions); KEY=VALUE items override."""
+    variables: dict[str, str] = {}
+    declares_repo = any(
+        'variable "github_repository"' in p.read_text(encoding="utf-8") for p in root.glob("*.tf")
+    )
+    if declares_repo and "TF_VAR_github_repository" not in environ and environ.get("GITHUB_REPOSITORY"):
+        variables["github_repository"] = environ["GITHUB_REPOSITORY"]
+    for item in given:
+        key, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
+            raise BadInput(f"Invalid variable {item!r}.", fix="Use --var KEY=VALUE.")
+        variables[key] = value
+    return variables
+
+
+def config_tables(env: str, outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Map a root's `envpromote` output to envpromote.toml tables (pure).
+
+    Shared root: [registry], [ledger], [lock]. Environment roots: [environments.<env>] (and its taskdef's
+    log_group). Raises BadInput when the root has no such output yet (not applied).
+    """
+    snippet = outputs.get("envpromote")
+    if not isinstance(snippet, Mapping) or not snippet:
+        raise BadInput(
+            f"The {env} root has no 'envpromote' output.",
+            fix=f"Run 'invoke infra.apply --env {env}' first (on a new machine 'invoke infra.init --env {env}').",
+        )
+    tables: dict[str, Any] = {}
+    for section in _CONFIG_SECTIONS:
+        if isinstance(snippet.get(section), Mapping):
+            tables[section] = {k: v for k, v in snippet[section].items() if v is not None}
+    environment = snippet.get("environment")
+    if isinstance(environment, Mapping):
+        name = str(environment.get("name") or env)
+        table: dict[str, Any] = {
+            k: environment[k] for k in _ENVIRONMENT_KEYS if environment.get(k) is not None
+        }
+        if environment.get("log_group"):
+            table["taskdef"] = {"log_group": environment["log_group"]}
+        tables["environments"] = {name: table}
+    return tables
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def to_toml(tables: Mapping[str, Any], prefix: str = "") -> str:
+    """Render nested tables as TOML: strings, numbers, booleans and lists (pure)."""
+    blocks: list[str] = []
+    scalars = [
+        f"{key} = {_toml_value(value)}" for key, value in tables.items() if not isinstance(value, Mapping)
+    ]
+    if scalars:
+        blocks.append("\n".join(([f"[{prefix}]"] if prefix else []) + scalars))
+    for key, value in tables.items():
+        if isinstance(value, Mapping):
+            child = to_toml(value, f"{prefix}.{key}" if prefix else key).strip("\n")
+            if child:
+                blocks.append(child)
+    return "\n\n".join(blocks) + ("\n" if blocks else "")
+
+
+# Use cases behind `invoke infra.*` -------------------------------------------------------------------
+
+PRODUCTION_NAMES = frozenset({"production", "prod"})
+
+
+def init_root(
+    root: Path,
+    *,
+    backend: Mapping[str, str] | None,
+    engine: Engine | None = None,
+    workspace: str | None = None,
+) -> TerraformRunner:
+    """terraform init a root: its backend.hcl plus the account-specific `backend` settings."""
+    runner = TerraformRunner(root, engine=engine)
+    backend_file = root / "backend.hcl"
+    runner.init(
+        backend_config_file=backend_file if backend is not None and backend_file.is_file() else None,
+        backend_config=backend,
+    )
+    if workspace:
+        runner.select_workspace(workspace)
+    return runner
+
+
+def require_confirmation(env: str, *, yes: bool) -> bool:
+    """Production applies are confirmed by a person unless --yes was given."""
+    return env in PRODUCTION_NAMES and not yes
+
+
+def apply_root(
+    runner: TerraformRunner,
+    *,
+    var_files: Iterable[Path] = (),
+    variables: Mapping[str, str] | None = None,
+    confirm: Callable[[PlanSummary], bool] | None = None,
+) -> PlanSummary:
+    """Plan to a file, ask `confirm` (if given) with the summary, then apply exactly that plan.
+
+    Declining raises GateRefused before anything changes; a plan without changes applies nothing.
+    """
+    plan_file = runner.working_dir / ".terraform" / "envpromote.tfplan"
+    plan_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        summary = runner.plan(var_files=var_files, variables=variables, out=plan_file)
+        if not summary.has_changes:
+            return summary
+        if confirm is not None and not confirm(summary):
+            raise GateRefused(
+                f"Apply not confirmed ({summary.one_line()}); nothing was changed.",
+                fix="Answer 'yes' at the prompt, or pass --yes in automation.",
+            )
+        runner.apply_plan(plan_file)
+        return summary
+    finally:
+        plan_file.unlink(missing_ok=True)
 
 
 def fmt_check(paths: Iterable[Path], *, engine: Engine | None = None) -> tuple[bool, str]:

@@ -1,8 +1,170 @@
-"""Tasks: (placeholder until its issue lands)."""
+"""Tasks: `invoke infra.init|plan|apply|output|bootstrap` over the Terraform roots in infra/."""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
-ROOT_TASKS: list[Any] = []
-COLLECTIONS: dict[str, Any] = {}
+from invoke.collection import Collection
+from invoke.exceptions import Exit
+from invoke.tasks import Task, task
+
+from envpromote import terraform as tf
+from envpromote.errors import BadInput
+from envpromote.tasks._common import handle_errors, print_json
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+ENV_HELP = "environment root under infra/envs: shared, dev, staging or production"
+
+
+def _confirm(env: str) -> Any:
+    def ask(summary: tf.PlanSummary) -> bool:
+        if not sys.stdin.isatty():
+            return False
+        answer = input(f"{summary.one_line()}\nApply these changes to {env}? Type 'yes' to continue: ")
+        return answer.strip() == "yes"
+
+    return ask
+
+
+@task(
+    positional=[],
+    help={
+        "env": ENV_HELP,
+        "state-bucket": "Terraform state bucket (default: $ENVPROMOTE_TF_STATE_BUCKET)",
+        "state-region": "region of the state bucket (default: $ENVPROMOTE_TF_STATE_REGION, then $AWS_REGION)",
+        "workspace": "select (or create) this Terraform workspace after init",
+    },
+)
+@handle_errors
+def init(
+    c: Any,
+    env: str | None = None,
+    state_bucket: str | None = None,
+    state_region: str | None = None,
+    workspace: str | None = None,
+) -> None:
+    """Initialise an environment's Terraform root with its partial S3 backend (lockfile locking).
+
+    backend.hcl holds the state key; the bucket and region are this account's, given here.
+    """
+    root = tf.environment_root(INFRA, env)
+    backend = tf.state_backend(state_bucket, state_region, os.environ)
+    runner = tf.init_root(root, backend=backend, workspace=workspace)
+    print(
+        f"{env}: initialised {root.relative_to(INFRA.parent)} (terraform {runner.engine.version}, state s3://{backend['bucket']})."
+    )
+
+
+@task(
+    positional=[],
+    iterable=["var_file", "var"],
+    help={
+        "env": ENV_HELP,
+        "var-file": "extra .tfvars file (repeatable); <env>.tfvars in the root is always used",
+        "var": "KEY=VALUE variable (repeatable); GITHUB_REPOSITORY fills github_repository",
+        "verbose": "print terraform's whole plan, not only the summary",
+    },
+)
+@handle_errors
+def plan(
+    c: Any,
+    env: str | None = None,
+    var_file: list[str] | None = None,
+    var: list[str] | None = None,
+    verbose: bool = False,
+) -> None:
+    """Show what apply would change: exit 0 when nothing, exit 2 when there are changes (like terraform).
+
+    Run `invoke infra.init --env ENV` first.
+    """
+    root = tf.environment_root(INFRA, env)
+    runner = tf.TerraformRunner(root)
+    summary = runner.plan(
+        var_files=tf.root_var_files(root, var_file or []),
+        variables=tf.root_variables(root, os.environ, var or []),
+    )
+    print(summary.text if verbose else tf.plan_digest(summary))
+    print(f"{env}: {summary.one_line()}")
+    if summary.has_changes:
+        raise Exit(code=2)
+
+
+@task(
+    positional=[],
+    iterable=["var_file", "var"],
+    help={
+        "env": ENV_HELP,
+        "yes": "do not ask for confirmation (production asks otherwise; without a terminal it refuses)",
+        "var-file": "extra .tfvars file (repeatable)",
+        "var": "KEY=VALUE variable (repeatable)",
+    },
+)
+@handle_errors
+def apply(
+    c: Any,
+    env: str | None = None,
+    yes: bool = False,
+    var_file: list[str] | None = None,
+    var: list[str] | None = None,
+) -> None:
+    """Plan, then apply exactly that plan; production asks for confirmation unless --yes (exit 3 if declined)."""
+    root = tf.environment_root(INFRA, env)
+    name = root.name
+    runner = tf.TerraformRunner(root, stream=True)
+    summary = tf.apply_root(
+        runner,
+        var_files=tf.root_var_files(root, var_file or []),
+        variables=tf.root_variables(root, os.environ, var or []),
+        confirm=_confirm(name) if tf.require_confirmation(name, yes=yes) else None,
+    )
+    print(f"{name}: {'applied: ' + summary.one_line() if summary.has_changes else summary.one_line()}")
+
+
+@task(positional=[], help={"env": ENV_HELP, "json": "print JSON instead of a TOML snippet"})
+@handle_errors
+def output(c: Any, env: str | None = None, json: bool = False) -> None:
+    """Print the root's outputs in envpromote.toml's terms (a TOML snippet to paste, or JSON)."""
+    root = tf.environment_root(INFRA, env)
+    tables = tf.config_tables(root.name, tf.TerraformRunner(root).output())
+    if json:
+        print_json(tables)
+    else:
+        print(f"# From infra/envs/{env} (invoke infra.output --env {env}): merge into envpromote.toml.")
+        print(tf.to_toml(tables), end="")
+
+
+@task(
+    positional=[],
+    help={
+        "state-bucket": "name of the state bucket to create (globally unique; include the account id)",
+        "region": "region of the state bucket (default: $AWS_REGION)",
+        "step": "state, oidc or all (state first: the OIDC root keeps its state in that bucket)",
+        "yes": "do not ask for confirmation",
+    },
+)
+@handle_errors
+def bootstrap(
+    c: Any, state_bucket: str, region: str | None = None, step: str = "all", yes: bool = False
+) -> None:
+    """Create the state bucket (local state) and the GitHub OIDC provider (state in that bucket); once per account."""
+    if step not in {"state", "oidc", "all"}:
+        raise BadInput(f"Unknown bootstrap step {step!r}.", fix="Use --step state, oidc or all.")
+    backend = tf.state_backend(state_bucket, region, os.environ)
+    confirm = None if yes else _confirm("this account")
+    if step in {"state", "all"}:
+        runner = tf.init_root(INFRA / "bootstrap" / "state", backend=None)
+        summary = tf.apply_root(
+            runner, variables={"bucket_name": backend["bucket"], "region": backend["region"]}, confirm=confirm
+        )
+        print(f"bootstrap/state: {summary.one_line()} (local state: infra/bootstrap/state/terraform.tfstate)")
+    if step in {"oidc", "all"}:
+        runner = tf.init_root(INFRA / "bootstrap" / "oidc", backend=backend)
+        summary = tf.apply_root(runner, variables={"region": backend["region"]}, confirm=confirm)
+        print(f"bootstrap/oidc: {summary.one_line()}")
+
+
+ROOT_TASKS: list[Task[Any]] = []
+COLLECTIONS: dict[str, Collection] = {"infra": Collection(init, plan, apply, output, bootstrap)}

@@ -73,3 +73,10 @@ def tfdata_root(tmp_path: Path) -> Path:
     root = tmp_path / "root"
     shutil.copytree(FIXTURES / "tfdata", root)
     return root
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # python-terraform 0.10.1 calls the deprecated Logger.warn when terraform exits non-zero.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:The 'warn' method is deprecated:DeprecationWarning:python_terraform"
+    )

@@ -1,5 +1,5 @@
 output "queue_url" {
-  description = "URL of the events queue (envpromote.toml [environments.<env>] events_queue_url)."
+  description = "URL of the events queue (envpromote.toml [environments.<env>] events_queue)."
   value       = aws_sqs_queue.events.id
 }
 

@@ -1,19 +1,6 @@
 output "envpromote" {
-  description = "Everything envpromote.toml needs, in its own terms ([registry], [ledger], [lock], [environments.<env>]); `invoke infra.output --env <env>` prints it as TOML."
+  description = "This environment's table of envpromote.toml ([environments.<env>]), in its own terms; `invoke infra.output --env <env>` prints it as TOML. The shared tables come from infra/envs/shared."
   value = {
-    registry = {
-      repository = data.aws_ecr_repository.app.name
-      region     = var.region
-    }
-    ledger = {
-      bucket = data.aws_s3_bucket.ledger.bucket
-      prefix = var.ledger_prefix
-      region = var.region
-    }
-    lock = {
-      table  = data.aws_dynamodb_table.locks.name
-      region = var.region
-    }
     environment = {
       name               = var.environment
       region             = var.region
@@ -25,7 +12,7 @@ output "envpromote" {
       task_role_arn      = module.service.task_role_arn
       role_arn           = module.deploy_role.role_arn
       url                = module.service.url
-      events_queue_url   = module.events.queue_url
+      events_queue       = module.events.queue_url
       log_group          = module.service.log_group_name
     }
   }

@@ -79,8 +79,8 @@ run "outputs_in_envpromote_terms" {
     error_message = "Service name follows <project>-<environment>-web."
   }
   assert {
-    condition     = output.envpromote.ledger.prefix == "releases" && output.envpromote.lock.table == "envpromote-locks"
-    error_message = "Shared names come through to the config snippet."
+    condition     = output.envpromote.environment.family == "envpromote-staging-web" && output.envpromote.environment.container == "web"
+    error_message = "Family and container come through to the config snippet."
   }
   assert {
     condition     = module.deploy_role.subject == "repo:acme/shop:environment:staging"

@@ -1,0 +1,495 @@
+"""Security and hygiene rules over infra/, read from the HCL itself (python-hcl2), not from a plan.
+
+Each rule takes a parsed configuration and returns violations (empty = compliant), so the tests can run
+every rule against the real modules and against mutated copies that must fail.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+PUSH_ACTIONS = {
+    "ecr:initiatelayerupload",
+    "ecr:uploadlayerpart",
+    "ecr:completelayerupload",
+    "ecr:*",
+    "*",
+}
+# Actions that AWS does not let a policy scope to a resource ARN (or that we pin by condition).
+RESOURCE_STAR_ALLOWED = {
+    "ecs:registertaskdefinition",
+    "ecs:describetaskdefinition",
+    "ecr:getauthorizationtoken",
+    "ecs:listtasks",
+}
+DEPLOY_SQS_ACTIONS = {"sqs:receivemessage", "sqs:deletemessage", "sqs:getqueueattributes"}
+REQUIRED_ALARM_METRICS = {
+    "CPUUtilization",
+    "MemoryUtilization",
+    "UnHealthyHostCount",
+    "TargetResponseTime",
+    "HTTPCode_Target_5XX_Count",
+    "RunningTaskCount",
+}
+
+
+def _unquote(value: Any) -> Any:
+    """python-hcl2 8 keeps the quotes of string literals ('"x"'); 7 does not. Normalise both."""
+    if isinstance(value, str):
+        if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
+            return value[1:-1]
+        return value
+    if isinstance(value, list):
+        return [_unquote(item) for item in value]
+    if isinstance(value, dict):
+        return {_unquote(key): _unquote(item) for key, item in value.items() if not str(key).startswith("__")}
+    return value
+
+
+@dataclass
+class Config:
+    """One Terraform directory: blocks by kind, then by (type, name) or name."""
+
+    path: Path
+    resources: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    data: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    modules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    locals: dict[str, Any] = field(default_factory=dict)
+    terraform: list[dict[str, Any]] = field(default_factory=list)
+    text: str = ""
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: body for (kind, name), body in self.resources.items() if kind == resource_type}
+
+
+def parse_text(text: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = _unquote(hcl2.loads(text))
+    return parsed
+
+
+def load(directory: Path, overrides: dict[str, str] | None = None) -> Config:
+    """Parse every *.tf file of `directory`; `overrides` replaces a file's text (for mutation fixtures)."""
+    config = Config(path=directory)
+    texts = {path.name: path.read_text(encoding="utf-8") for path in sorted(directory.glob("*.tf"))}
+    texts.update(overrides or {})
+    for text in texts.values():
+        config.text += text + "\n"
+        parsed = parse_text(text)
+        for block in parsed.get("resource", []):
+            for rtype, named in block.items():
+                for name, body in named.items():
+                    config.resources[(rtype, name)] = body
+        for block in parsed.get("data", []):
+            for dtype, named in block.items():
+                for name, body in named.items():
+                    config.data[(dtype, name)] = body
+        for block in parsed.get("variable", []):
+            config.variables.update(block)
+        for block in parsed.get("output", []):
+            config.outputs.update(block)
+        for block in parsed.get("module", []):
+            config.modules.update(block)
+        for block in parsed.get("locals", []):
+            config.locals.update(block)
+        config.terraform.extend(parsed.get("terraform", []))
+    return config
+
+
+def _first(value: Any) -> Any:
+    while isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value
+
+
+def _blocks(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    value = body.get(name, [])
+    if isinstance(value, dict):
+        return [value]
+    return [item for item in value if isinstance(item, dict)]
+
+
+def _is_true(value: Any) -> bool:
+    value = _first(value)
+    return value is True or value == "true"
+
+
+def _strings(value: Any) -> list[str]:
+    value = _first(value) if not isinstance(value, list) else value
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return [str(value)] if value is not None else []
+
+
+def statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Statements of an aws_iam_policy_document, dynamic "statement" blocks' content included."""
+    found = list(_blocks(doc, "statement"))
+    for dynamic in _blocks(doc, "dynamic"):
+        for content in _blocks(dynamic.get("statement", {}), "content"):
+            found.append(content)
+    return found
+
+
+def actions_of(statement: dict[str, Any]) -> set[str]:
+    return {action.lower() for action in _strings(statement.get("actions", []))}
+
+
+def conditions_of(statement: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    return [
+        (str(_first(c.get("test"))), str(_first(c.get("variable"))), _strings(c.get("values", [])))
+        for c in _blocks(statement, "condition")
+    ]
+
+
+# Rules ---------------------------------------------------------------------------------------------
+
+
+def rule_oidc_trust(config: Config) -> list[str]:
+    """Web-identity trust: StringEquals on sub and aud; deploy roles trust one GitHub environment only."""
+    problems: list[str] = []
+    for (dtype, name), doc in config.data.items():
+        if dtype != "aws_iam_policy_document":
+            continue
+        for statement in statements(doc):
+            if "sts:assumerolewithwebidentity" not in actions_of(statement):
+                continue
+            conditions = conditions_of(statement)
+            subs = [c for c in conditions if c[1].endswith(":sub")]
+            auds = [c for c in conditions if c[1].endswith(":aud")]
+            if not subs:
+                problems.append(f"{name}: web-identity trust without a sub condition")
+            for test, _, values in subs:
+                if test != "StringEquals":
+                    problems.append(f"{name}: sub is matched with {test}, not StringEquals")
+                if any("*" in value for value in values):
+                    problems.append(f"{name}: sub allows a wildcard")
+            if not any(
+                test == "StringEquals" and values == ["sts.amazonaws.com"] for test, _, values in auds
+            ):
+                problems.append(f"{name}: aud is not StringEquals sts.amazonaws.com")
+    subject = config.locals.get("subject")
+    if subject is not None:
+        deploy_subject = deploy_branch_of(str(subject))
+        if deploy_subject is None:
+            problems.append("local.subject does not distinguish deploy roles (local.deploy ? ... : ...)")
+        else:
+            if ":environment:" not in deploy_subject or ":ref:" in deploy_subject:
+                problems.append(f"deploy roles trust {deploy_subject!r}: must be one GitHub environment")
+            if "*" in deploy_subject:
+                problems.append("deploy role subject contains a wildcard")
+    return problems
+
+
+def deploy_branch_of(expression: str) -> str | None:
+    """The deploy role's subject from `local.deploy ? "<deploy>" : "<build>"` (None if not that shape)."""
+    match = re.search(r'local\.deploy\s*\?\s*"(?P<deploy>(?:[^"\\]|\\.|\$\{[^}]*\})*)"\s*:', expression)
+    return match.group("deploy") if match else None
+
+
+def _policy_doc(config: Config, name: str) -> dict[str, Any] | None:
+    return config.data.get(("aws_iam_policy_document", name))
+
+
+def rule_deploy_policy(config: Config) -> list[str]:
+    """Deploy roles: no push, PassRole only on named roles to ECS tasks, own service/queue only."""
+    doc = _policy_doc(config, "deploy")
+    if doc is None:
+        return ["no deploy policy document"]
+    problems: list[str] = []
+    for statement in statements(doc):
+        sid = str(_first(statement.get("sid", "?")))
+        actions = actions_of(statement)
+        resources = _strings(statement.get("resources", []))
+        pushing = actions & PUSH_ACTIONS
+        if pushing:
+            problems.append(f"{sid}: deploy role can push images ({', '.join(sorted(pushing))})")
+        if any(action.endswith(":*") or action == "*" for action in actions):
+            problems.append(f"{sid}: wildcard action")
+        if "ecr:putimage" in actions and sid != "MarkPromotedImage":
+            problems.append(f"{sid}: ecr:PutImage outside the MarkPromotedImage statement")
+        if "*" in resources and not actions <= RESOURCE_STAR_ALLOWED:
+            problems.append(
+                f"{sid}: Resource * for resource-scopable actions {sorted(actions - RESOURCE_STAR_ALLOWED)}"
+            )
+        clustered = any(var == "ecs:cluster" for _, var, _ in conditions_of(statement))
+        if "ecs:listtasks" in actions and "*" in resources and not clustered:
+            problems.append(f"{sid}: ListTasks on * without an ecs:cluster condition")
+        if "iam:passrole" in actions:
+            if any("*" in resource for resource in resources):
+                problems.append(f"{sid}: iam:PassRole on a wildcard resource")
+            passed_to = [c for c in conditions_of(statement) if c[1] == "iam:PassedToService"]
+            if not passed_to or passed_to[0][2] != ["ecs-tasks.amazonaws.com"]:
+                problems.append(f"{sid}: iam:PassRole without iam:PassedToService = ecs-tasks.amazonaws.com")
+        if actions & {"ecs:updateservice", "ecs:describeservices"} and resources != ["${var.service_arn}"]:
+            problems.append(f"{sid}: UpdateService/DescribeServices not scoped to var.service_arn")
+        sqs = {action for action in actions if action.startswith("sqs:")}
+        if sqs and (not sqs <= DEPLOY_SQS_ACTIONS or resources != ["${statement.value}"]):
+            problems.append(f"{sid}: SQS access beyond receive/delete on the environment's own queue")
+        leading_keys = any(var == "dynamodb:LeadingKeys" for _, var, _ in conditions_of(statement))
+        if any(action.startswith("dynamodb:") for action in actions) and not leading_keys:
+            problems.append(f"{sid}: lock table access not limited by dynamodb:LeadingKeys")
+        if actions & {"s3:getobject", "s3:putobject", "s3:getobjectversion", "s3:deleteobject", "s3:*"}:
+            objects = str(config.locals.get("ledger_objects", ""))
+            if resources != ["${local.ledger_objects}"] or "${var.ledger_prefix}/*" not in objects:
+                problems.append(f"{sid}: object access outside the ledger prefix")
+        if "s3:deleteobject" in actions or "s3:deleteobjectversion" in actions:
+            problems.append(f"{sid}: the deploy role must not delete ledger records")
+    return problems
+
+
+def rule_only_build_pushes(config: Config) -> list[str]:
+    """Only the build policy document may contain layer-upload actions."""
+    problems: list[str] = []
+    for (dtype, name), doc in config.data.items():
+        if dtype != "aws_iam_policy_document" or name == "build":
+            continue
+        for statement in statements(doc):
+            pushing = actions_of(statement) & PUSH_ACTIONS
+            if pushing and name != "trust":
+                problems.append(f"{name}: {sorted(pushing)} outside the build role")
+    build = _policy_doc(config, "build")
+    if build is None:
+        problems.append("no build policy document")
+    return problems
+
+
+def rule_environment_uses_deploy_role(config: Config) -> list[str]:
+    """The environment composition (hence production) gets a deploy role, never a build role."""
+    role = config.modules.get("deploy_role")
+    if role is None:
+        return ["modules/environment has no deploy_role module"]
+    problems = []
+    if _first(role.get("kind")) != "deploy":
+        problems.append(
+            f"deploy_role has kind = {_first(role.get('kind'))!r}: environments must get deploy roles"
+        )
+    if _first(role.get("environment")) != "${var.environment}":
+        problems.append("deploy_role is not bound to var.environment")
+    return problems
+
+
+def rule_ecr(config: Config) -> list[str]:
+    problems: list[str] = []
+    repos = config.of_type("aws_ecr_repository")
+    if not repos:
+        return ["no aws_ecr_repository"]
+    for name, repo in repos.items():
+        if _first(repo.get("image_tag_mutability")) != "IMMUTABLE":
+            problems.append(f"{name}: image tags are not IMMUTABLE")
+        scanning = _blocks(repo, "image_scanning_configuration")
+        if not scanning or not _is_true(scanning[0].get("scan_on_push")):
+            problems.append(f"{name}: scan on push is off")
+        encryption = _blocks(repo, "encryption_configuration")
+        if not encryption or _first(encryption[0].get("encryption_type")) != "KMS":
+            problems.append(f"{name}: not KMS-encrypted")
+    protect = config.locals.get("protect_promoted")
+    rule = _first(protect) if protect else None
+    if not isinstance(rule, dict):
+        problems.append("no lifecycle rule protecting promoted images")
+    else:
+        selection = _first(rule.get("selection"))
+        if _first(rule.get("rulePriority")) != 1:
+            problems.append(
+                "the promoted-image rule is not priority 1 (lower rules could expire promoted images)"
+            )
+        if not isinstance(selection, dict) or _strings(selection.get("tagPrefixList")) != [
+            "${var.promoted_tag_prefix}"
+        ]:
+            problems.append("the priority-1 rule does not select the promoted tag prefix")
+    if re.search(r'tagStatus\s*=\s*"any"', config.text):
+        problems.append('a lifecycle rule with tagStatus "any" could expire promoted images')
+    return problems
+
+
+def rule_ecs_service(config: Config) -> list[str]:
+    problems: list[str] = []
+    services = config.of_type("aws_ecs_service")
+    if not services:
+        return ["no aws_ecs_service"]
+    for name, service in services.items():
+        breaker = _blocks(service, "deployment_circuit_breaker")
+        if not breaker or not (_is_true(breaker[0].get("enable")) and _is_true(breaker[0].get("rollback"))):
+            problems.append(f"{name}: deployment circuit breaker with rollback is missing")
+        alarms = _blocks(service, "alarms")
+        if not alarms or not (_is_true(alarms[0].get("enable")) and _is_true(alarms[0].get("rollback"))):
+            problems.append(f"{name}: alarm-based rollback is missing")
+        else:
+            names = " ".join(_strings(alarms[0].get("alarm_names")))
+            if "target_5xx" not in names or "unhealthy_hosts" not in names:
+                problems.append(f"{name}: rollback alarms must include target_5xx and unhealthy_hosts")
+        lifecycle = _blocks(service, "lifecycle")
+        ignored = " ".join(_strings(lifecycle[0].get("ignore_changes"))) if lifecycle else ""
+        if "task_definition" not in ignored or "desired_count" not in ignored:
+            problems.append(f"{name}: lifecycle.ignore_changes must cover task_definition and desired_count")
+    if str(config.locals.get("assign_public_ip")) != "${var.vpc_id == null}":
+        problems.append("tasks must get no public IP when a VPC is given")
+    return problems
+
+
+def rule_alarms(config: Config) -> list[str]:
+    problems: list[str] = []
+    alarms = config.of_type("aws_cloudwatch_metric_alarm")
+    metrics: set[str] = set()
+    for name, alarm in alarms.items():
+        if not alarm.get("ok_actions") or not alarm.get("alarm_actions"):
+            problems.append(f"{name}: needs both alarm_actions and ok_actions")
+        if _first(alarm.get("treat_missing_data")) not in {"notBreaching", "breaching", "ignore", "missing"}:
+            problems.append(f"{name}: treat_missing_data is not set deliberately")
+        if alarm.get("metric_name"):
+            metrics.add(str(_first(alarm["metric_name"])))
+        for query in _blocks(alarm, "metric_query"):
+            for metric in _blocks(query, "metric"):
+                metrics.add(str(_first(metric.get("metric_name"))))
+    missing = REQUIRED_ALARM_METRICS - metrics
+    if missing:
+        problems.append(f"alarms missing for {sorted(missing)}")
+    return problems
+
+
+def rule_fast_rollout_defaults(config: Config) -> list[str]:
+    problems: list[str] = []
+    for variable in ("deregistration_delay", "health_check_interval", "healthy_threshold"):
+        body = config.variables.get(variable)
+        if body is None:
+            problems.append(f"variable {variable} is missing")
+            continue
+        if not _blocks(body, "validation"):
+            problems.append(f"variable {variable} is not validated")
+    delay = config.variables.get("deregistration_delay", {}).get("default")
+    if delay is None or int(_first(delay)) >= 300:
+        problems.append("deregistration_delay default must be well below AWS's 300 s")
+    return problems
+
+
+def rule_private_bucket(config: Config, bucket: str) -> list[str]:
+    problems: list[str] = []
+    if ("aws_s3_bucket", bucket) not in config.resources:
+        return [f"no aws_s3_bucket.{bucket}"]
+    versioning = config.resources.get(("aws_s3_bucket_versioning", bucket))
+    if (
+        not versioning
+        or _first(_blocks(versioning, "versioning_configuration")[0].get("status")) != "Enabled"
+    ):
+        problems.append(f"{bucket}: versioning is not Enabled")
+    block = config.resources.get(("aws_s3_bucket_public_access_block", bucket), {})
+    for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"):
+        if not _is_true(block.get(flag)):
+            problems.append(f"{bucket}: {flag} is not true")
+    sse = config.resources.get(("aws_s3_bucket_server_side_encryption_configuration", bucket))
+    if not sse or "aws:kms" not in str(sse):
+        problems.append(f"{bucket}: no SSE-KMS default encryption")
+    doc = _policy_doc(config, bucket)
+    tls = [
+        s
+        for s in statements(doc or {})
+        if _first(s.get("effect")) == "Deny" and any(c[1] == "aws:SecureTransport" for c in conditions_of(s))
+    ]
+    if not tls:
+        problems.append(f"{bucket}: no TLS-only (aws:SecureTransport) deny statement")
+    return problems
+
+
+def rule_events_queue(config: Config) -> list[str]:
+    problems: list[str] = []
+    queue = config.resources.get(("aws_sqs_queue", "events"))
+    if queue is None:
+        return ["no events queue"]
+    if not (_is_true(queue.get("sqs_managed_sse_enabled")) or queue.get("kms_master_key_id")):
+        problems.append("events queue is not encrypted")
+    if "deadLetterTargetArn" not in str(queue.get("redrive_policy")):
+        problems.append("events queue has no dead-letter queue")
+    retention = config.variables.get("message_retention_seconds", {}).get("default")
+    if retention is None or int(_first(retention)) > 86400:
+        problems.append("events queue retention must be short (<= 1 day)")
+    doc = _policy_doc(config, "events_queue") or {}
+    for statement in statements(doc):
+        if _first(statement.get("effect", "Allow")) == "Deny":
+            continue
+        principals = _blocks(statement, "principals")
+        identifiers = _strings(principals[0].get("identifiers")) if principals else []
+        if identifiers != ["events.amazonaws.com"]:
+            problems.append(f"queue policy allows {identifiers}, not only events.amazonaws.com")
+        if not any(c[0] == "ArnEquals" and c[1] == "aws:SourceArn" for c in conditions_of(statement)):
+            problems.append("queue policy is not limited to the rules (ArnEquals aws:SourceArn)")
+    pattern = str(config.resources.get(("aws_cloudwatch_event_rule", "deployment"), {}).get("event_pattern"))
+    if "var.service_arn" not in pattern:
+        problems.append("deployment events rule is not limited to the service")
+    return problems
+
+
+def rule_hygiene(config: Config, *, module: bool) -> list[str]:
+    """Files, descriptions, types, required_version."""
+    problems: list[str] = []
+    expected = ["main.tf", "variables.tf", "outputs.tf", "versions.tf"] + (["README.md"] if module else [])
+    for name in expected:
+        if not (config.path / name).is_file():
+            problems.append(f"{config.path.name}: {name} is missing")
+    for name, body in config.variables.items():
+        if not str(_first(body.get("description", ""))).strip():
+            problems.append(f"variable {name} has no description")
+        if "type" not in body:
+            problems.append(f"variable {name} has no type")
+    for name, body in config.outputs.items():
+        if not str(_first(body.get("description", ""))).strip():
+            problems.append(f"output {name} has no description")
+    if not any("required_version" in block for block in config.terraform):
+        problems.append(f"{config.path.name}: no required_version")
+    return problems
+
+
+def rule_wiring(config: Config, modules: dict[Path, Config]) -> list[str]:
+    """var.X references are declared; module calls pass declared inputs, all required ones, real outputs."""
+    problems: list[str] = []
+    for var in sorted(set(re.findall(r"\bvar\.([A-Za-z_][A-Za-z0-9_]*)", config.text))):
+        if var not in config.variables:
+            problems.append(f"var.{var} is used but not declared")
+    for local in sorted(set(re.findall(r"\blocal\.([A-Za-z_][A-Za-z0-9_]*)", config.text))):
+        if local not in config.locals:
+            problems.append(f"local.{local} is used but not defined")
+    for call_name, call in config.modules.items():
+        source = (config.path / str(_first(call.get("source")))).resolve()
+        callee = modules.get(source)
+        if callee is None:
+            problems.append(f"module {call_name}: source {source} is not a known module")
+            continue
+        passed = {
+            key
+            for key in call
+            if key not in {"source", "version", "count", "for_each", "depends_on", "providers"}
+        }
+        for unknown in sorted(passed - set(callee.variables)):
+            problems.append(f"module {call_name}: passes undeclared input {unknown}")
+        required = {name for name, body in callee.variables.items() if "default" not in body}
+        for missing in sorted(required - passed):
+            problems.append(f"module {call_name}: required input {missing} not passed")
+        for output in sorted(
+            set(re.findall(rf"\bmodule\.{call_name}\.([A-Za-z_][A-Za-z0-9_]*)", config.text))
+        ):
+            if output not in callee.outputs:
+                problems.append(f"module.{call_name}.{output} is not an output of {source.name}")
+    return problems
+
+
+def rule_backend(directory: Path) -> list[str]:
+    """Partial S3 backend with lockfile locking; nothing tied to one account or person."""
+    problems: list[str] = []
+    backend = directory / "backend.hcl"
+    if not backend.is_file():
+        return [f"{directory.name}: backend.hcl missing"]
+    settings = parse_text(backend.read_text(encoding="utf-8"))
+    if not _is_true(settings.get("use_lockfile")):
+        problems.append(f"{directory.name}: backend.hcl does not enable use_lockfile")
+    if "bucket" in settings or "profile" in settings or "role_arn" in settings:
+        problems.append(f"{directory.name}: backend.hcl hard-codes bucket/profile/role")
+    everything = "\n".join(p.read_text(encoding="utf-8") for p in directory.glob("*") if p.is_file())
+    if re.search(r"(?<![0-9])[0-9]{12}(?![0-9])", everything):
+        problems.append(f"{directory.name}: an AWS account id is hard-coded")
+    if 'backend "s3" {}' not in everything:
+        problems.append(f"{directory.name}: backend is not a partial (empty) s3 block")
+    return problems

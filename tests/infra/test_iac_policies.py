@@ -1,0 +1,370 @@
+"""Policy tests over infra/: the security properties hold in the real modules, and each rule catches
+its regression. A regression fixture is the real file with one bad edit (so it never drifts from the
+code it guards)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from iac_policy import (
+    Config,
+    load,
+    rule_alarms,
+    rule_backend,
+    rule_deploy_policy,
+    rule_ecr,
+    rule_ecs_service,
+    rule_environment_uses_deploy_role,
+    rule_events_queue,
+    rule_fast_rollout_defaults,
+    rule_hygiene,
+    rule_oidc_trust,
+    rule_only_build_pushes,
+    rule_private_bucket,
+    rule_wiring,
+)
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+MODULES = sorted(p for p in (INFRA / "modules").iterdir() if p.is_dir())
+ROOTS = sorted(p for p in (INFRA / "envs").iterdir() if p.is_dir()) + sorted(
+    p for p in (INFRA / "bootstrap").iterdir() if p.is_dir()
+)
+ENV_ROOTS = [INFRA / "envs" / name for name in ("shared", "dev", "staging", "production")]
+
+
+def module(name: str) -> Path:
+    return INFRA / "modules" / name
+
+
+def mutated(directory: Path, filename: str, old: str, new: str) -> Config:
+    """The real configuration with one edit; the edit must apply (else the fixture is stale)."""
+    text = (directory / filename).read_text(encoding="utf-8")
+    assert old in text, f"regression fixture is stale: {old!r} not found in {directory.name}/{filename}"
+    return load(directory, {filename: text.replace(old, new, 1)})
+
+
+# The real infrastructure complies -------------------------------------------------------------------
+
+REAL_RULES: list[tuple[str, Callable[[Config], list[str]], Path]] = [
+    ("oidc-trust", rule_oidc_trust, module("github-oidc-role")),
+    ("deploy-policy", rule_deploy_policy, module("github-oidc-role")),
+    ("only-build-pushes", rule_only_build_pushes, module("github-oidc-role")),
+    ("environment-deploy-role", rule_environment_uses_deploy_role, module("environment")),
+    ("ecr", rule_ecr, module("ecr")),
+    ("ecs-service", rule_ecs_service, module("ecs-fargate-service")),
+    ("alarms", rule_alarms, module("ecs-fargate-service")),
+    ("fast-rollout", rule_fast_rollout_defaults, module("ecs-fargate-service")),
+    ("events-queue", rule_events_queue, module("ecs-events-queue")),
+    ("ledger-bucket", lambda c: rule_private_bucket(c, "ledger"), module("ledger")),
+    ("state-bucket", lambda c: rule_private_bucket(c, "state"), INFRA / "bootstrap" / "state"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "directory"), [(r, d) for _, r, d in REAL_RULES], ids=[n for n, _, _ in REAL_RULES]
+)
+def test_real_infrastructure_complies(rule: Callable[[Config], list[str]], directory: Path) -> None:
+    assert rule(load(directory)) == []
+
+
+@pytest.mark.parametrize("directory", MODULES, ids=[p.name for p in MODULES])
+def test_module_hygiene(directory: Path) -> None:
+    assert rule_hygiene(load(directory), module=True) == []
+
+
+@pytest.mark.parametrize("directory", ROOTS, ids=[f"{p.parent.name}/{p.name}" for p in ROOTS])
+def test_root_hygiene(directory: Path) -> None:
+    assert rule_hygiene(load(directory), module=False) == []
+    assert (directory / "README.md").is_file() or (directory.parent / "README.md").is_file()
+
+
+def test_module_wiring() -> None:
+    configs = {path.resolve(): load(path) for path in MODULES}
+    problems = {p.name: rule_wiring(c, configs) for p, c in configs.items()}
+    for root in ROOTS:
+        problems[f"{root.parent.name}/{root.name}"] = rule_wiring(load(root), configs)
+    assert {name: found for name, found in problems.items() if found} == {}
+
+
+@pytest.mark.parametrize("directory", [*ENV_ROOTS, INFRA / "bootstrap" / "oidc"], ids=lambda p: p.name)
+def test_backends_are_partial_with_lockfile(directory: Path) -> None:
+    assert rule_backend(directory) == []
+
+
+def test_each_module_has_a_mock_provider_test() -> None:
+    for directory in MODULES:
+        tests = list((directory / "tests").glob("*.tftest.hcl"))
+        assert tests, f"{directory.name} has no terraform test file"
+        assert all('mock_provider "aws"' in t.read_text(encoding="utf-8") for t in tests)
+
+
+def test_production_uses_the_environment_module_with_its_own_name() -> None:
+    production = load(INFRA / "envs" / "production")
+    call = production.modules["environment"]
+    assert call["source"] == "../../modules/environment"
+    assert call["environment"] == "production"
+
+
+def test_oidc_provider_has_no_pinned_thumbprint() -> None:
+    provider = load(INFRA / "bootstrap" / "oidc").resources[("aws_iam_openid_connect_provider", "github")]
+    assert "thumbprint_list" not in provider
+    assert provider["client_id_list"] == ["sts.amazonaws.com"]
+
+
+def test_rollout_floor_stated_in_readme_matches_defaults() -> None:
+    service = load(module("ecs-fargate-service"))
+    defaults = {
+        name: int(service.variables[name]["default"])
+        for name in ("healthy_threshold", "health_check_interval", "deregistration_delay")
+    }
+    floor = (
+        defaults["healthy_threshold"] * defaults["health_check_interval"] + defaults["deregistration_delay"]
+    )
+    readme = (module("ecs-fargate-service") / "README.md").read_text(encoding="utf-8")
+    assert f"{floor} s" in readme
+    assert "450 s" in readme  # AWS defaults: 5 x 30 s + 300 s
+
+
+# Each rule catches its regression -------------------------------------------------------------------
+
+ROLE = module("github-oidc-role")
+
+REGRESSIONS: list[tuple[str, Callable[[], Config], Callable[[Config], list[str]], str]] = [
+    (
+        "deploy-role-trusts-a-branch",
+        lambda: mutated(
+            ROLE, "main.tf", ':environment:${coalesce(var.environment, "-")}', ":ref:refs/heads/main"
+        ),
+        rule_oidc_trust,
+        "must be one GitHub environment",
+    ),
+    (
+        "deploy-role-trusts-any-ref-with-stringlike",
+        lambda: mutated(
+            ROLE,
+            "main.tf",
+            'test     = "StringEquals"\n      variable = "token.actions.githubusercontent.com:sub"',
+            'test     = "StringLike"\n      variable = "token.actions.githubusercontent.com:sub"',
+        ),
+        rule_oidc_trust,
+        "not StringEquals",
+    ),
+    (
+        "trust-without-audience",
+        lambda: mutated(
+            ROLE,
+            "main.tf",
+            '"token.actions.githubusercontent.com:aud"',
+            '"token.actions.githubusercontent.com:azp"',
+        ),
+        rule_oidc_trust,
+        "aud is not StringEquals",
+    ),
+    (
+        "passrole-on-star",
+        lambda: mutated(ROLE, "main.tf", "resources = var.pass_role_arns", 'resources = ["*"]'),
+        rule_deploy_policy,
+        "iam:PassRole on a wildcard",
+    ),
+    (
+        "passrole-to-any-service",
+        lambda: mutated(
+            ROLE, "main.tf", 'variable = "iam:PassedToService"', 'variable = "aws:RequestedRegion"'
+        ),
+        rule_deploy_policy,
+        "without iam:PassedToService",
+    ),
+    (
+        "deploy-role-can-push",
+        lambda: mutated(
+            ROLE,
+            "main.tf",
+            '"ecr:DescribeRepositories",',
+            '"ecr:DescribeRepositories",\n      "ecr:UploadLayerPart",',
+        ),
+        rule_deploy_policy,
+        "can push images",
+    ),
+    (
+        "deploy-role-updates-any-service",
+        lambda: mutated(ROLE, "main.tf", "resources = [var.service_arn]", 'resources = ["*"]'),
+        rule_deploy_policy,
+        "Resource *",
+    ),
+    (
+        "deploy-role-reads-any-queue",
+        lambda: mutated(
+            ROLE, "main.tf", '"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"', '"sqs:*"'
+        ),
+        rule_deploy_policy,
+        "wildcard action",
+    ),
+    (
+        "deploy-role-writes-whole-bucket",
+        lambda: mutated(
+            ROLE,
+            "main.tf",
+            'ledger_objects         = local.deploy ? "${var.ledger_bucket_arn}/${var.ledger_prefix}/*"',
+            'ledger_objects         = local.deploy ? "${var.ledger_bucket_arn}/*"',
+        ),
+        rule_deploy_policy,
+        "outside the ledger prefix",
+    ),
+    (
+        "deploy-role-any-lock-item",
+        lambda: mutated(
+            ROLE, "main.tf", 'variable = "dynamodb:LeadingKeys"', 'variable = "aws:RequestedRegion"'
+        ),
+        rule_deploy_policy,
+        "dynamodb:LeadingKeys",
+    ),
+    (
+        "production-role-able-to-push",
+        lambda: mutated(
+            module("environment"), "main.tf", 'kind               = "deploy"', 'kind               = "build"'
+        ),
+        rule_environment_uses_deploy_role,
+        "must get deploy roles",
+    ),
+    (
+        "mutable-tags",
+        lambda: mutated(module("ecr"), "main.tf", '"IMMUTABLE"', '"MUTABLE"'),
+        rule_ecr,
+        "not IMMUTABLE",
+    ),
+    (
+        "promoted-images-can-expire",
+        lambda: mutated(module("ecr"), "main.tf", "rulePriority = 1\n", "rulePriority = 50\n"),
+        rule_ecr,
+        "not priority 1",
+    ),
+    (
+        "missing-circuit-breaker-rollback",
+        lambda: mutated(
+            module("ecs-fargate-service"),
+            "main.tf",
+            "    enable   = true\n    rollback = true",
+            "    enable   = true\n    rollback = false",
+        ),
+        rule_ecs_service,
+        "circuit breaker with rollback is missing",
+    ),
+    (
+        "missing-alarm-rollback",
+        lambda: mutated(
+            module("ecs-fargate-service"),
+            "main.tf",
+            "    enable      = true\n    rollback    = true",
+            "    enable      = true\n    rollback    = false",
+        ),
+        rule_ecs_service,
+        "alarm-based rollback is missing",
+    ),
+    (
+        "terraform-fights-envpromote-over-the-task-definition",
+        lambda: mutated(
+            module("ecs-fargate-service"),
+            "main.tf",
+            "ignore_changes = [task_definition, desired_count]",
+            "ignore_changes = [desired_count]",
+        ),
+        rule_ecs_service,
+        "ignore_changes",
+    ),
+    (
+        "alarm-without-ok-actions",
+        lambda: mutated(
+            module("ecs-fargate-service"), "main.tf", "  ok_actions          = local.alarm_to\n", ""
+        ),
+        rule_alarms,
+        "ok_actions",
+    ),
+    (
+        "aws-default-deregistration-delay",
+        lambda: mutated(
+            module("ecs-fargate-service"), "variables.tf", "default     = 15\n", "default     = 300\n"
+        ),
+        rule_fast_rollout_defaults,
+        "well below",
+    ),
+    (
+        "ledger-without-versioning",
+        lambda: mutated(module("ledger"), "main.tf", 'status = "Enabled"', 'status = "Suspended"'),
+        lambda c: rule_private_bucket(c, "ledger"),
+        "versioning",
+    ),
+    (
+        "ledger-public",
+        lambda: mutated(
+            module("ledger"), "main.tf", "restrict_public_buckets = true", "restrict_public_buckets = false"
+        ),
+        lambda c: rule_private_bucket(c, "ledger"),
+        "restrict_public_buckets",
+    ),
+    (
+        "queue-open-to-anyone",
+        lambda: mutated(
+            module("ecs-events-queue"),
+            "main.tf",
+            'identifiers = ["events.amazonaws.com"]',
+            'identifiers = ["*"]',
+        ),
+        rule_events_queue,
+        "not only events.amazonaws.com",
+    ),
+    (
+        "queue-unencrypted",
+        lambda: mutated(module("ecs-events-queue"), "main.tf", "  sqs_managed_sse_enabled    = true\n", ""),
+        rule_events_queue,
+        "not encrypted",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "rule", "expected"),
+    [(b, r, e) for _, b, r, e in REGRESSIONS],
+    ids=[n for n, _, _, _ in REGRESSIONS],
+)
+def test_rule_catches_regression(
+    build: Callable[[], Config], rule: Callable[[Config], list[str]], expected: str
+) -> None:
+    problems = rule(build())
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_hygiene_catches_undocumented_variable(tmp_path: Path) -> None:
+    for name in ("main.tf", "outputs.tf", "versions.tf", "README.md"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    (tmp_path / "versions.tf").write_text('terraform {\n  required_version = ">= 1.7"\n}\n', encoding="utf-8")
+    (tmp_path / "variables.tf").write_text('variable "x" {\n  default = 1\n}\n', encoding="utf-8")
+    (tmp_path / "outputs.tf").write_text('output "y" {\n  value = 1\n}\n', encoding="utf-8")
+    problems = rule_hygiene(load(tmp_path), module=True)
+    assert "variable x has no description" in problems
+    assert "variable x has no type" in problems
+    assert "output y has no description" in problems
+
+
+def test_wiring_catches_a_misspelt_module_input() -> None:
+    configs = {path.resolve(): load(path) for path in MODULES}
+    bad = mutated(
+        module("environment"),
+        "main.tf",
+        "  alarm_topic_arn = module.alarms.topic_arn",
+        "  alarm_topic     = module.alarms.topic_arn",
+    )
+    problems = rule_wiring(bad, configs)
+    assert "module service: passes undeclared input alarm_topic" in problems
+    assert "module service: required input alarm_topic_arn not passed" in problems
+
+
+def test_backend_rule_catches_a_hard_coded_account(tmp_path: Path) -> None:
+    (tmp_path / "versions.tf").write_text('terraform {\n  backend "s3" {}\n}\n', encoding="utf-8")
+    (tmp_path / "backend.hcl").write_text(
+        'bucket = "state-123456789012"\nkey = "k"\nuse_lockfile = true\n', encoding="utf-8"
+    )
+    problems = rule_backend(tmp_path)
+    assert any("hard-codes bucket" in p for p in problems)
+    assert any("account id is hard-coded" in p for p in problems)
