@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from envpromote.sandbox.server import serve
@@ -21,4 +22,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Interpreter teardown of moto's in-memory state takes seconds and there is nothing left to save.
+    os._exit(code)

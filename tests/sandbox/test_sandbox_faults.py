@@ -1,0 +1,137 @@
+"""Fault injection: throttling (ECS json / S3 xml) that botocore retries, dropped connections, the control API."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+
+from envpromote.aws import ClientFactory
+from envpromote.sandbox.testing import Sandbox
+
+CLUSTER = "envpromote-dev"
+SERVICE = "envpromote-dev-web"
+LEDGER_BUCKET = "envpromote-ledger-123456789012"
+
+
+def client(service: str, attempts: int) -> Any:
+    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": attempts}))
+
+
+def test_full_ecs_throttling_is_a_throttling_exception(sandbox: Sandbox) -> None:
+    sandbox.set_faults(throttle={"ecs": 1.0})
+    ecs = client("ecs", 2)
+    with pytest.raises(ClientError) as caught:
+        ecs.describe_services(cluster=CLUSTER, services=[SERVICE])
+    error = caught.value.response
+    assert error["Error"]["Code"] == "ThrottlingException"
+    retries = error["ResponseMetadata"]["RetryAttempts"]
+    assert retries >= 1  # botocore treated it as retryable
+    assert sandbox.faults()["counters"]["throttled.ecs"] == retries + 1
+    boto3.client("sqs").list_queues()  # other services are untouched
+    assert sandbox.faults()["counters"].get("throttled.sqs", 0) == 0
+
+
+def test_full_s3_throttling_is_slow_down(sandbox: Sandbox) -> None:
+    sandbox.set_faults(throttle={"s3": 1.0})
+    s3 = client("s3", 2)
+    with pytest.raises(ClientError) as caught:
+        s3.get_bucket_versioning(Bucket=LEDGER_BUCKET)
+    assert caught.value.response["Error"]["Code"] == "SlowDown"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    retries = caught.value.response["ResponseMetadata"]["RetryAttempts"]
+    assert retries >= 1
+    assert sandbox.faults()["counters"]["throttled.s3"] == retries + 1
+
+
+def test_half_throttling_is_absorbed_by_retries_and_counted(sandbox: Sandbox) -> None:
+    sandbox.set_faults(throttle={"ecs": 0.5, "s3": 0.5}, seed=11)
+    factory = ClientFactory("us-east-1", max_attempts=10)
+    ecs, s3 = factory.client("ecs"), factory.client("s3")
+    for _ in range(5):  # botocore's real backoff (up to seconds per retry) makes this the slow test here
+        assert ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["serviceName"] == SERVICE
+        assert s3.get_bucket_versioning(Bucket=LEDGER_BUCKET)["Status"] == "Enabled"
+    counters = sandbox.faults()["counters"]
+    assert counters["throttled.ecs"] > 0 and counters["throttled.s3"] > 0
+    assert factory.counter.retries == counters["throttled"]
+
+
+def test_throttle_scenario_throttles_ecs_only_while_the_rollout_runs(sandbox: Sandbox) -> None:
+    ecs = boto3.client("ecs", config=Config(retries={"mode": "standard", "max_attempts": 10}))
+    current = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["taskDefinition"]
+    base = ecs.describe_task_definition(taskDefinition=current)["taskDefinition"]
+    td = ecs.register_task_definition(
+        family=base["family"],
+        containerDefinitions=base["containerDefinitions"],
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu=base["cpu"],
+        memory=base["memory"],
+        tags=[{"key": "sandbox-scenario", "value": "throttle:0.5:1"}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
+    retried = 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        response = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])
+        retried += response["ResponseMetadata"]["RetryAttempts"]
+        if len(response["services"][0]["deployments"]) == 1:
+            break
+    assert response["services"][0]["taskDefinition"] == td
+    during = sandbox.faults()["counters"]
+    assert during["throttled_by_scenario"] > 0
+    assert retried > 0
+    for _ in range(10):  # the rollout is over: no more throttling
+        ecs.describe_services(cluster=CLUSTER, services=[SERVICE])
+    assert sandbox.faults()["counters"]["throttled_by_scenario"] == during["throttled_by_scenario"]
+
+
+def test_dropped_connections_surface_as_connection_errors(sandbox: Sandbox) -> None:
+    sandbox.set_faults(drop_connections={"ecs": 1.0})
+    ecs = client("ecs", 2)
+    with pytest.raises((ConnectionClosedError, EndpointConnectionError)):
+        ecs.describe_services(cluster=CLUSTER, services=[SERVICE])
+    assert sandbox.faults()["counters"]["dropped.ecs"] >= 2  # the first attempt and at least one retry
+
+
+def test_partly_dropped_connections_are_retried(sandbox: Sandbox) -> None:
+    sandbox.set_faults(drop_connections=0.3, seed=5)
+    ecs = client("ecs", 10)
+    for _ in range(10):
+        ecs.describe_services(cluster=CLUSTER, services=[SERVICE])
+    assert sandbox.faults()["counters"]["dropped"] > 0
+
+
+def test_bad_fault_settings_are_refused_with_the_reason(sandbox: Sandbox) -> None:
+    for payload, phrase in [
+        ({"throttle": {"ecs": 2}}, "throttle.ecs must be a number from 0 to 1"),
+        ({"event_loss": "lots"}, "event_loss must be a number from 0 to 1"),
+        ({"flood": 1}, "unknown fault setting"),
+        ({"event_delay_s": -1}, "event_delay_s must be a number of seconds"),
+    ]:
+        request = urllib.request.Request(  # noqa: S310 - local sandbox
+            sandbox.url + "/envpromote-sandbox/faults", data=json.dumps(payload).encode(), method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=5)  # noqa: S310 - local sandbox
+        assert caught.value.code == 400
+        assert phrase in json.loads(caught.value.read())["error"]
+    assert sandbox.faults()["settings"]["throttle"] == {}
+
+
+def test_reset_clears_faults_and_counters(sandbox: Sandbox) -> None:
+    sandbox.set_faults(throttle={"ecs": 1.0})
+    with pytest.raises(ClientError):
+        client("ecs", 1).list_clusters()
+    sandbox.reset()
+    report = sandbox.faults()
+    assert report["settings"]["throttle"] == {}
+    assert report["counters"] == {}
+    assert boto3.client("ecs").list_clusters()["clusterArns"] == []
