@@ -66,9 +66,8 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The main job on the local sandbox: build, deploy dev, promote staging and production, fail, roll back."""
-    install(session, app=True)
-    session.install("invoke")
+    """The main job on the local sandbox: build, scan, deploy, promote, fail fast, roll back."""
+    install(session, "scan")  # the demo scans each build with trivy (offline: config, secrets, SBOM)
     session.run("invoke", "demo", *session.posargs)
 
 

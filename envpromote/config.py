@@ -211,7 +211,7 @@ class _Checker:
         if not isinstance(value, str):
             self.problem(f"{path}.{key}", f"must be a string, got {type(value).__name__}")
             return ""
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             self.problem(f"{path}.{key}", f"invalid value {value[:60]!r}{' (' + hint + ')' if hint else ''}")
         return value
 
@@ -292,7 +292,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     lock = LockSettings(
         table=check.string(lck, "table", "lock", pattern=re.compile(r"^[A-Za-z0-9_.-]{3,255}$")),
         region=check.string(lck, "region", "lock", pattern=_REGION, hint="e.g. us-east-1"),
-        lease_seconds=check.integer(lck, "lease_seconds", "lock", default=1800, low=30, high=86400),
+        lease_seconds=check.integer(lck, "lease_seconds", "lock", default=1800, low=5, high=86400),
     )
 
     chain_table = check.table(root.get("chain"), "chain", {"order"})
@@ -306,7 +306,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         root.get("environments"), "environments", set(order) | set(root.get("environments") or {})
     )
     for name in order:
-        if not _ENV_NAME.match(name):
+        if not _ENV_NAME.fullmatch(name):
             check.problem("chain.order", f"invalid environment name {name[:40]!r} (lowercase, digits and -)")
         if name not in envs_table:
             check.problem(f"environments.{name}", "missing table for an environment listed in chain.order")
@@ -370,7 +370,7 @@ def _parse_environment(check: _Checker, name: str, raw: Any, upstream: str | Non
             check.problem(f"{key}.taskdef.{table_name}", 'must be a table of NAME = "value"')
             continue
         for var, value in table.items():
-            if not _ENV_VAR.match(var):
+            if not _ENV_VAR.fullmatch(var):
                 check.problem(f"{key}.taskdef.{table_name}.{var[:40]}", "invalid environment variable name")
             if not isinstance(value, str):
                 check.problem(f"{key}.taskdef.{table_name}.{var[:40]}", "value must be a string")

@@ -91,6 +91,6 @@ class EnvironmentLocked(EnvPromoteError):
 
 
 class LedgerError(EnvPromoteError):
-    """The ledger is unreachable, corrupted or its hash chain is broken."""
+    """The ledger is unreachable, corrupted or its hash chain is broken: nothing can be gated on it."""
 
-    exit_code = EXIT_UNEXPECTED
+    exit_code = EXIT_PREFLIGHT_FAILED

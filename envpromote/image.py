@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from envpromote.errors import BadInput
 
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+DIGEST_RE = re.compile(r"\Asha256:[0-9a-f]{64}\Z")  # \Z: "$" would accept a trailing newline
 _REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")
 _REGISTRY_RE = re.compile(r"^[A-Za-z0-9.-]+(?::\d{1,5})?$")
+_OTHER_ALGORITHMS = {"sha1", "sha224", "sha384", "sha512", "md5", "blake3", "sha3-256"}
 _DIGEST_FIX = "Pass the digest printed by 'invoke build' (sha256: followed by 64 lowercase hex characters)."
 
 
@@ -36,9 +37,13 @@ def parse_digest(value: str) -> str:
             f"Digest {_shown(value)} has uppercase hex.", fix="Use the lowercase digest. " + _DIGEST_FIX
         )
     if ":" in value and not value.startswith("sha256:"):
-        algorithm = value.split(":", 1)[0]
+        algorithm, rest = value.split(":", 1)
+        if algorithm.lower() in _OTHER_ALGORITHMS and re.fullmatch(r"[0-9a-fA-F]+", rest):
+            raise BadInput(
+                f"Digest algorithm {_shown(algorithm)} is not supported; only sha256.", fix=_DIGEST_FIX
+            )
         raise BadInput(
-            f"Digest algorithm {_shown(algorithm)} is not supported; only sha256.", fix=_DIGEST_FIX
+            f"{_shown(value)} looks like a tag; EnvPromote deploys by digest only.", fix=_DIGEST_FIX
         )
     if value.startswith("sha256:"):
         raise BadInput(

@@ -38,6 +38,7 @@ def test_bare_digest_uses_defaults() -> None:
         (f"app@{GOOD}", "no registry"),
         (f" {GOOD}", "whitespace"),
         ("", "No image given"),
+        (GOOD + "\n", "whitespace"),
     ],
 )
 def test_refusals_name_the_problem(value: str, expected: str) -> None:
