@@ -33,7 +33,7 @@ variable "promoted_tag_prefix" {
 variable "promoted_images_kept" {
   description = "How many promoted images the protecting rule keeps. Only this rule can expire a promoted image; raise it if you ever promote more digests than this."
   type        = number
-  default     = 10000
+  default     = 9999
 
   validation {
     condition     = var.promoted_images_kept >= 1000 && floor(var.promoted_images_kept) == var.promoted_images_kept

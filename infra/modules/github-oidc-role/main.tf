@@ -9,7 +9,6 @@ locals {
   # protection rules (reviewers, branch policy) gate production; the build role to one branch.
   subject = local.deploy ? "repo:${var.github_repository}:environment:${coalesce(var.environment, "-")}" : "repo:${var.github_repository}:ref:refs/heads/${var.branch}"
 
-  cluster_name           = local.deploy ? element(split("/", var.cluster_arn), 1) : null
   service_deployment_arn = local.deploy ? "${replace(var.service_arn, ":service/", ":service-deployment/")}/*" : null
   task_arn_pattern       = local.deploy ? "${replace(var.cluster_arn, ":cluster/", ":task/")}/*" : null
   ledger_objects         = local.deploy ? "${var.ledger_bucket_arn}/${var.ledger_prefix}/*" : null
