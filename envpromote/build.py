@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import posixpath
 import re
 import shlex
 import shutil
@@ -52,7 +53,10 @@ _UPLOAD_PART_BYTES = 10 * 1024 * 1024
 # --------------------------------------------------------------------------------------------- pure parts
 @dataclass(frozen=True)
 class ImageConfig:
-    """The runtime part of an OCI image config, as the Dockerfile's final stage declares it."""
+    """The runtime part of an OCI image config, as the Dockerfile's final stage declares it.
+
+    `copies` are the final stage's COPY/ADD instructions from the build context: (sources, absolute dest).
+    """
 
     cmd: tuple[str, ...] = DEFAULT_CMD
     entrypoint: tuple[str, ...] = ()
@@ -62,6 +66,8 @@ class ImageConfig:
     env: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     base: str = "scratch"
+    copies: tuple[tuple[tuple[str, ...], str], ...] = ()
+    healthcheck: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,8 +141,44 @@ def _key_values(rest: str) -> list[tuple[str, str]]:
     return pairs
 
 
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+DOCKER_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+_NS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+
+
+def _expand(text: str, values: dict[str, str]) -> str:
+    return _VAR.sub(lambda m: values.get(m.group(1) or m.group(2), ""), text)
+
+
+def _nanoseconds(value: str) -> int:
+    match = _DURATION.match(value)
+    return int(float(match.group(1)) * _NS[match.group(2)]) if match else 0
+
+
+def _healthcheck(rest: str) -> tuple[tuple[str, Any], ...]:
+    words = rest.split()
+    options: dict[str, Any] = {}
+    while words and words[0].startswith("--"):
+        key, _, value = words.pop(0)[2:].partition("=")
+        names = {"interval": "Interval", "timeout": "Timeout", "start-period": "StartPeriod"}
+        if key in names:
+            options[names[key]] = _nanoseconds(value)
+        elif key == "retries":
+            options["Retries"] = int(value)
+    command = " ".join(words)
+    if command.upper() == "NONE":
+        return (("Test", ["NONE"]),)
+    instruction, _, body = command.partition(" ")
+    if instruction.upper() == "CMD":
+        argv = _json_words(body.strip())
+        options["Test"] = ["CMD", *argv] if argv else ["CMD-SHELL", body.strip()]
+    return tuple(sorted(options.items()))
+
+
 def parse_dockerfile(text: str) -> ImageConfig:
     """The image config declared by the final stage (FROM starts a stage; later stages replace earlier ones)."""
+    args: dict[str, str] = {}
     cmd: tuple[str, ...] = DEFAULT_CMD
     entrypoint: tuple[str, ...] = ()
     user = ""
@@ -144,15 +186,21 @@ def parse_dockerfile(text: str) -> ImageConfig:
     ports: list[str] = []
     env: dict[str, str] = {}
     labels: dict[str, str] = {}
+    copies: list[tuple[tuple[str, ...], str]] = []
+    healthcheck: tuple[tuple[str, Any], ...] = ()
     base = "scratch"
     for line in _logical_lines(text):
         instruction, _, rest = line.partition(" ")
         instruction = instruction.upper()
         rest = rest.strip()
-        if instruction == "FROM":
-            base = rest.split()[0] if rest else "scratch"
+        scope = {"PATH": DOCKER_DEFAULT_PATH, **args, **env}
+        if instruction == "ARG":
+            for key, value in _key_values(rest):
+                args.setdefault(key, value)
+        elif instruction == "FROM":
+            base = _expand(rest.split()[0], args) if rest else "scratch"
             cmd, entrypoint, user, workdir = DEFAULT_CMD, (), "", "/"
-            ports, env, labels = [], {}, {}
+            ports, env, labels, copies, healthcheck = [], {}, {}, [], ()
         elif instruction in {"CMD", "ENTRYPOINT"}:
             words = _json_words(rest) or ("/bin/sh", "-c", rest)
             if instruction == "CMD":
@@ -160,16 +208,30 @@ def parse_dockerfile(text: str) -> ImageConfig:
             else:
                 entrypoint = words
         elif instruction == "USER":
-            user = rest
+            user = _expand(rest, scope)
         elif instruction == "WORKDIR":
-            workdir = rest if rest.startswith("/") else f"{workdir.rstrip('/')}/{rest}"
+            rest = _expand(rest, scope)
+            workdir = posixpath.normpath(posixpath.join(workdir, rest))
         elif instruction == "EXPOSE":
-            for port in rest.split():
+            for port in _expand(rest, scope).split():
                 ports.append(port if "/" in port else f"{port}/tcp")
         elif instruction == "ENV":
-            env.update(_key_values(rest))
+            for key, value in _key_values(rest):
+                env[key] = _expand(value, {"PATH": DOCKER_DEFAULT_PATH, **args, **env})
         elif instruction == "LABEL":
             labels.update(_key_values(rest))
+        elif instruction == "HEALTHCHECK":
+            healthcheck = _healthcheck(rest)
+        elif instruction in {"COPY", "ADD"}:
+            words = _json_words(rest) or tuple(shlex.split(rest))
+            if any(w.startswith("--from") for w in words):
+                continue  # from another stage: built by Docker only
+            paths = [_expand(w, scope) for w in words if not w.startswith("--")]
+            if len(paths) >= 2:
+                dest = posixpath.normpath(posixpath.join(workdir, paths[-1]))
+                if paths[-1].endswith("/") and not dest.endswith("/"):
+                    dest += "/"
+                copies.append((tuple(paths[:-1]), dest))
     return ImageConfig(
         cmd=cmd,
         entrypoint=entrypoint,
@@ -179,6 +241,8 @@ def parse_dockerfile(text: str) -> ImageConfig:
         env=tuple(env.items()),
         labels=tuple(sorted(labels.items())),
         base=base,
+        copies=tuple(copies),
+        healthcheck=healthcheck,
     )
 
 
@@ -226,6 +290,8 @@ def image_config_json(config: ImageConfig, diff_ids: list[str], created: str) ->
         runtime["Env"] = [f"{key}={value}" for key, value in config.env]
     if config.labels:
         runtime["Labels"] = dict(config.labels)
+    if config.healthcheck:
+        runtime["Healthcheck"] = dict(config.healthcheck)
     document = {
         "architecture": "amd64",
         "os": "linux",
@@ -276,30 +342,40 @@ def bootstrap_image() -> OciImage:
     )
 
 
-def app_files(app_dir: Path, workdir: str) -> list[tuple[str, bytes, int]]:
-    """The files that go into the app layer: app/src/** and the requirements/pyproject, under WORKDIR."""
-    root = workdir.strip("/")
-    selected: list[Path] = []
-    src = app_dir / "src"
-    if src.is_dir():
-        selected += [
-            p
-            for p in src.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith((".pyc", ".pyo"))
-        ]
-    for name in ("requirements.txt", "pyproject.toml"):
-        if (app_dir / name).is_file():
-            selected.append(app_dir / name)
-    if not selected:
+def _context_files(app_dir: Path, source: str) -> list[tuple[Path, str]]:
+    """(file, path relative to the source) for a COPY source, skipping caches as app/.dockerignore does."""
+    root = (app_dir / source).resolve()
+    if not root.is_relative_to(app_dir.resolve()):
+        raise BadInput(f"Dockerfile COPY source {source!r} is outside app/.", fix="Copy only from app/.")
+    if root.is_file():
+        return [(root, root.name)]
+    return [
+        (p, p.relative_to(root).as_posix())
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith((".pyc", ".pyo"))
+    ]
+
+
+def app_files(app_dir: Path, config: ImageConfig) -> list[tuple[str, bytes, int]]:
+    """The app layer: what the Dockerfile's final stage copies from the context (else app/src under WORKDIR),
+    plus app/requirements.txt under WORKDIR (the virtualenv itself needs Docker and a package index)."""
+    placed: dict[str, Path] = {}
+    copies = config.copies or ((("src",), f"{config.workdir.rstrip('/')}/src/"),)
+    for sources, dest in copies:
+        for source in sources:
+            for path, relative in _context_files(app_dir, source):
+                into_dir = dest.endswith("/") or len(sources) > 1 or (app_dir / source).is_dir()
+                target = f"{dest.rstrip('/')}/{relative}" if into_dir else dest
+                placed[target.lstrip("/")] = path
+    requirements = app_dir / "requirements.txt"
+    if requirements.is_file():
+        placed.setdefault(f"{config.workdir.strip('/')}/requirements.txt".lstrip("/"), requirements)
+    if not placed:
         raise BadInput(
-            f"Nothing to build in {app_dir}: no src/ directory or requirements.txt.",
+            f"Nothing to build in {app_dir}: the Dockerfile copies nothing and there is no src/ directory.",
             fix="Run 'invoke build' from the repository root (it packs app/), or create app/src.",
         )
-    files = []
-    for path in selected:
-        relative = path.relative_to(app_dir).as_posix()
-        files.append((f"{root}/{relative}" if root else relative, path.read_bytes(), path.stat().st_mode))
-    return files
+    return [(target, path.read_bytes(), path.stat().st_mode) for target, path in sorted(placed.items())]
 
 
 def default_tag(commit: str | None, dirty: bool) -> str:
@@ -403,21 +479,29 @@ def push_image(ecr: Any, repository: str, image: OciImage, tag: str) -> None:
     except botocore.exceptions.ClientError as exc:
         code = exc.response["Error"]["Code"]
         message = exc.response["Error"].get("Message", "")
-        if code == "ImageAlreadyExistsException":
-            return
+        if code == "ImageAlreadyExistsException" and _tagged_digest(ecr, repository, tag) == image.digest:
+            return  # the very same image under the same tag: builds are reproducible, nothing to do
+        if code in {"ImageAlreadyExistsException", "ImageTagAlreadyExistsException"}:
+            raise BadInput(
+                f"Tag {tag!r} already points at another image in the immutable repository {repository!r}.",
+                fix="Commit your change (the default tag is the commit) or pass a new --tag.",
+            ) from None
         if code == "RepositoryNotFoundException":
             raise PreflightFailed(
                 f"ECR repository {repository!r} does not exist.",
                 fix="Create it with 'invoke infra.apply' (AWS) or 'invoke sandbox.up' (local).",
             ) from None
-        if code == "ImageTagAlreadyExistsException":
-            raise BadInput(
-                f"Tag {tag!r} already points at another image in the immutable repository {repository!r}.",
-                fix="Commit your change (the default tag is the commit) or pass a new --tag.",
-            ) from None
         raise PreflightFailed(
             f"ECR refused the push: {code}: {message}", fix="Check ECR permissions."
         ) from None
+
+
+def _tagged_digest(ecr: Any, repository: str, tag: str) -> str | None:
+    try:
+        details = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"]
+    except botocore.exceptions.ClientError:
+        return None
+    return str(details[0]["imageDigest"]) if details else None
 
 
 def _registry_uri(ecr: Any, repository: str) -> str:
@@ -535,7 +619,7 @@ def build(
             annotations["org.opencontainers.image.revision"] = commit + ("-dirty" if dirty else "")
         if scenario:
             annotations[SCENARIO_ANNOTATION] = scenario
-        image = assemble_image(app_files(app_dir, config.workdir), config, annotations=annotations)
+        image = assemble_image(app_files(app_dir, config), config, annotations=annotations)
         layout = write_oci_layout(image, repo_root / ".envpromote" / "oci", tag)
         uri = repository
         if push:

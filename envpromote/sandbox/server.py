@@ -222,6 +222,10 @@ def serve(host: str, port: int, config: str | None, ready_file: str | None) -> i
     info: dict[str, Any] = {"service": "envpromote-sandbox", "pid": os.getpid(), "config": config}
     app = SandboxApp(DomainDispatcherApplication(create_backend_app), sim, faults, info)
     try:
+        if port:  # werkzeug reports a taken port with several lines and exit 1; say it in one, with exit 4
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((host, port))
         server = make_server(host, port, app, threaded=True, request_handler=make_request_handler(faults))
     except OSError as exc:
         print(

@@ -77,7 +77,8 @@ def test_circuit_breaker_events_reach_the_queue(sandbox: Sandbox) -> None:
     ]
     assert deployments[0][1] == deployments[1][1] == failed_id
     rollback_id = deployments[2][1]
-    assert rollback_id != failed_id and deployments[3][1] == rollback_id
+    assert rollback_id != failed_id
+    assert deployments[3][1] == rollback_id
 
     failed = next(e for e in events if e["detail"].get("eventName") == "SERVICE_DEPLOYMENT_FAILED")
     assert failed["source"] == "aws.ecs"
@@ -85,8 +86,10 @@ def test_circuit_breaker_events_reach_the_queue(sandbox: Sandbox) -> None:
     assert failed["resources"] == [f"arn:aws:ecs:us-east-1:123456789012:service/{CLUSTER}/{SERVICE}"]
     assert failed["detail"]["eventType"] == "ERROR"
     assert failed["detail"]["reason"] == "ECS deployment circuit breaker: tasks failed to start."
-    rolling = [e for e in events if e["detail"].get("deploymentId") == rollback_id][0]
-    assert rolling["detail"]["reason"].startswith("ECS deployment circuit breaker: rolling back to deploymentId")
+    rolling = next(e for e in events if e["detail"].get("deploymentId") == rollback_id)
+    assert rolling["detail"]["reason"].startswith(
+        "ECS deployment circuit breaker: rolling back to deploymentId"
+    )
 
     crashed = [
         e
@@ -134,9 +137,15 @@ def test_partial_event_loss_is_random_but_counted(sandbox: Sandbox, loss: float)
         cluster=CLUSTER, services=[SERVICE], WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
     )
     counters = sandbox.faults()["counters"]
-    delivered = drain(sqs, queue(sqs, SERVICE), until=lambda ev: len(ev) >= counters.get("events.delivered", 0))
+    delivered = drain(
+        sqs, queue(sqs, SERVICE), until=lambda ev: len(ev) >= counters.get("events.delivered", 0)
+    )
     assert counters["events.lost"] > 0
-    assert len(delivered) == counters["events.delivered"] == counters["events.published"] - counters["events.lost"]
+    assert (
+        len(delivered)
+        == counters["events.delivered"]
+        == counters["events.published"] - counters["events.lost"]
+    )
 
 
 def test_event_delay_holds_events_back(sandbox: Sandbox) -> None:

@@ -56,10 +56,14 @@ def test_half_throttling_is_absorbed_by_retries_and_counted(sandbox: Sandbox) ->
     factory = ClientFactory("us-east-1", max_attempts=10)
     ecs, s3 = factory.client("ecs"), factory.client("s3")
     for _ in range(5):  # botocore's real backoff (up to seconds per retry) makes this the slow test here
-        assert ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["serviceName"] == SERVICE
+        assert (
+            ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["serviceName"]
+            == SERVICE
+        )
         assert s3.get_bucket_versioning(Bucket=LEDGER_BUCKET)["Status"] == "Enabled"
     counters = sandbox.faults()["counters"]
-    assert counters["throttled.ecs"] > 0 and counters["throttled.s3"] > 0
+    assert counters["throttled.ecs"] > 0
+    assert counters["throttled.s3"] > 0
     assert factory.counter.retries == counters["throttled"]
 
 

@@ -60,7 +60,9 @@ def wait_for(ecs: Any, predicate: Callable[[dict[str, Any]], bool]) -> dict[str,
         if predicate(service):
             return service
         time.sleep(POLL_S)
-    raise AssertionError(f"condition not reached within {LIMIT_S} s; last state: {describe(ecs)['deployments']}")
+    raise AssertionError(
+        f"condition not reached within {LIMIT_S} s; last state: {describe(ecs)['deployments']}"
+    )
 
 
 def entries(sandbox: Sandbox) -> list[dict[str, Any]]:
@@ -85,7 +87,8 @@ def test_healthy_rollout_timeline(sandbox: Sandbox, ecs: Any) -> None:
     assert new["rolloutState"] == "IN_PROGRESS"
     assert new["runningCount"] == 0
     assert new["taskDefinition"] == td
-    assert new["id"].startswith("ecs-svc/") and new["id"][8:].isdigit()
+    assert new["id"].startswith("ecs-svc/")
+    assert new["id"][8:].isdigit()
     assert [(d["id"], d["status"]) for d in updated["deployments"][1:]] == [(old_id, "ACTIVE")]
 
     done = wait_for(ecs, lambda s: len(s["deployments"]) == 1)
@@ -151,12 +154,18 @@ def test_circuit_breaker_fails_then_rolls_back(sandbox: Sandbox, ecs: Any) -> No
     assert original["id"] == previous_id
     assert during["taskDefinition"] == previous_td
     messages = [e["message"] for e in during["events"]]
-    assert f"(service {SERVICE}) (deployment {failed_id}) deployment failed: tasks failed to start." in messages
+    assert (
+        f"(service {SERVICE}) (deployment {failed_id}) deployment failed: tasks failed to start." in messages
+    )
     assert f"(service {SERVICE}) rolling back to deployment {previous_id}." in messages
 
     done = wait_for(ecs, lambda s: len(s["deployments"]) == 1)
     [final] = done["deployments"]
-    assert (final["id"], final["rolloutState"], final["taskDefinition"]) == (rollback["id"], "COMPLETED", previous_td)
+    assert (final["id"], final["rolloutState"], final["taskDefinition"]) == (
+        rollback["id"],
+        "COMPLETED",
+        previous_td,
+    )
     assert done["runningCount"] == done["desiredCount"]
     assert states(sandbox) == [
         ("IN_PROGRESS", 0.0),
@@ -167,7 +176,8 @@ def test_circuit_breaker_fails_then_rolls_back(sandbox: Sandbox, ecs: Any) -> No
     stop_times = [e["t"] for e in entries(sandbox) if e["state"] == "TASK_STOPPED"]
     assert len(stop_times) == 3
     assert stop_times == sorted(stop_times)
-    assert 0 < stop_times[0] and stop_times[-1] <= 1.0
+    assert stop_times[0] > 0
+    assert stop_times[-1] <= 1.0
 
     stopped = ecs.list_tasks(cluster=CLUSTER, serviceName=SERVICE, desiredStatus="STOPPED")["taskArns"]
     tasks = ecs.describe_tasks(cluster=CLUSTER, tasks=stopped)["tasks"]
@@ -208,7 +218,11 @@ def test_stuck_rollout_never_concludes(sandbox: Sandbox, ecs: Any) -> None:
     time.sleep(1.5)
     service = describe(ecs)
     primary = service["deployments"][0]
-    assert (primary["rolloutState"], primary["runningCount"], primary["pendingCount"]) == ("IN_PROGRESS", 0, 2)
+    assert (primary["rolloutState"], primary["runningCount"], primary["pendingCount"]) == (
+        "IN_PROGRESS",
+        0,
+        2,
+    )
     assert len(service["deployments"]) == 2
     assert states(sandbox) == [("IN_PROGRESS", 0.0)]
 
@@ -218,7 +232,9 @@ def test_new_update_supersedes_a_rollout_in_progress(sandbox: Sandbox, ecs: Any)
     ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=first)
     first_id = describe(ecs)["deployments"][0]["id"]
     second = register(ecs, "healthy:0.5")
-    deployments = ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=second)["service"]["deployments"]
+    deployments = ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=second)["service"][
+        "deployments"
+    ]
     assert [d["status"] for d in deployments] == ["PRIMARY", "ACTIVE", "ACTIVE"]
     assert deployments[1]["id"] == first_id
     done = wait_for(ecs, lambda s: len(s["deployments"]) == 1)
