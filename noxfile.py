@@ -189,8 +189,16 @@ def iac(session: nox.Session) -> None:
     # 3. trivy config (embedded checks; --skip-check-update keeps it offline).
     session.run("trivy", "config", "--skip-check-update", "--exit-code", "1", "--quiet", "infra")
 
-    # 4. Policy tests: the security properties parsed from the HCL, with regression fixtures.
-    session.run("pytest", "-q", "tests/infra/test_iac_policies.py", "-p", "no:cacheprovider")
+    # 4. Policy tests (security properties parsed from the HCL, with regression fixtures) and the check of
+    # every argument, block and attribute against the AWS provider's schema (offline, from its cdktf bindings).
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/infra/test_iac_policies.py",
+        "tests/infra/test_provider_schema.py",
+    )
 
     # 5. CI only: provider-backed validation and mock_provider tests.
     if with_validate:
