@@ -90,6 +90,20 @@ class ProviderSchema:
                 result.update(self.arguments(parent))
         return result
 
+    def required(self, fqn: str) -> set[str]:
+        """Arguments the schema requires (jsii marks every other property optional)."""
+        definition = self.types[fqn]
+        names: set[str] = set()
+        for prop in definition.get("properties", []):
+            if not prop.get("optional"):
+                text = f"{prop.get('docs', {}).get('summary', '')} {prop.get('docs', {}).get('remarks', '')}"
+                link = _LINK.search(text)
+                names.add(link.group(1) if link else _snake(prop["name"]))
+        for parent in definition.get("interfaces", []):
+            if parent in self.types and parent.startswith("@cdktf/provider-aws."):
+                names |= self.required(parent)
+        return names
+
     def attributes(self, class_fqn: str) -> set[str]:
         names: set[str] = set()
         definition: dict[str, Any] | None = self.types.get(class_fqn)
@@ -112,6 +126,9 @@ class ProviderSchema:
     def check_body(self, body: dict[str, Any], fqn: str, where: str) -> list[str]:
         problems: list[str] = []
         allowed = self.arguments(fqn)
+        dynamic_blocks = {name for block in body.get("dynamic", []) for name in block}
+        for missing in sorted(self.required(fqn) - set(body) - dynamic_blocks):
+            problems.append(f"{where}: required argument {missing!r} is missing")
         for key, value in body.items():
             if key in META_ARGUMENTS:
                 continue

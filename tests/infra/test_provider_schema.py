@@ -43,6 +43,7 @@ def test_every_argument_block_and_reference_exists(schema: ProviderSchema) -> No
             "aws_ecr_repo does not exist",
         ),
         ("aws_ecr_repository.this.repository_url", "aws_ecr_repository.this.url", "has no attribute url"),
+        ("  repository = aws_ecr_repository.this.name\n", "", "required argument 'repository' is missing"),
     ],
 )
 def test_schema_check_catches_typos(
