@@ -15,7 +15,14 @@ from envpromote import terraform as tf
 from envpromote.errors import BadInput
 from envpromote.tasks._common import handle_errors, print_json
 
-INFRA = Path(__file__).resolve().parents[2] / "infra"
+INFRA_DIR_ENV = "ENVPROMOTE_INFRA_DIR"
+
+
+def _infra() -> Path:
+    """infra/ of this checkout, unless ENVPROMOTE_INFRA_DIR points at another tree (tests, forks)."""
+    return Path(os.environ.get(INFRA_DIR_ENV) or Path(__file__).resolve().parents[2] / "infra")
+
+
 ENV_HELP = "environment root under infra/envs: shared, dev, staging or production"
 
 
@@ -50,12 +57,10 @@ def init(
 
     backend.hcl holds the state key; the bucket and region are this account's, given here.
     """
-    root = tf.environment_root(INFRA, env)
+    root = tf.environment_root(_infra(), env)
     backend = tf.state_backend(state_bucket, state_region, os.environ)
     runner = tf.init_root(root, backend=backend, workspace=workspace)
-    print(
-        f"{env}: initialised {root.relative_to(INFRA.parent)} (terraform {runner.engine.version}, state s3://{backend['bucket']})."
-    )
+    print(f"{env}: initialised {root} (terraform {runner.engine.version}, state s3://{backend['bucket']}).")
 
 
 @task(
@@ -80,7 +85,7 @@ def plan(
 
     Run `invoke infra.init --env ENV` first.
     """
-    root = tf.environment_root(INFRA, env)
+    root = tf.environment_root(_infra(), env)
     runner = tf.TerraformRunner(root)
     summary = runner.plan(
         var_files=tf.root_var_files(root, var_file or []),
@@ -111,7 +116,7 @@ def apply(
     var: list[str] | None = None,
 ) -> None:
     """Plan, then apply exactly that plan; production asks for confirmation unless --yes (exit 3 if declined)."""
-    root = tf.environment_root(INFRA, env)
+    root = tf.environment_root(_infra(), env)
     name = root.name
     runner = tf.TerraformRunner(root, stream=True)
     summary = tf.apply_root(
@@ -127,7 +132,7 @@ def apply(
 @handle_errors
 def output(c: Any, env: str | None = None, json: bool = False) -> None:
     """Print the root's outputs in envpromote.toml's terms (a TOML snippet to paste, or JSON)."""
-    root = tf.environment_root(INFRA, env)
+    root = tf.environment_root(_infra(), env)
     tables = tf.config_tables(root.name, tf.TerraformRunner(root).output())
     if json:
         print_json(tables)
@@ -155,13 +160,13 @@ def bootstrap(
     backend = tf.state_backend(state_bucket, region, os.environ)
     confirm = None if yes else _confirm("this account")
     if step in {"state", "all"}:
-        runner = tf.init_root(INFRA / "bootstrap" / "state", backend=None)
+        runner = tf.init_root(_infra() / "bootstrap" / "state", backend=None)
         summary = tf.apply_root(
             runner, variables={"bucket_name": backend["bucket"], "region": backend["region"]}, confirm=confirm
         )
         print(f"bootstrap/state: {summary.one_line()} (local state: infra/bootstrap/state/terraform.tfstate)")
     if step in {"oidc", "all"}:
-        runner = tf.init_root(INFRA / "bootstrap" / "oidc", backend=backend)
+        runner = tf.init_root(_infra() / "bootstrap" / "oidc", backend=backend)
         summary = tf.apply_root(runner, variables={"region": backend["region"]}, confirm=confirm)
         print(f"bootstrap/oidc: {summary.one_line()}")
 

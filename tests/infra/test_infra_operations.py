@@ -272,3 +272,103 @@ def test_task_refusals(args: list[str], message: str, tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# End to end: the invoke tasks against a real terraform and the moto S3 backend ------------------------
+
+
+def _invoke(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def infra_tree(tmp_path: Path, aws_env: str, state_bucket: str, terraform_engine: Engine) -> dict[str, str]:
+    """An infra/ tree with two environment roots (dev, production) made of terraform_data."""
+    import os
+    import shutil
+
+    fixture = Path(__file__).parent / "fixtures" / "envroot"
+    for name in ("dev", "production"):
+        root = tmp_path / "infra" / "envs" / name
+        shutil.copytree(fixture, root)
+        (root / "envroot.tfvars").rename(root / f"{name}.tfvars")
+        (root / "versions.tf").write_text("", encoding="utf-8")
+        (root / "backend.hcl").write_text(
+            f'key = "envpromote/{name}/terraform.tfstate"\nuse_lockfile = true\nuse_path_style = true\n'
+            "skip_credentials_validation = true\nskip_requesting_account_id = true\n"
+            f'skip_metadata_api_check = true\nendpoints = {{ s3 = "{aws_env}" }}\n',
+            encoding="utf-8",
+        )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env.update(
+        {
+            "ENVPROMOTE_INFRA_DIR": str(tmp_path / "infra"),
+            "ENVPROMOTE_TERRAFORM": terraform_engine.path,
+            "ENVPROMOTE_TF_STATE_BUCKET": state_bucket,
+            "ENVPROMOTE_TF_STATE_REGION": "us-east-1",
+            "GITHUB_REPOSITORY": "acme/shop",
+        }
+    )
+    env.pop("TF_VAR_github_repository", None)
+    return env
+
+
+def test_invoke_infra_end_to_end(infra_tree: dict[str, str], aws_env: str, state_bucket: str) -> None:
+    init = _invoke(["infra.init", "--env", "dev"], infra_tree)
+    assert init.returncode == 0, init.stderr
+    assert f"state s3://{state_bucket}" in init.stdout
+
+    before = _invoke(["infra.plan", "--env", "dev"], infra_tree)
+    assert before.returncode == 2, before.stderr  # changes
+    assert "+ terraform_data.service" in before.stdout
+    assert "dev: Plan: 1 to add, 0 to change, 0 to destroy." in before.stdout
+
+    applied = _invoke(["infra.apply", "--env", "dev"], infra_tree)  # dev: no confirmation
+    assert applied.returncode == 0, applied.stderr
+    assert "dev: applied: Plan: 1 to add" in applied.stdout
+
+    after = _invoke(["infra.plan", "--env", "dev"], infra_tree)
+    assert after.returncode == 0, after.stderr
+    assert "No changes" in after.stdout
+
+    snippet = _invoke(["infra.output", "--env", "dev"], infra_tree)
+    assert snippet.returncode == 0, snippet.stderr
+    tables = tomllib.loads(snippet.stdout)
+    dev = tables["environments"]["dev"]
+    assert dev["url"] == "http://acme/shop.example"  # GITHUB_REPOSITORY reached the variable
+    assert dev["events_queue"].endswith("/events")
+    assert dev["taskdef"] == {"log_group": "/ecs/envpromote"}
+
+    as_json = _invoke(["infra.output", "--env", "dev", "--json"], infra_tree)
+    assert as_json.returncode == 0
+    assert '"cluster": "envpromote-dev"' in as_json.stdout
+
+    keys = [
+        o["Key"]
+        for o in boto3.client("s3", endpoint_url=aws_env).list_objects_v2(Bucket=state_bucket)["Contents"]
+    ]
+    assert keys == ["envpromote/dev/terraform.tfstate"]  # lockfile released
+
+
+def test_production_apply_without_terminal_or_yes_is_refused(
+    infra_tree: dict[str, str], aws_env: str, state_bucket: str
+) -> None:
+    assert _invoke(["infra.init", "--env", "production"], infra_tree).returncode == 0
+    refused = _invoke(["infra.apply", "--env", "production"], infra_tree)
+    assert refused.returncode == 3, refused.stderr
+    assert "Apply not confirmed" in refused.stderr
+    assert "--yes" in refused.stderr
+    assert "Contents" not in boto3.client("s3", endpoint_url=aws_env).list_objects_v2(Bucket=state_bucket)
+
+    confirmed = _invoke(["infra.apply", "--env", "production", "--yes"], infra_tree)
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert _invoke(["infra.plan", "--env", "production"], infra_tree).returncode == 0
