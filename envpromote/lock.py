@@ -80,6 +80,15 @@ class EnvironmentLock:
             raise
         return lease
 
+    def ensure_free(self, environment: str) -> None:
+        """Read-only check before planning: refuse early (and name the holder) if a live lease exists."""
+        current = self.holder(environment)
+        if current is not None and current.expires_at > self.clock():
+            raise EnvironmentLocked(
+                f"Environment {environment} is locked by {current.holder} until {_fmt(current.expires_at)}.",
+                fix="Wait for that promotion to finish (or its lease to expire); never delete the lock while it runs.",
+            )
+
     def holder(self, environment: str) -> Lease | None:
         item = self.dynamodb.get_item(
             TableName=self.settings.table, Key={"lock_id": {"S": environment}}, ConsistentRead=True

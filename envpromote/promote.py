@@ -275,6 +275,7 @@ def preflight(ctx: Context, env: Environment, image: ImageRef) -> tuple[dict[str
             fix="Build and push it with 'invoke build', or check the digest (tags are never resolved).",
         )
     lines.append(f"image {image.uri}: present in ECR")
+    ctx.lock().ensure_free(env.name)
     service = describe_service(ctx, env)
     lines.append(f"service {env.cluster}/{env.service}: ACTIVE")
     lines += _check_roles(ctx, env)

@@ -1,0 +1,330 @@
+"""Fault injection against the sandbox's real server: the tool never lies about an outcome, never loses a record.
+
+Each test injects real faults (throttling and dropped connections at the HTTP layer of the server, signals to
+real `invoke` processes, concurrent writers, tampering with S3 objects) and checks what users rely on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_support import push_test_image, record_clean_build
+from reliability_support import REPO_ROOT, config_variant, run_invoke
+
+from envpromote import promote as usecases
+from envpromote.aws import ClientFactory
+from envpromote.config import load_config
+from envpromote.errors import EnvironmentLocked
+from envpromote.ledger import Ledger, LocalRecords
+from envpromote.rollout import PollPolicy, RolloutWatcher, find_deployment_for
+
+YES = usecases.Approval(approver="alice", assume_yes=True)
+
+
+def _report(name: str, **numbers: Any) -> None:
+    """Append this test's fault counts to $ENVPROMOTE_RELIABILITY_REPORT (bench/reliability aggregates it)."""
+    path = os.environ.get("ENVPROMOTE_RELIABILITY_REPORT")
+    if path:
+        with Path(path).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"test": name, **numbers}) + "\n")
+
+
+def _deploy(ctx: usecases.Context, scenario: str = "healthy:0.5") -> str:
+    digest = push_test_image(scenario)
+    record_clean_build(ctx, digest)
+    usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", digest), timeout=60)
+    return digest
+
+
+def test_half_of_ecs_and_s3_calls_throttled_during_a_promotion(ctx: usecases.Context, sandbox) -> None:
+    digest = _deploy(ctx)
+    sandbox.set_faults(throttle={"ecs": 0.5, "s3": 0.5}, seed=7)
+    result = usecases.execute(
+        ctx, usecases.plan_promote(ctx, "staging", digest, approval=usecases.Approval()), timeout=120
+    )
+    counters = sandbox.faults()["counters"]
+    sandbox.clear_faults()
+    assert result.record["status"] == "success"
+    assert ctx.ledger().last_success("staging")["digest"] == digest
+    assert counters["throttled"] > 0
+    assert ctx.counter.retries > 0, "botocore's retries are counted"
+    _report("throttle-50", faults=counters["throttled"], retries=ctx.counter.retries, false_successes=0)
+
+
+def _start_rollout(ctx: usecases.Context, scenario: str) -> tuple[Any, str, str, str]:
+    env = ctx.config.env("dev")
+    digest = push_test_image(scenario)
+    plan = usecases.plan_deploy(ctx, "dev", digest)
+    ecs = ctx.env_client(env, "ecs")
+    arn = ecs.register_task_definition(**plan.taskdef)["taskDefinition"]["taskDefinitionArn"]
+    service = ecs.update_service(cluster=env.cluster, service=env.service, taskDefinition=arn)["service"]
+    return env, find_deployment_for(service, arn), arn, plan.running_taskdef_arn
+
+
+def test_connection_drops_mid_watch_never_produce_a_success(ctx: usecases.Context, sandbox) -> None:
+    env, deployment, arn, previous = _start_rollout(ctx, "healthy:1")
+    sandbox.set_faults(drop_connections={"ecs": 1.0})
+    ecs = ClientFactory(env.region, max_attempts=2).client("ecs")
+    watcher = RolloutWatcher(
+        ecs, env.cluster, env.service, policy=PollPolicy(interval=0.5, first_poll_min=0.2)
+    )
+    blind = watcher.watch(deployment, arn, previous, started_at=usecases.utc_now(), timeout=3)
+    dropped = sandbox.faults()["counters"]["dropped"]
+    assert blind.status == "timed_out"
+    assert "outcome unknown" in blind.summary
+    assert blind.errors > 0
+    # The endpoint comes back: the same watch now reports the truth.
+    sandbox.set_faults(drop_connections={"ecs": 0.3}, seed=3)
+    resumed = watcher.watch(deployment, arn, previous, started_at=usecases.utc_now(), timeout=30)
+    dropped = sandbox.faults()["counters"]["dropped"]
+    sandbox.clear_faults()
+    assert resumed.status == "success"
+    _report("connection-drops", faults=dropped, false_successes=0)
+
+
+def test_connection_drops_on_a_failing_rollout_report_the_rollback(ctx: usecases.Context, sandbox) -> None:
+    _deploy(ctx)
+    env, deployment, arn, previous = _start_rollout(ctx, "circuit-breaker:1:4")
+    sandbox.set_faults(drop_connections={"ecs": 0.5}, seed=5)
+    ecs = ClientFactory(env.region, max_attempts=3).client("ecs")
+    watcher = RolloutWatcher(
+        ecs, env.cluster, env.service, policy=PollPolicy(interval=0.5, first_poll_min=0.2)
+    )
+    outcome = watcher.watch(deployment, arn, previous, started_at=usecases.utc_now(), timeout=30)
+    dropped = sandbox.faults()["counters"].get("dropped", 0)
+    sandbox.clear_faults()
+    assert outcome.status == "rolled_back"
+    _report("connection-drops-failing", faults=dropped, false_successes=0)
+
+
+def _spawn_invoke(*args: str) -> subprocess.Popen[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in {"GITHUB_ACTIONS", "ENVPROMOTE_DIGEST"}}
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=REPO_ROOT,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _wait_for_line(proc: subprocess.Popen[str], needle: str, limit_s: float = 60) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + limit_s
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} never appeared: {seen}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_watch_records_aborted_and_releases_the_lock(
+    ctx: usecases.Context, config, sig: signal.Signals, tmp_path: Path
+) -> None:
+    digest = push_test_image("stuck")
+    record_clean_build(ctx, digest)
+    proc = _spawn_invoke(
+        "deploy", "--env", "dev", "--digest", digest, "--timeout", "120", "--records-dir", str(tmp_path)
+    )
+    _wait_for_line(proc, "watching deployment")
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    record = ctx.ledger().history("dev")[-1]
+    assert record["status"] == "aborted"
+    assert record["digest"] == digest
+    assert ctx.lock().holder("dev") is None, "the lock was released"
+    drift = run_invoke("drift", "--env", "dev")
+    assert drift.returncode == 1, "drift shows what really runs"
+    assert digest in drift.stdout + drift.stderr
+    _report(f"signal-{sig.name}", faults=1, records_lost=0, false_successes=0)
+
+
+def test_killed_lock_holder_blocks_until_its_lease_expires(sandbox, make_context, tmp_path: Path) -> None:
+    short_lease = config_variant(tmp_path, lambda d: d["lock"].__setitem__("lease_seconds", 8))
+    ctx = make_context(config=load_config(short_lease))
+    digest = push_test_image("slow:4")
+    record_clean_build(ctx, digest)
+    proc = _spawn_invoke("deploy", "--env", "dev", "--digest", digest, "--config", str(short_lease))
+    _wait_for_line(proc, "watching deployment")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    holder = ctx.lock().holder("dev")
+    assert holder is not None, "SIGKILL left the lease behind"
+    second = push_test_image("healthy:0.3")
+    record_clean_build(ctx, second)
+    early = run_invoke("deploy", "--env", "dev", "--digest", second, "--config", str(short_lease))
+    assert early.returncode == 8, early.stderr
+    assert "locked by" in early.stderr
+    while time.time() < holder.expires_at + 0.5:
+        time.sleep(0.5)
+    late = run_invoke("deploy", "--env", "dev", "--digest", second, "--config", str(short_lease))
+    assert late.returncode == 0, late.stderr
+    _report("sigkill-lock-holder", faults=1, false_successes=0)
+
+
+def test_ledger_write_failure_keeps_the_record_and_resends_it(make_context, sandbox, tmp_path: Path) -> None:
+    digest = push_test_image("healthy:1")
+    ctx = make_context()
+    record_clean_build(ctx, digest)
+
+    def out(line: str) -> None:
+        if line.startswith("watching deployment"):  # the ledger breaks after the rollout started
+            sandbox.set_faults(drop_connections={"s3": 1.0})
+
+    ctx.out = out
+    ctx._factories.clear()
+    result = usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", digest), timeout=60)
+    dropped = sandbox.faults()["counters"]["dropped"]
+    sandbox.clear_faults()
+    assert result.ledger_warning
+    assert "ledger.sync" in result.ledger_warning
+    pending = LocalRecords(tmp_path / "records").pending()
+    assert len(pending) == 1
+    assert pending[0][1]["status"] == "success"
+    synced = run_invoke("ledger.sync", "--records-dir", str(tmp_path / "records"))
+    assert synced.returncode == 0, synced.stderr
+    assert "1 record(s) sent" in synced.stdout
+    history = ctx.ledger().history("dev")
+    assert [r["record_id"] for r in history] == [pending[0][1]["record_id"]]
+    assert LocalRecords(tmp_path / "records").pending() == []
+    _report("ledger-write-failure", faults=dropped, records_lost=0)
+
+
+def test_two_promotions_of_one_environment_exactly_one_deploys(ctx: usecases.Context, make_context) -> None:
+    digest = _deploy(ctx)
+    other = make_context()
+    plans = [usecases.plan_promote(c, "staging", digest, approval=usecases.Approval()) for c in (ctx, other)]
+    barrier = threading.Barrier(2)
+    outcomes: list[Any] = [None, None]
+
+    def run(i: int, c: usecases.Context) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = usecases.execute(c, plans[i], timeout=60).record["status"]
+        except EnvironmentLocked as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate((ctx, other))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(type(o).__name__ for o in outcomes) == ["EnvironmentLocked", "str"]
+    assert "success" in outcomes
+    assert len(ctx.ledger().history("staging")) == 1
+    _report("race-same-env", faults=1, false_successes=0)
+
+
+def test_promotions_of_different_environments_run_in_parallel(ctx: usecases.Context, make_context) -> None:
+    first = _deploy(ctx)
+    second = push_test_image("healthy:1")
+    record_clean_build(ctx, second)
+    other = make_context()
+    results: dict[str, Any] = {}
+
+    def dev() -> None:
+        results["dev"] = usecases.execute(other, usecases.plan_deploy(other, "dev", second), timeout=60)
+
+    def staging() -> None:
+        plan = usecases.plan_promote(ctx, "staging", first, approval=usecases.Approval())
+        results["staging"] = usecases.execute(ctx, plan, timeout=60)
+
+    threads = [threading.Thread(target=dev), threading.Thread(target=staging)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert results["dev"].record["status"] == "success"
+    assert results["staging"].record["status"] == "success"
+
+
+def _ledger(ctx: usecases.Context) -> tuple[Any, str]:
+    return ctx.clients("us-east-1").client("s3"), ctx.config.ledger.bucket
+
+
+def test_edited_record_is_named_by_ledger_verify(ctx: usecases.Context) -> None:
+    for _ in range(3):
+        _deploy(ctx)
+    s3, bucket = _ledger(ctx)
+    key = "releases/envs/dev/0000000002.json"
+    record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    record["status"] = "success" if record["status"] != "success" else "failed"
+    s3.put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    )
+    result = run_invoke("ledger.verify")
+    assert result.returncode == 4
+    assert "0000000003.json: prev_record_sha256 does not match" in result.stdout
+    assert "0000000002.json: was overwritten (2 versions in S3)" in result.stdout
+    _report("tamper-edit", faults=1, detected=1)
+
+
+def test_reordered_records_are_named_by_ledger_verify(ctx: usecases.Context) -> None:
+    for _ in range(2):
+        _deploy(ctx)
+    s3, bucket = _ledger(ctx)
+    one, two = "releases/envs/dev/0000000001.json", "releases/envs/dev/0000000002.json"
+    body_one = s3.get_object(Bucket=bucket, Key=one)["Body"].read()
+    body_two = s3.get_object(Bucket=bucket, Key=two)["Body"].read()
+    s3.put_object(Bucket=bucket, Key=one, Body=body_two)
+    s3.put_object(Bucket=bucket, Key=two, Body=body_one)
+    result = run_invoke("ledger.verify", "--env", "dev")
+    assert result.returncode == 4
+    assert "0000000001.json: holds sequence 2 but is stored as 1 (reordered?)" in result.stdout
+    _report("tamper-reorder", faults=1, detected=1)
+
+
+def test_deleted_record_is_named_by_ledger_verify(ctx: usecases.Context) -> None:
+    for _ in range(3):
+        _deploy(ctx)
+    s3, bucket = _ledger(ctx)
+    s3.delete_object(Bucket=bucket, Key="releases/envs/dev/0000000002.json")
+    result = run_invoke("ledger.verify", "--json")
+    assert result.returncode == 4
+    problems = json.loads(result.stdout)["problems"]
+    assert "dev: releases/envs/dev/0000000003.json: records 2 are missing before it (deleted?)" in problems
+    _report("tamper-delete", faults=1, detected=1)
+
+
+def test_out_of_band_deploy_is_reported_by_drift(ctx: usecases.Context, config) -> None:
+    _deploy(ctx)
+    env = config.env("dev")
+    ecs = ctx.env_client(env, "ecs")
+    rogue = push_test_image("healthy:0.3", label="console")
+    definition = ecs.describe_task_definition(taskDefinition=env.family)["taskDefinition"]
+    keep = {"family", "containerDefinitions", "cpu", "memory", "networkMode", "requiresCompatibilities"}
+    manual = {k: v for k, v in definition.items() if k in keep}
+    image = manual["containerDefinitions"][0]["image"]
+    manual["containerDefinitions"][0]["image"] = image.rsplit("@", 1)[0] + "@" + rogue
+    arn = ecs.register_task_definition(**manual)["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster=env.cluster, service=env.service, taskDefinition=arn)
+    result = run_invoke("drift", "--env", "dev")
+    assert result.returncode == 1
+    assert f"runs {rogue}" in result.stderr
+    _report("out-of-band-deploy", faults=1, detected=1)
+
+
+def test_ledger_survives_a_new_client(ctx: usecases.Context, config) -> None:
+    """The records are durable in S3, not in the process: a fresh client sees the same chain."""
+    _deploy(ctx)
+    fresh = Ledger(ClientFactory("us-east-1").client("s3"), config.ledger)
+    assert [r["record_id"] for r in fresh.history("dev")] == [
+        r["record_id"] for r in ctx.ledger().history("dev")
+    ]
