@@ -106,6 +106,12 @@ def targets(port: int) -> dict[str, Target]:
             ],
             needs_module="granian",
         ),
+        "granian-embed": Target(
+            "granian-embed",
+            "same ASGI app in granian's embedded server (1 process; granian calls it experimental)",
+            [py, str(HERE / "granian_embed.py")],
+            needs_module="granian",
+        ),
         "hypercorn": Target(
             "hypercorn",
             "same ASGI app under hypercorn (1 in-process worker, uvloop)",
@@ -172,6 +178,16 @@ def memory_mb(pid: int) -> tuple[float, float, int]:
     return rss / 1024, pss / 1024, len(pids)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process tree (threads included), from /proc/<pid>/stat."""
+    ticks = 0
+    for current in tree_pids(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def start(
     target: Target, env: dict[str, str], log: Path, cpu: str | None
 ) -> tuple[subprocess.Popen[bytes], float]:
@@ -209,10 +225,12 @@ def parse_wrk(output: str) -> dict[str, float]:
     p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
     if not (rps and p99 and p50):
         raise RuntimeError(f"cannot parse wrk output:\n{output}")
+    total = re.search(r"(\d+) requests in", output)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return {
         "requests_per_s": float(rps.group(1)),
+        "requests": float(total.group(1)) if total else 0.0,
         "p50_ms": float(p50.group(1)) * _UNITS[p50.group(2)],
         "p99_ms": float(p99.group(1)) * _UNITS[p99.group(2)],
         "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
@@ -285,7 +303,13 @@ def run_all(chosen: list[str], args: argparse.Namespace, workdir: Path) -> list[
                 for name in runnable:
                     if round_number == 0:  # warm-up, not recorded
                         run_wrk(ports[name], path, args.connections, 2, args.client_cpu)
+                    cpu_before = cpu_seconds(live[name].pid)
                     run = run_wrk(ports[name], path, args.connections, args.duration, args.client_cpu)
+                    # CPU per request barely moves with background load, unlike requests/s.
+                    used = cpu_seconds(live[name].pid) - cpu_before
+                    run["server_cpu_us_per_request"] = (
+                        used / run["requests"] * 1e6 if run["requests"] else 0.0
+                    )
                     results[name].wrk.setdefault(path, []).append(run)
             print(f"# round {round_number + 1}/{args.rounds} done", flush=True)
         for name in runnable:
@@ -303,12 +327,13 @@ def median(values: list[float]) -> float:
 def markdown(results: list[Result], args: argparse.Namespace) -> str:
     lines = [
         f"| target | start-up to healthy, median of {args.starts} (ms) | idle RSS / PSS (MB) | processes "
-        f"| /health req/s | /health p99 (ms) | / req/s | / p99 (ms) | exit on SIGTERM |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| /health req/s | /health p99 (ms) | /health CPU µs/req | / req/s | / p99 (ms) | / CPU µs/req "
+        "| exit on SIGTERM |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if r.skipped:
-            lines.append(f"| {r.target} | SKIPPED: {r.skipped} | | | | | | | |")
+            lines.append(f"| {r.target} | SKIPPED: {r.skipped} | | | | | | | | | |")
             continue
         cells = [
             r.target,
@@ -321,6 +346,7 @@ def markdown(results: list[Result], args: argparse.Namespace) -> str:
             cells += [
                 f"{median([x['requests_per_s'] for x in runs]):,.0f}",
                 f"{median([x['p99_ms'] for x in runs]):.2f}",
+                f"{median([x['server_cpu_us_per_request'] for x in runs]):.0f}",
             ]
         cells.append(str(r.shutdown_exit_code))
         lines.append("| " + " | ".join(cells) + " |")
@@ -329,7 +355,7 @@ def markdown(results: list[Result], args: argparse.Namespace) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--targets", default="uvicorn,granian,hypercorn,express")
+    parser.add_argument("--targets", default="uvicorn,granian,granian-embed,hypercorn,express")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk round")
     parser.add_argument("--rounds", type=int, default=3, help="wrk rounds per endpoint (median reported)")
     parser.add_argument("--starts", type=int, default=7, help="start-up measurements per target")

@@ -15,6 +15,9 @@ _RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
     "taskName",
     "color_message",
 }
+# One reusable encoder: json.dumps() with any keyword argument builds a new encoder on every call,
+# which was a third of the cost of an access line.
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,12 +26,20 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, static_fields: dict[str, Any] | None = None) -> None:
         super().__init__()
         self._static = dict(static_fields or {})
+        self._second = -1
+        self._second_text = ""
+
+    def _timestamp(self, created: float) -> str:
+        """ISO 8601 UTC with milliseconds; the date-time part is formatted once per second."""
+        seconds = int(created)
+        if seconds != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+            self._second = seconds
+        return f"{self._second_text}.{int((created - seconds) * 1000):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
-        seconds = int(record.created)
         line: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-            + f".{int((record.created - seconds) * 1000):03d}Z",
+            "time": self._timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -39,7 +50,7 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, separators=(",", ":"))
+        return _ENCODER.encode(line)
 
 
 def configure_logging(level: str, static_fields: dict[str, Any]) -> None:
