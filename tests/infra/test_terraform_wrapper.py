@@ -174,3 +174,33 @@ def test_parse_plan_reads_terraforms_counts() -> None:
     assert parse_plan(2, text).exit_code == 2
     outputs_only = parse_plan(2, "Changes to Outputs:\n  + x = 1\n")
     assert outputs_only.one_line() == "Plan: only output values change."
+
+
+def test_module_runs_the_engine_and_fails_loudly_without_one(
+    terraform_engine: Engine, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ENVPROMOTE_TERRAFORM": terraform_engine.path}
+    ran = subprocess.run(
+        [sys.executable, "-m", "envpromote.terraform", "version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert f"Terraform v{terraform_engine.version}" in ran.stdout
+
+    env["ENVPROMOTE_TERRAFORM"] = str(tmp_path / "absent")
+    missing = subprocess.run(
+        [sys.executable, "-m", "envpromote.terraform", "fmt", "-check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert missing.returncode == 4
+    assert "Cannot run terraform" in missing.stderr
