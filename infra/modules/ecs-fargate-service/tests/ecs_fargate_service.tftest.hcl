@@ -54,7 +54,7 @@ run "fast_rollout_defaults" {
   command = plan
 
   assert {
-    condition     = aws_lb_target_group.this.deregistration_delay == "15"
+    condition     = tonumber(aws_lb_target_group.this.deregistration_delay) == 15
     error_message = "Deregistration delay defaults to 15 s, not AWS's 300 s."
   }
   assert {
@@ -95,7 +95,7 @@ run "private_subnets_without_public_ip_when_vpc_given" {
   }
 }
 
-run "rejects_aws_default_deregistration_above_limit" {
+run "rejects_deregistration_delay_above_limit" {
   command = plan
 
   variables {
