@@ -166,6 +166,13 @@ data "aws_iam_policy_document" "deploy" {
     }
   }
 
+  # Preflight checks that both roles exist before registering a task definition that names them.
+  statement {
+    sid       = "ReadThisEnvironmentsTaskRoles"
+    actions   = ["iam:GetRole"]
+    resources = var.pass_role_arns
+  }
+
   statement {
     sid       = "LedgerRecords"
     actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
