@@ -1,6 +1,19 @@
 output "envpromote" {
-  description = "This environment's table of envpromote.toml ([environments.<env>]), in its own terms; `invoke infra.output --env <env>` prints it as TOML. The shared tables come from infra/envs/shared."
+  description = "What envpromote.toml needs for this environment, in its own terms ([registry], [ledger], [lock] as this environment sees them, and [environments.<env>]); `invoke infra.output --env <env>` prints it as TOML."
   value = {
+    registry = {
+      repository = data.aws_ecr_repository.app.name
+      region     = var.region
+    }
+    ledger = {
+      bucket = data.aws_s3_bucket.ledger.bucket
+      prefix = var.ledger_prefix
+      region = var.region
+    }
+    lock = {
+      table  = data.aws_dynamodb_table.locks.name
+      region = var.region
+    }
     environment = {
       name               = var.environment
       region             = var.region
