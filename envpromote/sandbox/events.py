@@ -76,6 +76,7 @@ class EventSink:
         self.rng = random.Random()  # noqa: S311 - fault injection, not security
         self.counters: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._timers: set[threading.Timer] = set()
 
     def configure(self, *, loss: float, delay_s: float, seed: int | None = None) -> None:
         with self._lock:
@@ -84,9 +85,13 @@ class EventSink:
                 self.rng.seed(seed)
 
     def reset(self) -> None:
+        """Clear settings and counters, and drop delayed events not yet delivered (they belong to old state)."""
         with self._lock:
             self.loss, self.delay_s = 0.0, 0.0
             self.counters.clear()
+            for timer in self._timers:
+                timer.cancel()
+            self._timers.clear()
 
     def publish(self, account: str, region: str, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -96,13 +101,24 @@ class EventSink:
                 return
             delay = self.delay_s
         if delay > 0:
+            timer = threading.Timer(delay, self._deliver_later, args=(account, region, entry))
+            timer.args = (account, region, entry, timer)
+            timer.daemon = True
             with self._lock:
                 self.counters["delayed"] += 1
-            timer = threading.Timer(delay, self._deliver, args=(account, region, entry))
-            timer.daemon = True
+                self._timers.add(timer)
             timer.start()
         else:
             self._deliver(account, region, entry)
+
+    def _deliver_later(
+        self, account: str, region: str, entry: dict[str, Any], timer: threading.Timer
+    ) -> None:
+        with self._lock:
+            if timer not in self._timers:  # cancelled by a reset after it fired
+                return
+            self._timers.discard(timer)
+        self._deliver(account, region, entry)
 
     def _deliver(self, account: str, region: str, entry: dict[str, Any]) -> None:
         from moto.events.models import events_backends

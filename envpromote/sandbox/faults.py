@@ -30,15 +30,29 @@ def _per_service(value: Any, key: str) -> dict[str, float]:
     return {"*": _fraction(value, key)}
 
 
+def _latencies(value: Any) -> dict[str, float]:
+    """Seconds added before answering, per service ({"ecs": 35} outlasts botocore's 30 s read timeout)."""
+    raw = value if isinstance(value, dict) else {"*": value}
+    result = {}
+    for name, seconds in raw.items():
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 300:
+            raise FaultSpecError(
+                f"latency_s.{name} must be a number of seconds from 0 to 300, got {seconds!r}"
+            )
+        result[str(name).lower()] = float(seconds)
+    return result
+
+
 @dataclass
 class FaultSettings:
     throttle: dict[str, float] = field(default_factory=dict)
     drop_connections: dict[str, float] = field(default_factory=dict)
+    latency_s: dict[str, float] = field(default_factory=dict)
     event_loss: float = 0.0
     event_delay_s: float = 0.0
     seed: int | None = None
 
-    ALLOWED = frozenset({"throttle", "drop_connections", "event_loss", "event_delay_s", "seed"})
+    ALLOWED = frozenset({"throttle", "drop_connections", "latency_s", "event_loss", "event_delay_s", "seed"})
 
     @classmethod
     def parse(cls, payload: Any) -> FaultSettings:
@@ -56,6 +70,7 @@ class FaultSettings:
         return cls(
             throttle=_per_service(payload.get("throttle", {}), "throttle"),
             drop_connections=_per_service(payload.get("drop_connections", {}), "drop_connections"),
+            latency_s=_latencies(payload.get("latency_s", {})),
             event_loss=_fraction(payload.get("event_loss", 0.0), "event_loss"),
             event_delay_s=float(delay),
             seed=seed,
@@ -65,6 +80,7 @@ class FaultSettings:
         return {
             "throttle": dict(self.throttle),
             "drop_connections": dict(self.drop_connections),
+            "latency_s": dict(self.latency_s),
             "event_loss": self.event_loss,
             "event_delay_s": self.event_delay_s,
             "seed": self.seed,
@@ -115,6 +131,14 @@ class FaultState:
                 self.counters[f"dropped.{service}"] += 1
                 self.counters["dropped"] += 1
             return hit
+
+    def latency(self, service: str) -> float:
+        with self._lock:
+            seconds = self.settings.latency_s.get(service, self.settings.latency_s.get("*", 0.0))
+            if seconds > 0:
+                self.counters[f"delayed.{service}"] += 1
+                self.counters["delayed"] += 1
+            return seconds
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:

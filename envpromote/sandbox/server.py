@@ -5,7 +5,8 @@ Control API (JSON, same host and port):
 * ``GET  /envpromote-sandbox/info``      -> {"service": "envpromote-sandbox", "pid", "url", "config", ...}
 * ``GET  /envpromote-sandbox/faults``    -> {"settings": {...}, "counters": {...}} (events counters included)
 * ``POST /envpromote-sandbox/faults``    <- {"throttle": {"ecs": 0.5, "s3": 0.5}, "drop_connections": 0.2,
-  "event_loss": 0.3, "event_delay_s": 0.5, "seed": 7}; replaces the settings (``{}`` clears them)
+  "latency_s": {"ecs": 2}, "event_loss": 0.3, "event_delay_s": 0.5, "seed": 7}; replaces the settings
+  (``{}`` clears them). A share is per service name (SigV4 scope: ecs, s3, sqs, ...) or one number for all.
 * ``GET  /envpromote-sandbox/timeline?cluster=C&service=S`` -> the simulated state changes per service
 * ``POST /moto-api/reset`` (moto's) also resets the simulation and the faults.
 """
@@ -118,6 +119,11 @@ class SandboxApp:
             status, headers, payload = throttle_response(service, target is not None)
             start_response(status, [*headers, ("Content-Length", str(len(payload)))])
             return [payload]
+        delay = self.faults.latency(service) if not path.startswith("/moto-api") else 0.0
+        if delay > 0:
+            time.sleep(
+                delay
+            )  # a slow endpoint (client read timeouts); never while holding the simulation lock
         if service == "ecs":
             with LOCK:
                 self.sim.advance()

@@ -160,3 +160,13 @@ def test_event_delay_holds_events_back(sandbox: Sandbox) -> None:
         "SERVICE_DEPLOYMENT_COMPLETED",
     ]
     assert sandbox.faults()["counters"]["events.delayed"] >= 2
+
+
+def test_reset_drops_delayed_events_of_the_old_state(sandbox: Sandbox) -> None:
+    ecs, sqs = boto3.client("ecs"), boto3.client("sqs")
+    sandbox.set_faults(event_delay_s=1.0)
+    update_to(ecs, "healthy:0")
+    ecs.describe_services(cluster=CLUSTER, services=[SERVICE])
+    sandbox.reset()
+    sandbox.provision()
+    assert drain(sqs, queue(sqs, SERVICE), limit_s=2.0) == []

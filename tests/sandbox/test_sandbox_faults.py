@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 from envpromote.aws import ClientFactory
 from envpromote.sandbox.testing import Sandbox
@@ -139,3 +139,17 @@ def test_reset_clears_faults_and_counters(sandbox: Sandbox) -> None:
     assert report["settings"]["throttle"] == {}
     assert report["counters"] == {}
     assert boto3.client("ecs").list_clusters()["clusterArns"] == []
+
+
+def test_latency_outlasting_the_read_timeout_is_a_read_timeout(sandbox: Sandbox) -> None:
+    sandbox.set_faults(latency_s={"ecs": 1.5})
+    slow = boto3.client(
+        "ecs", config=Config(read_timeout=0.3, retries={"mode": "standard", "max_attempts": 1})
+    )
+    with pytest.raises(ReadTimeoutError):
+        slow.list_clusters()
+    patient = boto3.client(
+        "ecs", config=Config(read_timeout=5, retries={"mode": "standard", "max_attempts": 1})
+    )
+    assert len(patient.list_clusters()["clusterArns"]) == 3
+    assert sandbox.faults()["counters"]["delayed.ecs"] >= 2
