@@ -417,9 +417,12 @@ def rule_events_queue(config: Config) -> list[str]:
             problems.append(f"queue policy allows {identifiers}, not only events.amazonaws.com")
         if not any(c[0] == "ArnEquals" and c[1] == "aws:SourceArn" for c in conditions_of(statement)):
             problems.append("queue policy is not limited to the rules (ArnEquals aws:SourceArn)")
-    pattern = str(config.resources.get(("aws_cloudwatch_event_rule", "deployment"), {}).get("event_pattern"))
-    if "var.service_arn" not in pattern:
+    deployment = config.locals.get("deployment_events_pattern", {})
+    if deployment.get("resources") != ["${var.service_arn}"]:
         problems.append("deployment events rule is not limited to the service")
+    stopped = config.locals.get("stopped_tasks_pattern", {}).get("detail", {})
+    if stopped.get("group") != ["service:${var.service_name}"] or stopped.get("lastStatus") != ["STOPPED"]:
+        problems.append("task events rule is not limited to the service's STOPPED tasks")
     return problems
 
 

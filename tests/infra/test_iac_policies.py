@@ -315,6 +315,20 @@ REGRESSIONS: list[tuple[str, Callable[[], Config], Callable[[Config], list[str]]
         "not only events.amazonaws.com",
     ),
     (
+        "queue-hears-every-service",
+        lambda: mutated(module("ecs-events-queue"), "main.tf", "    resources     = [var.service_arn]\n", ""),
+        rule_events_queue,
+        "not limited to the service",
+    ),
+    (
+        "queue-hears-running-tasks",
+        lambda: mutated(
+            module("ecs-events-queue"), "main.tf", 'lastStatus = ["STOPPED"]', 'lastStatus = ["RUNNING"]'
+        ),
+        rule_events_queue,
+        "STOPPED tasks",
+    ),
+    (
         "queue-unencrypted",
         lambda: mutated(module("ecs-events-queue"), "main.tf", "  sqs_managed_sse_enabled    = true\n", ""),
         rule_events_queue,

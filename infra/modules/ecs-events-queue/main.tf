@@ -1,21 +1,15 @@
 # ECS -> EventBridge -> SQS: the rollout watcher long-polls this queue (about 3 calls a minute) and hears
 # of deployment state changes within a second. Events carry ARNs, states and stop reasons, no secrets.
 
-resource "aws_cloudwatch_event_rule" "deployment" {
-  name        = "${var.name}-deployments"
-  description = "ECS deployment state changes and service actions of ${var.service_name}"
-  event_pattern = jsonencode({
+locals {
+  # Plain objects (not inline in jsonencode) so that tests/infra can feed the very same patterns to a
+  # local EventBridge together with the sandbox's ECS-shaped events.
+  deployment_events_pattern = {
     source        = ["aws.ecs"]
     "detail-type" = ["ECS Deployment State Change", "ECS Service Action"]
     resources     = [var.service_arn]
-  })
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_event_rule" "stopped_tasks" {
-  name        = "${var.name}-stopped-tasks"
-  description = "STOPPED tasks of ${var.service_name} (their stoppedReason explains failed rollouts)"
-  event_pattern = jsonencode({
+  }
+  stopped_tasks_pattern = {
     source        = ["aws.ecs"]
     "detail-type" = ["ECS Task State Change"]
     detail = {
@@ -23,8 +17,21 @@ resource "aws_cloudwatch_event_rule" "stopped_tasks" {
       group      = ["service:${var.service_name}"]
       lastStatus = ["STOPPED"]
     }
-  })
-  tags = var.tags
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "deployment" {
+  name          = "${var.name}-deployments"
+  description   = "ECS deployment state changes and service actions of ${var.service_name}"
+  event_pattern = jsonencode(local.deployment_events_pattern)
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "stopped_tasks" {
+  name          = "${var.name}-stopped-tasks"
+  description   = "STOPPED tasks of ${var.service_name} (their stoppedReason explains failed rollouts)"
+  event_pattern = jsonencode(local.stopped_tasks_pattern)
+  tags          = var.tags
 }
 
 locals {
