@@ -372,3 +372,41 @@ def test_production_apply_without_terminal_or_yes_is_refused(
     confirmed = _invoke(["infra.apply", "--env", "production", "--yes"], infra_tree)
     assert confirmed.returncode == 0, confirmed.stderr
     assert _invoke(["infra.plan", "--env", "production"], infra_tree).returncode == 0
+
+
+def _invoke_with_terminal(args: list[str], env: dict[str, str], answer: str) -> tuple[int, str]:
+    """Run invoke with a pseudo-terminal as stdin (so it may prompt) and type `answer`."""
+    import os
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=REPO,
+            env=env,
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        os.write(controller, f"{answer}\n".encode())
+        output, _ = proc.communicate(timeout=300)
+        return proc.returncode, output
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
+def test_production_apply_prompts_on_a_terminal(
+    infra_tree: dict[str, str], aws_env: str, state_bucket: str
+) -> None:
+    assert _invoke(["infra.init", "--env", "production"], infra_tree).returncode == 0
+    code, output = _invoke_with_terminal(["infra.apply", "--env", "production"], infra_tree, "no")
+    assert code == 3, output
+    assert "Apply these changes to production? Type 'yes' to continue" in output
+    assert "Contents" not in boto3.client("s3", endpoint_url=aws_env).list_objects_v2(Bucket=state_bucket)
+
+    code, output = _invoke_with_terminal(["infra.apply", "--env", "production"], infra_tree, "yes")
+    assert code == 0, output
+    assert "production: applied: Plan: 1 to add" in output
