@@ -100,11 +100,15 @@ def test_each_module_has_a_mock_provider_test() -> None:
         assert all('mock_provider "aws"' in t.read_text(encoding="utf-8") for t in tests)
 
 
-def test_production_uses_the_environment_module_with_its_own_name() -> None:
-    production = load(INFRA / "envs" / "production")
-    call = production.modules["environment"]
+@pytest.mark.parametrize("name", ["dev", "staging", "production"])
+def test_each_environment_root_is_one_environment_module_call_named_after_it(name: str) -> None:
+    """So each deploy role trusts exactly the GitHub environment of the same name."""
+    root = load(INFRA / "envs" / name)
+    assert set(root.modules) == {"environment"}
+    call = root.modules["environment"]
     assert call["source"] == "../../modules/environment"
-    assert call["environment"] == "production"
+    assert call["environment"] == name
+    assert not root.resources  # everything goes through the module
 
 
 def test_oidc_provider_has_no_pinned_thumbprint() -> None:
