@@ -79,6 +79,7 @@ def test_every_bad_value_is_reported_at_once() -> None:
     ]
 
 
-def test_empty_version_variables_mean_unknown_not_invalid() -> None:
-    settings = load_settings({"APP_IMAGE_DIGEST": "", "APP_SOURCE_COMMIT": ""})
+@pytest.mark.parametrize("commit", ["", "unknown"])
+def test_empty_or_unknown_version_variables_mean_unknown_not_invalid(commit: str) -> None:
+    settings = load_settings({"APP_IMAGE_DIGEST": "", "APP_SOURCE_COMMIT": commit})
     assert (settings.image_digest, settings.source_commit) == (None, None)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 ECS_DEFAULT_STOP_TIMEOUT_SECONDS = 30
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+UNKNOWN_COMMIT = "unknown"
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
@@ -80,6 +81,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         )
 
     source_commit = env.get("APP_SOURCE_COMMIT") or None
+    if source_commit == UNKNOWN_COMMIT:  # what the renderer passes when the build did not record a commit
+        source_commit = None
     if source_commit is not None and not _COMMIT_RE.fullmatch(source_commit):
         problems.append(
             f"APP_SOURCE_COMMIT={source_commit!r} is not a git commit. "
