@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from json import dumps
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from envpromote.tasks._common import handle_errors, print_json
         "sbom": "write a CycloneDX SBOM (of --image, else of app/) to this path",
         "json": "print the report as JSON instead of the table",
         "fail-on": "lowest severity that fails the scan (UNKNOWN..CRITICAL; UNKNOWN = any finding)",
+        "summary-json": "write the scan summary (what 'invoke ledger.record-build --scan-json' records) here",
     }
 )
 @handle_errors
@@ -37,6 +39,7 @@ def scan(
     sbom: str | None = None,
     json: bool = False,
     fail_on: str = "HIGH",
+    summary_json: str | None = None,
 ) -> None:
     """Scan with trivy; exit 3 on findings at or above --fail-on, exit 4 if trivy or its database is missing.
 
@@ -61,6 +64,9 @@ def scan(
         scanning.write_sarif(report, Path(sarif))
     if sbom:
         scanning.write_sbom(request, Path(sbom))
+    if summary_json:
+        # Written before the threshold check: the build records the summary even when the scan fails it.
+        Path(summary_json).write_text(dumps(report.summary.to_dict(), indent=2, sort_keys=True) + "\n")
     if json:
         print_json(report.to_dict())
     else:
