@@ -186,8 +186,10 @@ def iac(session: nox.Session) -> None:
         session.error("checkov's custom checks (infra/policies/checkov) did not flag the canary: not loaded?")
     session.run(str(checkov), "-d", "infra", *checkov_args, external=True)
 
-    # 3. trivy config (embedded checks; --skip-check-update keeps it offline).
-    session.run("trivy", "config", "--skip-check-update", "--exit-code", "1", "--quiet", "infra")
+    # 3. trivy config with its embedded checks. Offline and quiet: no check-bundle download, no version
+    # check, no telemetry (without the last two trivy calls check.trivy.dev on every run).
+    trivy_offline = ["--skip-check-update", "--skip-version-check", "--disable-telemetry"]
+    session.run("trivy", "config", *trivy_offline, "--exit-code", "1", "--quiet", "infra")
 
     # 4. Policy tests (security properties parsed from the HCL, with regression fixtures) and the check of
     # every argument, block and attribute against the AWS provider's schema (offline, from its cdktf bindings).
