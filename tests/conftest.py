@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
     state_dir = tmp_path_factory.mktemp("sandbox-server")
-    info = process.start(REPO_CONFIG, port=0, state_dir=state_dir)
+    info = process.start(REPO_CONFIG, port=0, state_dir=state_dir, tied_to_caller=True)
     env = process.client_env(info.url, "us-east-1")
     try:
         with process.patched_env(env):

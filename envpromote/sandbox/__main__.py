@@ -17,8 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=0, help="0 picks a free port")
     run.add_argument("--config", default=None, help="envpromote.toml the sandbox was started for")
     run.add_argument("--ready-file", default=None, help="written (JSON: url, pid, port) once listening")
+    run.add_argument(
+        "--parent-pid", type=int, default=None, help="exit when this process (e.g. the test run) is gone"
+    )
     args = parser.parse_args(argv)
-    return serve(args.host, args.port, args.config, args.ready_file)
+    return serve(args.host, args.port, args.config, args.ready_file, parent_pid=args.parent_pid)
 
 
 if __name__ == "__main__":

@@ -163,8 +163,17 @@ def check_port_free(port: int) -> None:
             ) from None
 
 
-def start(config_path: str | Path | None, *, port: int = 0, state_dir: Path | None = None) -> SandboxInfo:
-    """Start the server in the background (new session, pid + log files) and wait until it answers."""
+def start(
+    config_path: str | Path | None,
+    *,
+    port: int = 0,
+    state_dir: Path | None = None,
+    tied_to_caller: bool = False,
+) -> SandboxInfo:
+    """Start the server in the background (new session, pid + log files) and wait until it answers.
+
+    `tied_to_caller`: the server exits when this process does (test sessions); otherwise it outlives it.
+    """
     state_dir = state_dir or state_dir_for(config_path)
     state_dir.mkdir(parents=True, exist_ok=True)
     if port:
@@ -185,6 +194,8 @@ def start(config_path: str | Path | None, *, port: int = 0, state_dir: Path | No
     if config_path:
         command += ["--config", str(Path(config_path).resolve())]
     command += ["--ready-file", str(ready)]
+    if tied_to_caller:
+        command += ["--parent-pid", str(os.getpid())]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(  # the server outlives this command: its own session, output to the log
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True

@@ -214,7 +214,18 @@ def make_request_handler(faults: FaultState) -> type:
     return SandboxRequestHandler
 
 
-def serve(host: str, port: int, config: str | None, ready_file: str | None) -> int:
+def _watch_parent(parent_pid: int, stop: threading.Event, shutdown: Callable[[], None]) -> None:
+    """A killed test run must not leave its server behind: once re-parented, shut down."""
+    while not stop.wait(1.0):
+        if os.getppid() != parent_pid:
+            print(f"envpromote-sandbox: parent {parent_pid} is gone; stopping", file=sys.stderr, flush=True)
+            shutdown()
+            return
+
+
+def serve(
+    host: str, port: int, config: str | None, ready_file: str | None, *, parent_pid: int | None = None
+) -> int:
     """Run the server until SIGTERM/SIGINT. Writes `ready_file` (JSON: url, pid, port) once listening."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
@@ -253,6 +264,10 @@ def serve(host: str, port: int, config: str | None, ready_file: str | None) -> i
 
     signal.signal(signal.SIGTERM, _shutdown)
     signal.signal(signal.SIGINT, _shutdown)
+    if parent_pid is not None:
+        threading.Thread(
+            target=_watch_parent, args=(parent_pid, stop, lambda: _shutdown(0, None)), daemon=True
+        ).start()
     if ready_file:
         tmp = Path(ready_file + ".tmp")
         tmp.write_text(json.dumps({"url": url, "pid": os.getpid(), "port": actual_port}))
