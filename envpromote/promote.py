@@ -39,7 +39,7 @@ from envpromote.ledger import Ledger, LocalRecords, Record, new_record, sync_pen
 from envpromote.lock import EnvironmentLock
 from envpromote.registry import add_tag, describe_image, promotion_tag, registry_and_repository
 from envpromote.render import container_image, render_task_definition, template_values
-from envpromote.rollout import Outcome, PollPolicy, RolloutWatcher, find_deployment_for
+from envpromote.rollout import EventWatcher, Outcome, PollPolicy, RolloutWatcher, find_deployment_for
 from envpromote.scan import ScanSummary
 
 DEFAULT_TIMEOUT_S = 900.0
@@ -98,6 +98,7 @@ class Context:
     counter: ApiCallCounter = field(default_factory=ApiCallCounter)
     poll_policy: PollPolicy = field(default_factory=PollPolicy)
     records_dir: Path | None = None
+    watch_mode: str = "auto"  # auto (events when the environment has a queue) | events | poll
     _factories: dict[tuple[str, str | None], ClientFactory] = field(default_factory=dict)
 
     def clients(self, region: str, role_arn: str | None = None) -> ClientFactory:
@@ -514,12 +515,21 @@ def execute(
         watcher = RolloutWatcher(ecs, env.cluster, env.service, policy=ctx.poll_policy, on_progress=ctx.out)
         if deployment_id is None:
             deployment_id = find_deployment_for(watcher.describe(), new_arn) or "unknown"
-        ctx.out(f"watching deployment {deployment_id} (timeout {timeout:.0f}s)")
-        outcome = watcher.watch(
-            deployment_id, new_arn, plan.running_taskdef_arn, started_at=started, timeout=timeout
-        )
+        use_events = ctx.watch_mode != "poll" and env.events_queue is not None
+        how = f"ECS events from {env.events_queue} + safety poll" if use_events else "adaptive polling"
+        ctx.out(f"watching deployment {deployment_id} via {how} (timeout {timeout:.0f}s)")
+        if use_events:
+            assert env.events_queue is not None
+            events = EventWatcher(watcher, ctx.env_client(env, "sqs"), env.events_queue)
+            outcome = events.watch(
+                deployment_id, new_arn, plan.running_taskdef_arn, started_at=started, timeout=timeout
+            )
+        else:
+            outcome = watcher.watch(
+                deployment_id, new_arn, plan.running_taskdef_arn, started_at=started, timeout=timeout
+            )
         status = outcome.status
-        reasons = [outcome.summary, *outcome.reasons]
+        reasons = [f"{outcome.summary} (decided by {outcome.source})", *outcome.reasons]
         if status == "timed_out" and rollback_on_timeout and plan.running_taskdef_arn:
             ecs.update_service(
                 cluster=env.cluster, service=env.service, taskDefinition=plan.running_taskdef_arn
@@ -777,6 +787,20 @@ def record_build(
         "scan": dict(scan) if scan is not None else None,
     }
     return ctx.ledger().put_build(build)
+
+
+WATCH_MODES = ("auto", "events", "poll")
+
+
+def check_watch_mode(mode: str, env: Environment) -> str:
+    if mode not in WATCH_MODES:
+        raise BadInput(f"--watch {mode!r} is not a watch mode.", fix="Use auto, events or poll.")
+    if mode == "events" and env.events_queue is None:
+        raise BadInput(
+            f"--watch events needs an event queue for {env.name}.",
+            fix=f"Set events_queue in [environments.{env.name}] (from 'invoke infra.output') or use --watch poll.",
+        )
+    return mode
 
 
 def ensure_time(value: float | int | str | None, name: str) -> float:

@@ -16,6 +16,7 @@ passes without a conclusive observation the outcome is ``timed_out`` (or "unknow
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -310,3 +311,270 @@ def _error_text(exc: Exception) -> str:
         error = exc.response.get("Error", {})
         return f"{error.get('Code')}: {error.get('Message', '')}"
     return f"{type(exc).__name__}: {exc}"
+
+
+# ---- event-driven watching (ECS events via EventBridge -> SQS) -------------------------------------
+
+SAFETY_POLL_S = 30.0
+MAX_LONG_POLL_S = 20
+CONFIRM_ATTEMPTS = 3
+
+
+def parse_ecs_event(body: str) -> dict[str, Any] | None:
+    """An EventBridge envelope from the queue, or None if the message is not an ECS event."""
+    try:
+        event = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    if (
+        not isinstance(event, dict)
+        or event.get("source") != "aws.ecs"
+        or not isinstance(event.get("detail"), dict)
+    ):
+        return None
+    return event
+
+
+def _event_time(event: Mapping[str, Any]) -> dt.datetime | None:
+    raw = event.get("time")
+    if isinstance(raw, str):
+        try:
+            return dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return _to_datetime(raw)
+
+
+def event_signal(
+    event: Mapping[str, Any], deployment_id: str, started_at: dt.datetime
+) -> tuple[str | None, str | None]:
+    """Pure: (verdict hinted by the event, a stopped-task reason) for OUR deployment; stale/foreign -> (None, None).
+
+    A hint is never the outcome: the watcher confirms it with DescribeServices before deciding.
+    """
+    when = _event_time(event)
+    if when is not None and when < started_at - dt.timedelta(seconds=2):
+        return None, None  # from an earlier rollout
+    detail = event["detail"]
+    kind = event.get("detail-type")
+    if kind == "ECS Deployment State Change" and detail.get("deploymentId") == deployment_id:
+        name = str(detail.get("eventName", ""))
+        if name.endswith("COMPLETED"):
+            return "success", None
+        if name.endswith("FAILED"):
+            return "rolled_back", None
+        return None, None
+    if (
+        kind == "ECS Task State Change"
+        and detail.get("lastStatus") == "STOPPED"
+        and detail.get("startedBy") == deployment_id
+    ):
+        lines = describe_stopped_tasks([detail], deployment_id, str(detail.get("taskDefinitionArn")))
+        return None, lines[0] if lines else None
+    return None, None
+
+
+class EventQueueUnavailable(Exception):
+    """The queue cannot be read (missing, deleted, denied, unreachable): fall back to polling."""
+
+
+class EventWatcher:
+    """Long-polls the environment's ECS event queue; DescribeServices confirms every verdict and runs as a
+    slow safety poll, so lost, duplicated, stale or out-of-order events can delay an outcome but never change it.
+    """
+
+    def __init__(
+        self,
+        poller: RolloutWatcher,
+        sqs: Any,
+        queue: str,
+        *,
+        safety_interval: float = SAFETY_POLL_S,
+    ) -> None:
+        self.poller = poller
+        self.sqs = sqs
+        self.queue = queue
+        self.safety_interval = safety_interval
+        self._queue_url: str | None = None
+
+    @property
+    def clock(self) -> Clock:
+        return self.poller.clock
+
+    def queue_url(self) -> str:
+        if self._queue_url is None:
+            if self.queue.startswith(("http://", "https://")):
+                self._queue_url = self.queue
+            else:
+                try:
+                    self._queue_url = str(self.sqs.get_queue_url(QueueName=self.queue)["QueueUrl"])
+                except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+                    raise EventQueueUnavailable(_error_text(exc)) from None
+        return self._queue_url
+
+    def _receive(self, wait_s: int, visibility_s: int) -> list[dict[str, Any]]:
+        try:
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url(),
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=wait_s,
+                VisibilityTimeout=visibility_s,
+            )
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise EventQueueUnavailable(_error_text(exc)) from None
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
+
+    def _delete(self, receipts: list[str]) -> None:
+        """Consumed messages are deleted once, at the end, in batches (no calls while waiting)."""
+        for start in range(0, len(receipts), 10):
+            batch = receipts[start : start + 10]
+            try:
+                self.sqs.delete_message_batch(
+                    QueueUrl=self.queue_url(),
+                    Entries=[{"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(batch)],
+                )
+            except (
+                botocore.exceptions.BotoCoreError,
+                botocore.exceptions.ClientError,
+                EventQueueUnavailable,
+            ):
+                return  # best effort: undeleted messages expire with the queue's short retention
+
+    def watch(
+        self,
+        deployment_id: str,
+        task_definition_arn: str,
+        previous_task_definition: str | None,
+        *,
+        started_at: dt.datetime,
+        timeout: float,
+    ) -> Outcome:
+        start = self.clock.now()
+        deadline = start + timeout
+        next_safety = start + self.safety_interval
+        receipts: list[str] = []
+        seen: set[str] = set()
+        stopped: list[str] = []
+        events = 0
+        visibility = int(min(43200, timeout + 60))
+        try:
+            while True:
+                now = self.clock.now()
+                if now >= deadline:
+                    break
+                wait = int(min(MAX_LONG_POLL_S, next_safety - now, deadline - now))
+                hint = None
+                if wait >= 1:
+                    try:
+                        messages = self._receive(wait, visibility)
+                    except EventQueueUnavailable as exc:
+                        return self._fall_back(
+                            str(exc),
+                            deployment_id,
+                            task_definition_arn,
+                            previous_task_definition,
+                            started_at,
+                            deadline,
+                            start,
+                        )
+                    for message in messages:
+                        receipts.append(message["ReceiptHandle"])
+                        if message.get("MessageId") in seen:
+                            continue
+                        seen.add(str(message.get("MessageId")))
+                        event = parse_ecs_event(message.get("Body", ""))
+                        if event is None:
+                            continue
+                        events += 1
+                        verdict, reason = event_signal(event, deployment_id, started_at)
+                        if reason and reason not in stopped:
+                            stopped.append(reason)
+                        hint = hint or verdict
+                if hint is None and self.clock.now() < next_safety:
+                    continue
+                outcome = self._confirm(
+                    deployment_id,
+                    task_definition_arn,
+                    previous_task_definition,
+                    started_at,
+                    start,
+                    source="events" if hint else "safety poll",
+                    attempts=CONFIRM_ATTEMPTS if hint else 1,
+                )
+                next_safety = self.clock.now() + self.safety_interval
+                if outcome is not None:
+                    outcome.reasons += [r for r in stopped if r not in outcome.reasons]
+                    return outcome
+            service = self.poller.describe()
+            observation = classify(service, deployment_id, previous_task_definition)
+            return Outcome(
+                status="timed_out",
+                deployment_id=deployment_id,
+                summary=f"still undecided after {timeout:.0f}s: {observation.summary} ({events} events seen)",
+                reasons=events_since(service, started_at)[-10:] + stopped,
+                seconds=self.clock.now() - start,
+                source="events",
+            )
+        finally:
+            self._delete(receipts)
+
+    def _confirm(
+        self,
+        deployment_id: str,
+        task_definition_arn: str,
+        previous: str | None,
+        started_at: dt.datetime,
+        start: float,
+        *,
+        source: str,
+        attempts: int,
+    ) -> Outcome | None:
+        for attempt in range(attempts):
+            if attempt:
+                self.clock.sleep(1.0)  # ECS's read side can trail its events by a moment
+            try:
+                service = self.poller.describe()
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+                self.poller.on_progress(f"ECS read failed ({_error_text(exc)}); still watching")
+                continue
+            observation = classify(service, deployment_id, previous)
+            self.poller.on_progress(observation.summary)
+            if observation.verdict is not None:
+                reasons = list(observation.reasons)
+                if observation.verdict != "success":
+                    reasons += self.poller.failure_reasons(
+                        service, deployment_id, task_definition_arn, started_at
+                    )
+                return Outcome(
+                    status=observation.verdict,
+                    deployment_id=deployment_id,
+                    summary=observation.summary,
+                    reasons=reasons,
+                    seconds=self.clock.now() - start,
+                    source=source,
+                )
+        return None
+
+    def _fall_back(
+        self,
+        why: str,
+        deployment_id: str,
+        task_definition_arn: str,
+        previous: str | None,
+        started_at: dt.datetime,
+        deadline: float,
+        start: float,
+    ) -> Outcome:
+        self.poller.on_progress(f"event queue unavailable ({why}); falling back to polling")
+        outcome = self.poller.watch(
+            deployment_id,
+            task_definition_arn,
+            previous,
+            started_at=started_at,
+            timeout=max(1.0, deadline - self.clock.now()),
+        )
+        outcome.source = "poll (event queue unavailable)"
+        outcome.reasons.append(f"event queue unavailable ({why}); the outcome came from polling")
+        outcome.seconds = self.clock.now() - start
+        return outcome

@@ -121,6 +121,7 @@ def _run_release(
     as_json: bool,
     timeout: Any,
     rollback_on_timeout: bool,
+    watch: str = "auto",
 ) -> None:
     if dry_run:
         if as_json:
@@ -129,8 +130,9 @@ def _run_release(
             _print_plan(plan)
             print("dry run: nothing changed")
         return
-    _print_plan(plan)
     seconds = usecases.ensure_time(timeout, "timeout")
+    ctx.watch_mode = usecases.check_watch_mode(watch, plan.env)
+    _print_plan(plan)
     with _sigterm_aborts():
         try:
             result = usecases.execute(ctx, plan, timeout=seconds, rollback_on_timeout=rollback_on_timeout)
@@ -166,6 +168,7 @@ RELEASE_HELP = {
     "timeout": "Seconds to wait for ECS to decide (default 900).",
     "rollback_on_timeout": "If ECS has not decided by the timeout, put the previous task definition back.",
     "records_dir": "Where the local JSON copy of the record goes (default: [ledger] local_dir).",
+    "watch": "How to follow the rollout: auto (ECS events when the environment has a queue), events, poll.",
 }
 
 
@@ -181,11 +184,12 @@ def deploy(
     timeout: str = "900",
     rollback_on_timeout: bool = False,
     records_dir: str = "",
+    watch: str = "auto",
 ) -> None:
     """Deploy a digest to the entry environment (dev); no upstream gate, the scan gate still applies."""
     ctx = _context(config or None, records_dir or None)
     plan = usecases.plan_deploy(ctx, env, _digest(digest))
-    _run_release(ctx, plan, dry_run, json, timeout, rollback_on_timeout)
+    _run_release(ctx, plan, dry_run, json, timeout, rollback_on_timeout, watch)
 
 
 @task(
@@ -211,13 +215,14 @@ def promote(
     timeout: str = "900",
     rollback_on_timeout: bool = False,
     records_dir: str = "",
+    watch: str = "auto",
 ) -> None:
     """Promote the upstream's digest into ENV after the gates: upstream success, soak, scan, approval."""
     ctx = _context(config or None, records_dir or None)
     plan = usecases.plan_promote(
         ctx, env, _digest(digest), approval=_approval(yes, approver or None), allow_unscanned=allow_unscanned
     )
-    _run_release(ctx, plan, dry_run, json, timeout, rollback_on_timeout)
+    _run_release(ctx, plan, dry_run, json, timeout, rollback_on_timeout, watch)
 
 
 @task(
@@ -240,11 +245,12 @@ def rollback(
     json: bool = False,
     timeout: str = "900",
     records_dir: str = "",
+    watch: str = "auto",
 ) -> None:
     """Re-deploy ENV's last known-good digest from the ledger (not 'revision N-1'); recorded as a rollback."""
     ctx = _context(config or None, records_dir or None)
     plan = usecases.plan_rollback(ctx, env, to or None, approval=_approval(yes, approver or None))
-    _run_release(ctx, plan, dry_run, json, timeout, False)
+    _run_release(ctx, plan, dry_run, json, timeout, False, watch)
 
 
 @task(
