@@ -234,12 +234,51 @@ def rule_deploy_policy(config: Config) -> list[str]:
         leading_keys = any(var == "dynamodb:LeadingKeys" for _, var, _ in conditions_of(statement))
         if any(action.startswith("dynamodb:") for action in actions) and not leading_keys:
             problems.append(f"{sid}: lock table access not limited by dynamodb:LeadingKeys")
-        if actions & {"s3:getobject", "s3:putobject", "s3:getobjectversion", "s3:deleteobject", "s3:*"}:
+        if actions & {"s3:getobject", "s3:getobjectversion"}:
             objects = str(config.locals.get("ledger_objects", ""))
-            if resources != ["${local.ledger_objects}"] or "${var.ledger_prefix}/*" not in objects:
-                problems.append(f"{sid}: object access outside the ledger prefix")
-        if "s3:deleteobject" in actions or "s3:deleteobjectversion" in actions:
-            problems.append(f"{sid}: the deploy role must not delete ledger records")
+            if resources != ["${local.ledger_objects}"] or not objects.endswith(
+                '${var.ledger_prefix}/*" : null}'
+            ):
+                problems.append(f"{sid}: ledger reads outside the ledger prefix")
+        if actions & {"s3:putobject", "s3:*"}:
+            own = str(config.locals.get("ledger_own_records", ""))
+            if resources != ["${local.ledger_own_records}"] or "/envs/${coalesce(var.environment" not in own:
+                problems.append(f"{sid}: ledger writes outside <prefix>/envs/<its environment>/")
+        if actions & {
+            "s3:deleteobject",
+            "s3:deleteobjectversion",
+            "s3:putobjectretention",
+            "s3:bypassgovernanceretention",
+        }:
+            problems.append(f"{sid}: the deploy role must not delete or unlock ledger records")
+    return problems
+
+
+def rule_build_policy(config: Config) -> list[str]:
+    """The build role: push to the repository, add build records, nothing else."""
+    doc = _policy_doc(config, "build")
+    if doc is None:
+        return ["no build policy document"]
+    problems: list[str] = []
+    for statement in statements(doc):
+        sid = str(_first(statement.get("sid", "?")))
+        actions = actions_of(statement)
+        resources = _strings(statement.get("resources", []))
+        services = {action.split(":")[0] for action in actions}
+        if not services <= {"ecr", "s3", "kms"}:
+            problems.append(f"{sid}: build role reaches beyond ECR and the ledger ({sorted(services)})")
+        if any(action.endswith(":*") or action == "*" for action in actions):
+            problems.append(f"{sid}: wildcard action")
+        if "s3" in services:
+            builds = str(config.locals.get("ledger_build_records", ""))
+            if (
+                actions != {"s3:putobject"}
+                or resources != ["${statement.value}"]
+                or "/builds/*" not in builds
+            ):
+                problems.append(f"{sid}: build role S3 access beyond adding <prefix>/builds/ records")
+        if "*" in resources and not actions <= {"ecr:getauthorizationtoken"}:
+            problems.append(f"{sid}: Resource * for {sorted(actions)}")
     return problems
 
 

@@ -13,6 +13,7 @@ from iac_policy import (
     load,
     rule_alarms,
     rule_backend,
+    rule_build_policy,
     rule_deploy_policy,
     rule_ecr,
     rule_ecs_service,
@@ -51,6 +52,7 @@ REAL_RULES: list[tuple[str, Callable[[Config], list[str]], Path]] = [
     ("oidc-trust", rule_oidc_trust, module("github-oidc-role")),
     ("deploy-policy", rule_deploy_policy, module("github-oidc-role")),
     ("only-build-pushes", rule_only_build_pushes, module("github-oidc-role")),
+    ("build-policy", rule_build_policy, module("github-oidc-role")),
     ("environment-deploy-role", rule_environment_uses_deploy_role, module("environment")),
     ("ecr", rule_ecr, module("ecr")),
     ("ecs-service", rule_ecs_service, module("ecs-fargate-service")),
@@ -206,15 +208,56 @@ REGRESSIONS: list[tuple[str, Callable[[], Config], Callable[[Config], list[str]]
         "wildcard action",
     ),
     (
-        "deploy-role-writes-whole-bucket",
+        "deploy-role-reads-whole-bucket",
         lambda: mutated(
             ROLE,
             "main.tf",
-            'ledger_objects         = local.deploy ? "${var.ledger_bucket_arn}/${var.ledger_prefix}/*"',
-            'ledger_objects         = local.deploy ? "${var.ledger_bucket_arn}/*"',
+            'ledger_objects       = local.deploy ? "${var.ledger_bucket_arn}/${var.ledger_prefix}/*"',
+            'ledger_objects       = local.deploy ? "${var.ledger_bucket_arn}/*"',
         ),
         rule_deploy_policy,
-        "outside the ledger prefix",
+        "reads outside the ledger prefix",
+    ),
+    (
+        "deploy-role-writes-other-environments-or-build-records",
+        lambda: mutated(
+            ROLE, "main.tf", "resources = [local.ledger_own_records]", "resources = [local.ledger_objects]"
+        ),
+        rule_deploy_policy,
+        "writes outside <prefix>/envs/<its environment>/",
+    ),
+    (
+        "deploy-role-can-unlock-records",
+        lambda: mutated(
+            ROLE,
+            "main.tf",
+            'actions   = ["s3:PutObject"]\n    resources = [local.ledger_own_records]',
+            'actions   = ["s3:PutObject", "s3:BypassGovernanceRetention"]\n    resources = [local.ledger_own_records]',
+        ),
+        rule_deploy_policy,
+        "must not delete or unlock",
+    ),
+    (
+        "build-role-writes-release-records",
+        lambda: mutated(
+            ROLE,
+            "main.tf",
+            '"${var.ledger_bucket_arn}/${var.ledger_prefix}/builds/*"',
+            '"${var.ledger_bucket_arn}/${var.ledger_prefix}/*"',
+        ),
+        rule_build_policy,
+        "beyond adding <prefix>/builds/ records",
+    ),
+    (
+        "build-role-deploys",
+        lambda: mutated(
+            ROLE,
+            "main.tf",
+            '      "ecr:UploadLayerPart",\n    ]',
+            '      "ecr:UploadLayerPart",\n      "ecs:UpdateService",\n    ]',
+        ),
+        rule_build_policy,
+        "beyond ECR and the ledger",
     ),
     (
         "deploy-role-any-lock-item",

@@ -37,4 +37,8 @@ module "build_role" {
   github_repository  = var.github_repository
   branch             = var.build_branch
   ecr_repository_arn = module.registry.repository_arn
+  region             = var.region
+  ledger_bucket_arn  = module.ledger.bucket_arn
+  ledger_prefix      = module.ledger.prefix
+  ledger_kms_key_arn = module.ledger.kms_key_arn
 }

@@ -11,9 +11,14 @@ locals {
 
   service_deployment_arn = local.deploy ? "${replace(var.service_arn, ":service/", ":service-deployment/")}/*" : null
   task_arn_pattern       = local.deploy ? "${replace(var.cluster_arn, ":cluster/", ":task/")}/*" : null
-  ledger_objects         = local.deploy ? "${var.ledger_bucket_arn}/${var.ledger_prefix}/*" : null
-  lock_ids               = coalesce(var.lock_ids, [coalesce(var.environment, "-")])
-  region                 = coalesce(var.region, "-")
+  # Ledger layout (envpromote/ledger.py): <prefix>/envs/<env>/<seq>.json, <prefix>/builds/<digest>/<t>.json.
+  # Deploy roles read everything (gates read upstream records), append only to their own environment;
+  # the build role only adds build records.
+  ledger_objects       = local.deploy ? "${var.ledger_bucket_arn}/${var.ledger_prefix}/*" : null
+  ledger_own_records   = local.deploy ? "${var.ledger_bucket_arn}/${var.ledger_prefix}/envs/${coalesce(var.environment, "-")}/*" : null
+  ledger_build_records = var.ledger_bucket_arn == null ? null : "${var.ledger_bucket_arn}/${var.ledger_prefix}/builds/*"
+  lock_ids             = coalesce(var.lock_ids, [coalesce(var.environment, "-")])
+  region               = coalesce(var.region, "-")
 }
 
 data "aws_iam_policy_document" "trust" {
@@ -174,9 +179,15 @@ data "aws_iam_policy_document" "deploy" {
   }
 
   statement {
-    sid       = "LedgerRecords"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
+    sid       = "ReadLedger"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = [local.ledger_objects]
+  }
+
+  statement {
+    sid       = "AppendOwnEnvironmentRecords"
+    actions   = ["s3:PutObject"]
+    resources = [local.ledger_own_records]
   }
 
   statement {
@@ -265,6 +276,33 @@ data "aws_iam_policy_document" "build" {
       "ecr:UploadLayerPart",
     ]
     resources = [var.ecr_repository_arn]
+  }
+
+  # `invoke ledger.record-build` stores the build record (digest, commit, scan summary) the scan gate reads.
+  dynamic "statement" {
+    for_each = local.ledger_build_records == null ? [] : [local.ledger_build_records]
+
+    content {
+      sid       = "AddBuildRecords"
+      actions   = ["s3:PutObject"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.ledger_kms_key_arn == null ? [] : [var.ledger_kms_key_arn]
+
+    content {
+      sid       = "LedgerKeyThroughS3Only"
+      actions   = ["kms:GenerateDataKey"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+    }
   }
 }
 

@@ -71,7 +71,7 @@ variable "ecr_repository_arn" {
 }
 
 variable "region" {
-  description = "Region of the environment's ECS resources (deploy roles may register task definitions there only)."
+  description = "Region of the environment's ECS resources (deploy roles may register task definitions there only) and of the ledger key's S3 use."
   type        = string
   default     = null
 }
@@ -100,7 +100,7 @@ variable "pass_role_arns" {
 }
 
 variable "ledger_bucket_arn" {
-  description = "Release-ledger bucket (deploy roles read and write records under ledger_prefix only)."
+  description = "Release-ledger bucket: deploy roles read <ledger_prefix>/ and append to <ledger_prefix>/envs/<environment>/; the build role adds <ledger_prefix>/builds/ records."
   type        = string
   default     = null
 }
