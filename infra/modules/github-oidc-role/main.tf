@@ -270,6 +270,7 @@ data "aws_iam_policy_document" "build" {
       "ecr:CompleteLayerUpload",
       "ecr:DescribeImageScanFindings",
       "ecr:DescribeImages",
+      "ecr:DescribeRepositories",
       "ecr:GetDownloadUrlForLayer",
       "ecr:InitiateLayerUpload",
       "ecr:PutImage",
