@@ -204,12 +204,21 @@ def iac(session: nox.Session) -> None:
 
     # 5. CI only: provider-backed validation and mock_provider tests.
     if with_validate:
+        # One provider download for all 13 roots and modules, not one each.
+        plugin_cache = Path(session.virtualenv.location).parent / "terraform-plugin-cache"
+        plugin_cache.mkdir(parents=True, exist_ok=True)
+        tf_env = {
+            "TF_PLUGIN_CACHE_DIR": str(plugin_cache),
+            "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE": "true",
+            "TF_IN_AUTOMATION": "1",
+        }
         roots = sorted(p.parent for p in (ROOT / "infra").glob("*/*/versions.tf"))
         for root in roots:
-            session.run(*terraform, f"-chdir={root}", "init", "-backend=false", "-input=false", "-no-color")
-            session.run(*terraform, f"-chdir={root}", "validate", "-no-color")
+            chdir = f"-chdir={root}"
+            session.run(*terraform, chdir, "init", "-backend=false", "-input=false", "-no-color", env=tf_env)
+            session.run(*terraform, chdir, "validate", "-no-color", env=tf_env)
             if (root / "tests").is_dir():
-                session.run(*terraform, f"-chdir={root}", "test", "-no-color")
+                session.run(*terraform, chdir, "test", "-no-color", env=tf_env)
     else:
         session.warn(
             "terraform validate/test SKIPPED: they need provider downloads; CI runs -- --with-validate."
