@@ -175,3 +175,22 @@ class ProviderSchema:
                     f"{label}: {match.group(0)}: {match.group(2)} has no attribute {match.group(4)}"
                 )
         return problems
+
+
+def check_test_file(schema: ProviderSchema, path: Path, label: str) -> list[str]:
+    """A `terraform test` file: its references exist, and its mock_data/mock_resource defaults are attributes."""
+    problems = [p for p in schema.check_file(path, label) if "attribute" in p or "unknown type" in p]
+    for provider in parse_text(path.read_text(encoding="utf-8")).get("mock_provider", []):
+        for body in provider.values():
+            for kind in ("mock_data", "mock_resource"):
+                for entry in body.get(kind, []):
+                    for type_name, mock in entry.items():
+                        found = schema.fqns("data" if kind == "mock_data" else "resource", type_name)
+                        if found is None:
+                            problems.append(f"{label}: {kind} {type_name} does not exist")
+                            continue
+                        defaults = mock.get("defaults", {})
+                        for default in defaults if isinstance(defaults, list) else [defaults]:
+                            for key in sorted(set(default) - schema.attributes(found[1])):
+                                problems.append(f"{label}: {kind} {type_name} has no attribute {key}")
+    return problems

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from provider_schema import ProviderSchema, assembly_path
+from provider_schema import ProviderSchema, assembly_path, check_test_file
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 
@@ -27,6 +27,24 @@ def test_every_argument_block_and_reference_exists(schema: ProviderSchema) -> No
     for path in sorted(INFRA.rglob("*.tf")):
         problems += schema.check_file(path, str(path.relative_to(INFRA)))
     assert problems == []
+
+
+def test_terraform_test_files_mock_and_reference_real_attributes(schema: ProviderSchema) -> None:
+    files = sorted(INFRA.rglob("*.tftest.hcl"))
+    assert len(files) == 7
+    problems = [p for path in files for p in check_test_file(schema, path, str(path.relative_to(INFRA)))]
+    assert problems == []
+
+
+def test_test_file_check_catches_a_wrong_mock_attribute(schema: ProviderSchema, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tftest.hcl"
+    bad.write_text(
+        'mock_provider "aws" {\n  mock_data "aws_caller_identity" {\n    defaults = {\n      account = "1"\n    }\n  }\n}\n',
+        encoding="utf-8",
+    )
+    assert check_test_file(schema, bad, "bad") == [
+        "bad: mock_data aws_caller_identity has no attribute account"
+    ]
 
 
 @pytest.mark.parametrize(
