@@ -135,7 +135,7 @@ class CountingProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: object) -> None:
                 return None
 
             def _body(self) -> bytes:
@@ -163,7 +163,9 @@ class CountingProxy:
                         "127.0.0.1", proxy.upstream_port, timeout=UPSTREAM_TIMEOUT_S
                     )
                     try:
-                        upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                        upstream.putrequest(
+                            self.command, self.path, skip_host=True, skip_accept_encoding=True
+                        )
                         for key, value in headers.items():
                             upstream.putheader(key, value)
                         if body or self.command in {"POST", "PUT", "PATCH"}:

@@ -39,7 +39,13 @@ from countproxy import Call, CountingProxy, count_by_name  # noqa: E402
 TOOLS_VENV = HERE / ".venv-tools"
 TOOLS_REQUIREMENTS = HERE / "requirements-tools.txt"
 ALL_TOOLS = ("envpromote-events", "envpromote-poll", "ecs-deploy", "aws-wait")
-DEFAULT_SCENARIOS = ("healthy:0", "healthy:5", "circuit-breaker:5:20", "stuck", "circuit-breaker:5:20+loss:0.3")
+DEFAULT_SCENARIOS = (
+    "healthy:0",
+    "healthy:5",
+    "circuit-breaker:5:20",
+    "stuck",
+    "circuit-breaker:5:20+loss:0.3",
+)
 ENVIRONMENT = "dev"  # EnvPromote's entry environment: no upstream gate, unscanned digests allowed
 WATCH_SERVICES = frozenset({"ecs", "sqs"})  # the calls that observe a rollout ...
 NOT_WATCHING = frozenset(  # ... except changes, e.g. ecs-deploy deregistering the old revision after its wait
@@ -96,7 +102,16 @@ def ensure_tools_venv() -> Path:
     if uv:
         subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(TOOLS_VENV)], check=True)
         subprocess.run(
-            [uv, "pip", "install", "--quiet", "--python", str(bin_dir / "python"), "-r", str(TOOLS_REQUIREMENTS)],
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(bin_dir / "python"),
+                "-r",
+                str(TOOLS_REQUIREMENTS),
+            ],
             check=True,
         )
     else:
@@ -147,7 +162,9 @@ class Prepared:
     known_deployments: frozenset[str]
 
 
-def tool_commands(tool: str, prepared: Prepared, timeout_s: float, workdir: Path, watch_option: bool) -> list[list[str]]:
+def tool_commands(
+    tool: str, prepared: Prepared, timeout_s: float, workdir: Path, watch_option: bool
+) -> list[list[str]]:
     """The command line(s) of one run; the waiting part is the last command."""
     if tool.startswith("envpromote-"):
         command = [
@@ -200,7 +217,16 @@ def tool_commands(tool: str, prepared: Prepared, timeout_s: float, workdir: Path
                 "--output",
                 "text",
             ],
-            [aws, "ecs", "wait", "services-stable", "--cluster", prepared.cluster, "--services", prepared.service],
+            [
+                aws,
+                "ecs",
+                "wait",
+                "services-stable",
+                "--cluster",
+                prepared.cluster,
+                "--services",
+                prepared.service,
+            ],
         ]
     raise ValueError(f"unknown tool {tool!r}; expected one of {', '.join(ALL_TOOLS)}")
 
@@ -279,11 +305,17 @@ class Bench:
             ecs = ClientFactory(self.env.region).client("ecs")
             baseline = ecs.register_task_definition(**self._render(self._push(BASELINE_SCENARIO)))
             baseline_arn = baseline["taskDefinition"]["taskDefinitionArn"]
-            ecs.update_service(cluster=self.env.cluster, service=self.env.service, taskDefinition=baseline_arn)
+            ecs.update_service(
+                cluster=self.env.cluster, service=self.env.service, taskDefinition=baseline_arn
+            )
             deadline = time.monotonic() + 15
             while True:  # healthy:0 completes on the simulation's next tick
-                svc = ecs.describe_services(cluster=self.env.cluster, services=[self.env.service])["services"][0]
-                steady = len(svc["deployments"]) == 1 and svc["deployments"][0].get("rolloutState") == "COMPLETED"
+                svc = ecs.describe_services(cluster=self.env.cluster, services=[self.env.service])[
+                    "services"
+                ][0]
+                steady = (
+                    len(svc["deployments"]) == 1 and svc["deployments"][0].get("rolloutState") == "COMPLETED"
+                )
                 if steady and svc["taskDefinition"] == baseline_arn:
                     break
                 if time.monotonic() > deadline:
@@ -349,7 +381,9 @@ class Bench:
         exited = time.monotonic()
         calls = self.proxy.calls()
         timeline = process.timeline(self.url, prepared.cluster, prepared.service)
-        entries = [e for svc in timeline for e in svc["entries"] if e["deployment"] not in prepared.known_deployments]
+        entries = [
+            e for svc in timeline for e in svc["entries"] if e["deployment"] not in prepared.known_deployments
+        ]
         said = [line.strip() for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
         return measure(
             scenario=scenario,
@@ -392,7 +426,7 @@ def measure(
         "killed_by_bench": killed,
         "total_seconds": round(exited - started, 3),
         "api_calls_total": len(calls),
-        "seconds_to_first_call": round(calls[0].started - started, 3) if calls else None,
+        "seconds_to_first_call": round(min(c.started for c in calls) - started, 3) if calls else None,
         "last_line": last_line,
     }
     if tool == "envpromote-poll" and not watch_option:
@@ -412,7 +446,9 @@ def measure(
     if scenario.expected == "timeout":
         signal_at = zero + timeout_s
     else:
-        decisive = next((e for e in entries if e["deployment"] == ours and e["state"] == decisive_state), None)
+        decisive = next(
+            (e for e in entries if e["deployment"] == ours and e["state"] == decisive_state), None
+        )
         signal_at = zero + float(decisive["applied"]) if decisive else None
     timed_out_window = exited >= zero + timeout_s - 0.5
     if killed or exit_code is None:
@@ -485,7 +521,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="one JSON object per (scenario, tool)")
     parser.add_argument("--runs", type=int, default=3, help="runs per (scenario, tool) (default 3)")
     parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS), help="comma-separated")
-    parser.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma-separated: " + ", ".join(ALL_TOOLS))
+    parser.add_argument(
+        "--tools", default=",".join(ALL_TOOLS), help="comma-separated: " + ", ".join(ALL_TOOLS)
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="every tool's own timeout (default 60 s)")
     parser.add_argument("--out", type=Path, help="also write the JSON lines to this file")
     parser.add_argument("--logs", type=Path, help="keep the tools' output under this directory")
@@ -515,7 +553,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             ensure_tools_venv()
         except (OSError, subprocess.CalledProcessError) as exc:
-            log(f"error: cannot install the third-party tools ({exc}); run with --tools envpromote-events,envpromote-poll")
+            log(
+                f"error: cannot install the third-party tools ({exc}); run with --tools envpromote-events,envpromote-poll"
+            )
             return 1
     with tempfile.TemporaryDirectory(prefix="envpromote-bench-") as tmp:
         workdir = Path(tmp)
