@@ -240,4 +240,8 @@ def workflows(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks in bench/ (not tests: they print numbers, they assert nothing about time)."""
-    session.error("bench: not implemented yet")
+    # The rollout-watch benchmark (bench/rollout/README.md): sandbox + counting proxy + the tools, about 25 min.
+    # ecs-deploy and awscli go into bench/rollout/.venv-tools (created by the script), never into this venv.
+    # Arguments pass through, e.g. `nox -s bench -- --runs 1 --scenarios healthy:5 --json`.
+    install(session)
+    session.run("python", "bench/rollout/run_bench.py", *session.posargs)
