@@ -605,6 +605,55 @@ def build(
     if use_docker is None:
         use_docker = push and real_registry and docker_available()
 
+    try:
+        result = _build_and_push(
+            app_dir,
+            repo_root,
+            factory,
+            repository,
+            region,
+            tag,
+            scenario,
+            push,
+            use_docker,
+            commit,
+            dirty,
+            built_at,
+        )
+    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionClosedError) as exc:
+        raise PreflightFailed(
+            f"Cannot reach ECR ({exc}).",
+            fix="Start the local AWS with 'invoke sandbox.up' and eval \"$(invoke sandbox.env)\", "
+            "or unset AWS_ENDPOINT_URL to use AWS.",
+        ) from None
+    except subprocess.CalledProcessError as exc:
+        raise PreflightFailed(
+            f"'{' '.join(map(str, exc.cmd[:3]))}' failed with exit code {exc.returncode}.",
+            fix="See Docker's output above; 'invoke build' without a Docker engine packs an OCI layout instead.",
+        ) from None
+
+    out = repo_root / ".envpromote" / "build.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+    gha.set_output("digest", result.digest)
+    gha.set_output("image_uri", result.image_uri)
+    return result
+
+
+def _build_and_push(
+    app_dir: Path,
+    repo_root: Path,
+    factory: ClientFactory,
+    repository: str,
+    region: str,
+    tag: str,
+    scenario: str | None,
+    push: bool,
+    use_docker: bool,
+    commit: str | None,
+    dirty: bool,
+    built_at: str,
+) -> BuildResult:
     if use_docker:
         ecr = factory.client("ecr")
         digest, uri = _docker_build(app_dir, ecr, repository, tag, scenario, region)
@@ -638,10 +687,4 @@ def build(
             "oci-layout",
             image.annotations,
         )
-
-    out = repo_root / ".envpromote" / "build.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
-    gha.set_output("digest", result.digest)
-    gha.set_output("image_uri", result.image_uri)
     return result

@@ -12,9 +12,11 @@ The server itself is ``python -m envpromote.sandbox serve`` (see ``server.py``);
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 from typing import Any
 
+from envpromote.errors import BadInput
 from envpromote.sandbox.process import (
     SandboxInfo,
     client_env,
@@ -67,7 +69,16 @@ def ensure_running(
 
     path = resolve_config(config_path)
     state = state_dir or state_dir_for(path)
-    info = running(state) or start(path, port=port, state_dir=state)
+    state.mkdir(parents=True, exist_ok=True)
+    with (state / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two concurrent 'up's start one server, not two
+        info = running(state)
+        if info is not None and port and info.port != port:
+            raise BadInput(
+                f"The sandbox is already running on port {info.port}, not {port}.",
+                fix="Use it as it is, or run 'invoke sandbox.down' first.",
+            )
+        info = info or start(path, port=port, state_dir=state)
     if provision_chain:
         provision(info.url, path)
     return info

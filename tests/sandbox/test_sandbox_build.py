@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -238,3 +239,27 @@ def test_invoke_build_prints_the_digest_and_json(sandbox: Sandbox, project: Path
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("envpromote: error: unknown sandbox scenario 'sometimes'")
     assert "Traceback" not in bad.stderr
+
+
+def test_unreachable_registry_is_a_preflight_failure(project: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]  # nothing listens once the probe is closed
+    env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", "--search-root", str(REPO_ROOT), "build", "--tag", "x"],
+        cwd=project,
+        env={
+            **env,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "ENVPROMOTE_CONFIG": str(project / "envpromote.toml"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 4
+    assert result.stderr.strip().startswith("envpromote: error: Cannot reach ECR")
+    assert "invoke sandbox.up" in result.stderr

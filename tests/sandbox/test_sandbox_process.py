@@ -133,3 +133,32 @@ def test_env_and_reset_need_a_running_sandbox(project: Path) -> None:
         assert result.stderr.strip() == (
             "envpromote: error: The sandbox is not running. Fix: Start it with 'invoke sandbox.up'."
         )
+
+
+def test_concurrent_ups_start_one_server(project: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["ENVPROMOTE_CONFIG"] = str(project / "envpromote.toml")
+    command = [sys.executable, "-m", "invoke", "--search-root", str(REPO_ROOT), "sandbox.up", "--json"]
+    runs = [
+        subprocess.Popen(
+            command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=180) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
+    first, second = (json.loads(out) for out, _ in outputs)
+    assert first == second
+
+
+def test_up_on_another_port_while_running_is_refused(project: Path) -> None:
+    started = json.loads(invoke(project, "sandbox.up", "--json").stdout)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        other = probe.getsockname()[1]
+    result = invoke(project, "sandbox.up", "--port", str(other))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"envpromote: error: The sandbox is already running on port {started['endpoint'].rsplit(':', 1)[1]}, "
+        f"not {other}. Fix: Use it as it is, or run 'invoke sandbox.down' first."
+    )
