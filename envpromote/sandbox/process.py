@@ -110,6 +110,12 @@ def get_faults(url: str) -> dict[str, Any]:
     return result
 
 
+def requests(url: str, *, clear: bool = False) -> dict[str, Any]:
+    """AWS requests the server received (total, by ``service:Operation``, by client); `clear` zeroes them."""
+    result: dict[str, Any] = control(url, "requests", method="DELETE" if clear else "GET")
+    return result
+
+
 def timeline(url: str, cluster: str | None = None, service: str | None = None) -> list[dict[str, Any]]:
     query = "&".join(f"{k}={v}" for k, v in (("cluster", cluster), ("service", service)) if v)
     result: dict[str, Any] = control(url, "timeline" + (f"?{query}" if query else ""))

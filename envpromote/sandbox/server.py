@@ -8,6 +8,8 @@ Control API (JSON, same host and port):
   "latency_s": {"ecs": 2}, "event_loss": 0.3, "event_delay_s": 0.5, "seed": 7}; replaces the settings
   (``{}`` clears them). A share is per service name (SigV4 scope: ecs, s3, sqs, ...) or one number for all.
 * ``GET  /envpromote-sandbox/timeline?cluster=C&service=S`` -> the simulated state changes per service
+* ``GET  /envpromote-sandbox/requests`` -> AWS requests received (total, by service:Operation, by client);
+  ``DELETE`` zeroes them (for benchmarks counting the calls of tools they cannot instrument)
 * ``POST /moto-api/reset`` (moto's) also resets the simulation and the faults.
 """
 
@@ -23,6 +25,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -79,6 +82,41 @@ def throttle_response(service: str, json_protocol: bool) -> tuple[str, list[tupl
     return "400 Bad Request", [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body
 
 
+class RequestCounter:
+    """AWS requests received, by ``service:Operation`` and by client (user agent's first word), so that a
+    benchmark can count the calls of tools it cannot instrument (awscli, ecs-deploy)."""
+
+    def __init__(self) -> None:
+        self.by_operation: Counter[str] = Counter()
+        self.by_agent: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def record(self, service: str, environ: dict[str, Any]) -> None:
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            operation = target.rsplit(".", 1)[-1]
+        else:
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            operation = query.get("Action", [environ.get("REQUEST_METHOD", "?")])[0]
+        agent = (environ.get("HTTP_USER_AGENT") or "unknown").split(" ", 1)[0]
+        with self._lock:
+            self.by_operation[f"{service}:{operation}"] += 1
+            self.by_agent[agent] += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self.by_operation.clear()
+            self.by_agent.clear()
+
+    def to_json(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "total": sum(self.by_operation.values()),
+                "by_operation": dict(self.by_operation),
+                "by_agent": dict(self.by_agent),
+            }
+
+
 class SandboxApp:
     """WSGI middleware around moto's dispatcher."""
 
@@ -93,12 +131,14 @@ class SandboxApp:
         self.sim = sim
         self.faults = faults
         self.info = info
+        self.requests = RequestCounter()
 
     def reset(self) -> None:
         with LOCK:
             self.sim.reset()
             self.faults.reset()
             self.sim.sink.reset()
+            self.requests.reset()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -112,6 +152,8 @@ class SandboxApp:
             return body
         target = environ.get("HTTP_X_AMZ_TARGET")
         service = service_of(environ.get("HTTP_AUTHORIZATION"), target)
+        if not path.startswith("/moto-api"):
+            self.requests.record(service, environ)
         if not path.startswith("/moto-api") and self.faults.should_throttle(
             service, self.sim.throttle_fraction() if service == "ecs" else 0.0
         ):
@@ -151,6 +193,11 @@ class SandboxApp:
                 self.faults.reset()
                 self.sim.sink.reset()
                 return _json(start_response, "200 OK", self._fault_report())
+            if name == "requests" and method == "GET":
+                return _json(start_response, "200 OK", self.requests.to_json())
+            if name == "requests" and method in {"DELETE", "POST"}:
+                self.requests.reset()
+                return _json(start_response, "200 OK", self.requests.to_json())
             if name == "timeline" and method == "GET":
                 query = parse_qs(environ.get("QUERY_STRING", ""))
                 with LOCK:

@@ -49,5 +49,9 @@ class Sandbox:
         """{"settings": ..., "counters": ...}: what is configured and how many faults were injected."""
         return process.get_faults(self.url)
 
+    def requests(self, *, clear: bool = False) -> dict[str, Any]:
+        """AWS requests the server received: {"total", "by_operation": {"ecs:DescribeServices": n}, "by_agent"}."""
+        return process.requests(self.url, clear=clear)
+
     def timeline(self, cluster: str | None = None, service: str | None = None) -> list[dict[str, Any]]:
         return process.timeline(self.url, cluster, service)

@@ -153,3 +153,17 @@ def test_latency_outlasting_the_read_timeout_is_a_read_timeout(sandbox: Sandbox)
     )
     assert len(patient.list_clusters()["clusterArns"]) == 3
     assert sandbox.faults()["counters"]["delayed.ecs"] >= 2
+
+
+def test_request_counter_counts_by_operation_and_client(sandbox: Sandbox) -> None:
+    """Server-side counts, for tools that cannot be instrumented (awscli, ecs-deploy) in benchmarks."""
+    sandbox.requests(clear=True)
+    boto3.client("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])
+    other_tool = boto3.client("ecs", config=Config(user_agent="other-tool/9.9 extra"))
+    other_tool.describe_services(cluster=CLUSTER, services=[SERVICE])
+    other_tool.list_clusters()
+    counted = sandbox.requests()
+    assert counted["by_operation"] == {"ecs:DescribeServices": 2, "ecs:ListClusters": 1}
+    assert counted["total"] == 3
+    assert counted["by_agent"]["other-tool/9.9"] == 2
+    assert sum(counted["by_agent"].values()) == 3
