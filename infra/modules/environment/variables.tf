@@ -32,29 +32,54 @@ variable "region" {
 variable "github_repository" {
   description = "GitHub repository (owner/name) whose environment <environment> may deploy here."
   type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name."
+  }
 }
 
 variable "repository_name" {
   description = "Name of the shared ECR repository (created by infra/envs/shared)."
   type        = string
   default     = "envpromote-app"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", var.repository_name))
+    error_message = "repository_name must be a valid ECR repository name."
+  }
 }
 
 variable "ledger_bucket" {
   description = "Name of the shared release-ledger bucket (created by infra/envs/shared)."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.ledger_bucket))
+    error_message = "ledger_bucket must be a valid S3 bucket name."
+  }
 }
 
 variable "ledger_prefix" {
   description = "Key prefix of the release records in the ledger bucket."
   type        = string
   default     = "releases"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9/_.-]*[A-Za-z0-9]$", var.ledger_prefix))
+    error_message = "ledger_prefix must be a key prefix without leading or trailing slash."
+  }
 }
 
 variable "lock_table" {
   description = "Name of the shared lock table (created by infra/envs/shared)."
   type        = string
   default     = "envpromote-locks"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.lock_table))
+    error_message = "lock_table must be a valid DynamoDB table name."
+  }
 }
 
 variable "service" {
@@ -88,6 +113,11 @@ variable "events_retention_seconds" {
   description = "Retention of the ECS events queue (short: events matter only while a rollout is watched)."
   type        = number
   default     = 3600
+
+  validation {
+    condition     = var.events_retention_seconds >= 60 && var.events_retention_seconds <= 86400
+    error_message = "events_retention_seconds must be between 60 and 86400."
+  }
 }
 
 variable "slack_channel_id" {

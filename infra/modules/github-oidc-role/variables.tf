@@ -74,18 +74,33 @@ variable "region" {
   description = "Region of the environment's ECS resources (deploy roles may register task definitions there only) and of the ledger key's S3 use."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.region == null || can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as us-east-1."
+  }
 }
 
 variable "cluster_arn" {
   description = "ECS cluster of the environment (deploy roles)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.cluster_arn == null || can(regex("^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[^*]+$", var.cluster_arn))
+    error_message = "cluster_arn must be an ECS cluster ARN without wildcards."
+  }
 }
 
 variable "service_arn" {
   description = "ECS service of the environment (deploy roles): the only service it may update."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.service_arn == null || can(regex("^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:service/[^/*]+/[^/*]+$", var.service_arn))
+    error_message = "service_arn must be an ECS service ARN (service/<cluster>/<service>) without wildcards."
+  }
 }
 
 variable "pass_role_arns" {
@@ -103,42 +118,77 @@ variable "ledger_bucket_arn" {
   description = "Release-ledger bucket: deploy roles read <ledger_prefix>/ and append to <ledger_prefix>/envs/<environment>/; the build role adds <ledger_prefix>/builds/ records."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.ledger_bucket_arn == null || can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.ledger_bucket_arn))
+    error_message = "ledger_bucket_arn must be an S3 bucket ARN."
+  }
 }
 
 variable "ledger_prefix" {
   description = "Key prefix of the release records."
   type        = string
   default     = "releases"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9/_.-]*[A-Za-z0-9]$", var.ledger_prefix)) && !strcontains(var.ledger_prefix, "*")
+    error_message = "ledger_prefix must be a key prefix without wildcards or leading/trailing slash."
+  }
 }
 
 variable "ledger_kms_key_arn" {
   description = "KMS key of the ledger bucket and lock table (used through S3 and DynamoDB only)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.ledger_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[^*]+$", var.ledger_kms_key_arn))
+    error_message = "ledger_kms_key_arn must be a KMS key ARN."
+  }
 }
 
 variable "lock_table_arn" {
   description = "DynamoDB lock table (deploy roles may touch only the items whose lock_id is in lock_ids)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.lock_table_arn == null || can(regex("^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[^*]+$", var.lock_table_arn))
+    error_message = "lock_table_arn must be a DynamoDB table ARN."
+  }
 }
 
 variable "lock_ids" {
   description = "Partition keys (lock_id) the deploy role may use in the lock table. Defaults to [environment]."
   type        = list(string)
   default     = null
+
+  validation {
+    condition     = var.lock_ids == null || alltrue([for id in coalesce(var.lock_ids, []) : !strcontains(id, "*") && length(id) > 0])
+    error_message = "lock_ids must be exact partition keys without wildcards."
+  }
 }
 
 variable "events_queue_arn" {
   description = "The environment's ECS events queue: the deploy role may receive and delete from it, nothing else."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.events_queue_arn == null || can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[^*]+$", var.events_queue_arn))
+    error_message = "events_queue_arn must be an SQS queue ARN."
+  }
 }
 
 variable "alarm_arns" {
   description = "CloudWatch alarms whose state the deploy role may read."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.alarm_arns : can(regex("^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:[0-9]{12}:alarm:[^*]+$", arn))])
+    error_message = "alarm_arns must be CloudWatch alarm ARNs without wildcards."
+  }
 }
 
 variable "max_session_duration" {
@@ -156,6 +206,11 @@ variable "permissions_boundary_arn" {
   description = "Optional permissions boundary of the role."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM policy ARN."
+  }
 }
 
 variable "tags" {

@@ -23,6 +23,11 @@ variable "source_arn_patterns" {
   description = "ARN patterns of the resources that may publish (aws:SourceArn, ArnLike). Defaults to every CloudWatch alarm of this account and region."
   type        = list(string)
   default     = null
+
+  validation {
+    condition     = var.source_arn_patterns == null || alltrue([for arn in coalesce(var.source_arn_patterns, []) : startswith(arn, "arn:")])
+    error_message = "source_arn_patterns must be ARN patterns (arn:...)."
+  }
 }
 
 variable "slack_channel_id" {

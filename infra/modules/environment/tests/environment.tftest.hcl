@@ -62,6 +62,27 @@ mock_provider "aws" {
       arn = "arn:aws:iam::123456789012:role/envpromote-staging-mock"
     }
   }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:us-east-1:123456789012:envpromote-staging-web-events"
+      id  = "https://sqs.us-east-1.amazonaws.com/123456789012/envpromote-staging-web-events"
+    }
+  }
+  mock_resource "aws_cloudwatch_metric_alarm" {
+    defaults = {
+      arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:envpromote-staging-mock"
+    }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:us-east-1:123456789012:envpromote-staging-alarms"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:us-east-1:123456789012:rule/envpromote-staging-mock"
+    }
+  }
 }
 
 variables {
