@@ -477,6 +477,8 @@ def rule_hygiene(config: Config, *, module: bool) -> list[str]:
             problems.append(f"variable {name} has no description")
         if "type" not in body:
             problems.append(f"variable {name} has no type")
+        if module and re.search(r"_arns?$", name) and not _blocks(body, "validation"):
+            problems.append(f"variable {name} takes an ARN but is not validated")
     for name, body in config.outputs.items():
         if not str(_first(body.get("description", ""))).strip():
             problems.append(f"output {name} has no description")

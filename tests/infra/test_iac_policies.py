@@ -400,12 +400,16 @@ def test_hygiene_catches_undocumented_variable(tmp_path: Path) -> None:
     for name in ("main.tf", "outputs.tf", "versions.tf", "README.md"):
         (tmp_path / name).write_text("", encoding="utf-8")
     (tmp_path / "versions.tf").write_text('terraform {\n  required_version = ">= 1.7"\n}\n', encoding="utf-8")
-    (tmp_path / "variables.tf").write_text('variable "x" {\n  default = 1\n}\n', encoding="utf-8")
+    (tmp_path / "variables.tf").write_text(
+        'variable "x" {\n  default = 1\n}\n\nvariable "role_arn" {\n  type        = string\n  description = "r"\n}\n',
+        encoding="utf-8",
+    )
     (tmp_path / "outputs.tf").write_text('output "y" {\n  value = 1\n}\n', encoding="utf-8")
     problems = rule_hygiene(load(tmp_path), module=True)
     assert "variable x has no description" in problems
     assert "variable x has no type" in problems
     assert "output y has no description" in problems
+    assert "variable role_arn takes an ARN but is not validated" in problems
 
 
 def test_wiring_catches_a_misspelt_module_input() -> None:
