@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,14 @@ def _infra() -> Path:
 ENV_HELP = "environment root under infra/envs: shared, dev, staging or production"
 
 
-def _confirm(env: str) -> Any:
+def _confirm(env: str) -> Callable[[tf.PlanSummary], bool]:
+    """A person confirms on a terminal; without one (CI) the answer is no, so --yes must be explicit."""
+
     def ask(summary: tf.PlanSummary) -> bool:
+        print(tf.plan_digest(summary))
         if not sys.stdin.isatty():
             return False
-        answer = input(f"{summary.one_line()}\nApply these changes to {env}? Type 'yes' to continue: ")
-        return answer.strip() == "yes"
+        return input(f"Apply these changes to {env}? Type 'yes' to continue: ").strip() == "yes"
 
     return ask
 
