@@ -84,3 +84,20 @@ def test_reset_clears_everything_and_provision_restores_it(sandbox: Sandbox) -> 
     assert ecs.list_clusters()["clusterArns"] == []
     sandbox.provision()
     assert len(ecs.list_clusters()["clusterArns"]) == 3
+
+
+def test_object_lock_ledger_when_configured(sandbox: Sandbox, tmp_path: Path) -> None:
+    text = REPO_CONFIG.read_text()
+    text = text.replace('object_lock = "none"', 'object_lock = "governance"').replace(
+        "retention_days = 0", "retention_days = 7"
+    )
+    assert 'object_lock = "governance"' in text
+    config = tmp_path / "envpromote.toml"
+    config.write_text(text)
+    sandbox.reset()
+    sandbox.provision(config)
+    bucket = load_config(config).ledger.bucket
+    lock = boto3.client("s3").get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    retention = lock["Rule"]["DefaultRetention"]
+    assert (retention["Mode"], retention["Days"]) == ("GOVERNANCE", 7)
