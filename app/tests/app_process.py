@@ -113,7 +113,8 @@ def app_env(**overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key in ("PATH", "SYSTEMROOT", "LANG", "LC_ALL", "VIRTUAL_ENV", "COVERAGE_PROCESS_START")
+        # COVERAGE_*: lets coverage's subprocess measurement follow the server process when enabled.
+        if key in ("PATH", "SYSTEMROOT", "LANG", "LC_ALL", "VIRTUAL_ENV") or key.startswith("COVERAGE_")
     }
     env.update(
         PYTHONPATH=str(APP_SRC),

@@ -49,6 +49,7 @@ def test_the_rendered_environment_starts_the_app_and_it_reports_the_digest(
     variables = {item["name"]: item["value"] for item in container["environment"]}
     port = free_port()
     proc_env = {
+        **{key: value for key, value in os.environ.items() if key.startswith("COVERAGE_")},
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(APP_SRC),
         **variables,
