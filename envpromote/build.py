@@ -539,6 +539,9 @@ class BuildResult:
     pushed: bool
     method: str
     annotations: dict[str, str] = field(default_factory=dict)
+    scan_target: str | None = (
+        None  # what `invoke scan --image` takes: the OCI layout or the local Docker image
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -551,13 +554,30 @@ class BuildResult:
             "built_at": self.built_at,
             "pushed": self.pushed,
             "method": self.method,
+            "scan_target": self.scan_target,
         }
 
 
-def _docker_build(
-    app_dir: Path, ecr: Any, repository: str, tag: str, scenario: str | None, region: str
-) -> tuple[str, str]:
-    """docker buildx build --push, then the digest as ECR reports it. Returns (digest, registry uri)."""
+LOCAL_IMAGE = "envpromote-local"
+
+
+def _docker_image_exists(ref: str) -> bool:
+    probe = subprocess.run(["docker", "image", "inspect", ref], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def _docker_build_local(app_dir: Path, tag: str, scenario: str | None) -> str:
+    """The one build: `docker buildx build --load` into the local engine, so it can be scanned before a push."""
+    ref = f"{LOCAL_IMAGE}:{tag}"
+    command = ["docker", "buildx", "build", "--load", "--provenance=false", "-t", ref]
+    if scenario:
+        command += ["--annotation", f"manifest:{SCENARIO_ANNOTATION}={scenario}"]
+    subprocess.run([*command, str(app_dir)], check=True)
+    return ref
+
+
+def _docker_push(ecr: Any, repository: str, tag: str, local_ref: str) -> tuple[str, str]:
+    """Push the already-built local image under its immutable tag; the digest is read back from ECR."""
     import base64
 
     uri = _registry_uri(ecr, repository)
@@ -569,10 +589,8 @@ def _docker_build(
         check=True,
         capture_output=True,
     )
-    command = ["docker", "buildx", "build", "--push", "--provenance=false", "-t", f"{uri}:{tag}"]
-    if scenario:
-        command += ["--annotation", f"manifest:{SCENARIO_ANNOTATION}={scenario}"]
-    subprocess.run([*command, str(app_dir)], check=True)
+    subprocess.run(["docker", "tag", local_ref, f"{uri}:{tag}"], check=True)
+    subprocess.run(["docker", "push", f"{uri}:{tag}"], check=True)
     detail = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"][0]
     return str(detail["imageDigest"]), uri
 
@@ -603,7 +621,9 @@ def build(
     factory = factory or ClientFactory(region)
     real_registry = not os.environ.get("AWS_ENDPOINT_URL") and not os.environ.get("AWS_ENDPOINT_URL_ECR")
     if use_docker is None:
-        use_docker = push and real_registry and docker_available()
+        # A real registry and a Docker engine (a CI runner): build with Docker, scan the local image, then push
+        # that same image. Otherwise (the sandbox, or no engine): the OCI layout.
+        use_docker = real_registry and docker_available()
 
     try:
         result = _build_and_push(
@@ -637,6 +657,7 @@ def build(
     out.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
     gha.set_output("digest", result.digest)
     gha.set_output("image_uri", result.image_uri)
+    gha.set_output("scan_target", result.scan_target or "")
     return result
 
 
@@ -655,10 +676,34 @@ def _build_and_push(
     built_at: str,
 ) -> BuildResult:
     if use_docker:
-        ecr = factory.client("ecr")
-        digest, uri = _docker_build(app_dir, ecr, repository, tag, scenario, region)
+        local_ref = f"{LOCAL_IMAGE}:{tag}"
+        if not _docker_image_exists(local_ref):
+            _docker_build_local(app_dir, tag, scenario)
+        if not push:
+            return BuildResult(
+                "",
+                local_ref,
+                tag,
+                None,
+                commit,
+                scenario,
+                built_at,
+                False,
+                "docker-buildx",
+                scan_target=local_ref,
+            )
+        digest, uri = _docker_push(factory.client("ecr"), repository, tag, local_ref)
         result = BuildResult(
-            digest, f"{uri}@{digest}", tag, None, commit, scenario, built_at, True, "docker-buildx"
+            digest,
+            f"{uri}@{digest}",
+            tag,
+            None,
+            commit,
+            scenario,
+            built_at,
+            True,
+            "docker-buildx",
+            scan_target=local_ref,
         )
     else:
         dockerfile = app_dir / "Dockerfile"
@@ -686,5 +731,6 @@ def _build_and_push(
             push,
             "oci-layout",
             image.annotations,
+            scan_target=str(layout.relative_to(repo_root)),
         )
     return result

@@ -42,8 +42,12 @@ def build(
     )
     if json:
         print_json(result.to_json())
-    else:
+    elif result.digest:
         print(result.digest)
+    else:  # a Docker build not pushed yet: the registry assigns the digest on push
+        print(
+            f"built {result.scan_target} (scan it; 'invoke build --push' pushes this image and prints its digest)"
+        )
 
 
 ROOT_TASKS: list[Any] = [build]

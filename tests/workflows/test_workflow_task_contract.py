@@ -57,6 +57,8 @@ def _mismatches(workflows: dict[str, Any]) -> dict[tuple[str, str | None], str]:
         for argument in ns[task_name].get_arguments():
             for alias in argument.names:
                 flags.add(f"--{alias}" if len(alias) > 1 else f"-{alias}")
+                if argument.kind is bool and argument.default is True and len(alias) > 1:
+                    flags.add(f"--no-{alias}")  # invoke's negation of a default-true flag
         for word in argv[1:]:
             if word.startswith("-") and word.split("=", 1)[0] not in flags:
                 missing[(task_name, word.split("=", 1)[0])] = workflow
