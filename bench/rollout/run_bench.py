@@ -362,6 +362,7 @@ class Bench:
         log_path = self.workdir / "logs" / f"{scenario.name.replace(':', '_')}.{tool}.{index}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.proxy.clear()
+        process.requests(self.url, clear=True)  # the server's own count, to cross-check the proxy's
         exit_code: int | None = None
         killed = False
         started = time.monotonic()
@@ -380,6 +381,7 @@ class Bench:
                     break
         exited = time.monotonic()
         calls = self.proxy.calls()
+        server_total = int(process.requests(self.url)["total"])
         timeline = process.timeline(self.url, prepared.cluster, prepared.service)
         entries = [
             e for svc in timeline for e in svc["entries"] if e["deployment"] not in prepared.known_deployments
@@ -398,7 +400,11 @@ class Bench:
             timeout_s=self.timeout_s,
             last_line=said[-1][:240] if said else "",
             watch_option=self.watch_option,
-        )
+        ) | {
+            "api_calls_total_sandbox": server_total,
+            "counts_agree": server_total == len(calls),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        }
 
 
 def measure(
