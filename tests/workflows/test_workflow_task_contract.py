@@ -11,15 +11,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from envpromote.ci_plan import command_lines, command_tool
 
 ROOT = Path(__file__).parents[2]
-
-# Contracts the workflows already use that another part of the project has not landed yet. An entry here
-# must still be missing (the second test fails once it lands: then delete the line).
-PENDING: dict[tuple[str, str | None], str] = {}
 
 
 def _namespace() -> Any:
@@ -66,10 +60,5 @@ def _mismatches(workflows: dict[str, Any]) -> dict[tuple[str, str | None], str]:
 
 
 def test_workflows_call_only_existing_tasks_and_options(workflows: dict[str, Any]) -> None:
-    unknown = {key: wf for key, wf in _mismatches(workflows).items() if key not in PENDING}
+    unknown = _mismatches(workflows)
     assert unknown == {}, f"workflows call tasks/options that do not exist: {unknown}"
-
-
-@pytest.mark.parametrize("key", sorted(PENDING, key=str), ids=lambda k: f"{k[0]}{k[1] or ''}")
-def test_pending_contracts_are_still_missing(key: tuple[str, str | None], workflows: dict[str, Any]) -> None:
-    assert key in _mismatches(workflows), f"{key} has landed: delete it from PENDING ({PENDING[key]})"
