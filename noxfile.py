@@ -39,8 +39,11 @@ def install(session: nox.Session, *groups: str, project: bool = True, app: bool 
 def test(session: nox.Session) -> None:
     """Run pytest (library, sandbox, policies, app) with coverage; writes coverage.xml."""
     install(session, "test", app=True)
+    workers = os.environ.get("PYTEST_WORKERS", "4")
     session.run(
         "pytest",
+        "-n",
+        workers,
         "--cov",
         "--cov-report=term:skip-covered",
         "--cov-report=xml",

@@ -64,7 +64,10 @@ def test_circuit_breaker_events_reach_the_queue(sandbox: Sandbox) -> None:
     _, failed_id = update_to(ecs, "circuit-breaker:0.5:1.5")
 
     def finished(events: list[dict[str, Any]]) -> bool:
-        return [name for name, _ in deployment_events(events)][-1:] == ["SERVICE_DEPLOYMENT_COMPLETED"]
+        # The steady-state action is published just after COMPLETED; under load it can arrive a poll later.
+        completed = [name for name, _ in deployment_events(events)][-1:] == ["SERVICE_DEPLOYMENT_COMPLETED"]
+        steady = any(e["detail"].get("eventName") == "SERVICE_STEADY_STATE" for e in events)
+        return completed and steady
 
     events = drain(sqs, url, until=finished)
     deployments = deployment_events(events)
