@@ -506,8 +506,12 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     def show(value: Any) -> str:
         return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
+    def spread(row: dict[str, Any], key: str) -> str:
+        values = [r[key] for r in row["runs"] if r.get(key) is not None]
+        return f" ({min(values):g}-{max(values):g})" if len(values) > 1 else ""
+
     lines = [
-        "| scenario | tool | exit code | truth reported | s after signal (median) | watch calls | calls/min | total s |",
+        "| scenario | tool | exit code | truth reported | s after signal: median (min-max) | watch calls | calls/min | total s |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
@@ -515,7 +519,7 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['scenario']} | {row['tool']} | {'/'.join(codes)} | "
             f"{'yes' if row['truth_reported'] else 'NO'} ({row['truth_runs']}) | "
-            f"{show(row['seconds_after_signal'])} | {show(row['api_calls'])} | "
+            f"{show(row['seconds_after_signal'])}{spread(row, 'seconds_after_signal')} | {show(row['api_calls'])} | "
             f"{show(row['api_calls_per_min'])} | {show(row['total_seconds'])} |"
         )
     return "\n".join(lines)
@@ -533,6 +537,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=60.0, help="every tool's own timeout (default 60 s)")
     parser.add_argument("--out", type=Path, help="also write the JSON lines to this file")
     parser.add_argument("--logs", type=Path, help="keep the tools' output under this directory")
+    parser.add_argument(
+        "--table-from", type=Path, help="print the Markdown table of an earlier --out file; run nothing"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.runs <= 20:
         parser.error("--runs must be from 1 to 20")
@@ -553,6 +560,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.table_from:
+        rows = [json.loads(line) for line in args.table_from.read_text().splitlines() if line.strip()]
+        print(markdown_table(rows))
+        return 0
     from envpromote.sandbox import process, provision
 
     if {"ecs-deploy", "aws-wait"} & set(args.tool_list):
