@@ -46,7 +46,8 @@ def client_env(url: str, region: str = DEFAULT_REGION) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": url,
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        # moto accepts any credentials; this fixed fake one only ever reaches the local sandbox.
+        "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105
         "AWS_DEFAULT_REGION": region,
         "AWS_EC2_METADATA_DISABLED": "true",
     }

@@ -93,7 +93,9 @@ def test_scan_gate() -> None:
 def test_partial_scan_never_passes_a_vulnerability_threshold_unless_accepted() -> None:
     partial = {"counts": {}, "partial": True, "trivy_version": "0.76.0", "db_date": None, "modes": ["image"]}
     strict = CFG.env("production")
-    strict = type(strict)(**{**strict.__dict__, "scan": type(strict.scan)({"HIGH": 0}, False, accept_partial=False)})
+    strict = type(strict)(
+        **{**strict.__dict__, "scan": type(strict.scan)({"HIGH": 0}, False, accept_partial=False)}
+    )
     with pytest.raises(GateRefused, match="PARTIAL"):
         scan_gate(strict, D1, {"scan": partial}, allow_unscanned=False)
     _, _, lines = scan_gate(CFG.env("production"), D1, {"scan": partial}, allow_unscanned=False)
