@@ -279,6 +279,18 @@ class RolloutWatcher:
             errors=errors,
         )
 
+    def service_deployment_states(self, started_at: dt.datetime) -> list[str]:
+        """ECS's service deployments API (ROLLBACK_* states and reasons) where the endpoint offers it."""
+        try:
+            briefs = self.ecs.list_service_deployments(
+                cluster=self.cluster,
+                service=self.service,
+                createdAt={"after": started_at - dt.timedelta(seconds=5)},
+            ).get("serviceDeployments", [])
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, AttributeError):
+            return []  # older endpoints (and plain moto) lack it; DescribeServices already decided
+        return [_service_deployment_line(brief) for brief in briefs[:5]]
+
     def failure_reasons(
         self,
         service: Mapping[str, Any],
@@ -288,6 +300,7 @@ class RolloutWatcher:
     ) -> list[str]:
         """ECS's own words: service events since the start and the stopped tasks of our deployment."""
         reasons = events_since(service, started_at)[-20:]
+        reasons += self.service_deployment_states(started_at)
         try:
             arns = self.ecs.list_tasks(
                 cluster=self.cluster, serviceName=self.service, desiredStatus="STOPPED", maxResults=100
@@ -298,6 +311,12 @@ class RolloutWatcher:
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             reasons.append(f"stopped-task reasons unavailable: {_error_text(exc)}")
         return reasons
+
+
+def _service_deployment_line(brief: Mapping[str, Any]) -> str:
+    arn = str(brief.get("serviceDeploymentArn", "?")).rsplit("/", 1)[-1]
+    reason = f" ({brief['statusReason']})" if brief.get("statusReason") else ""
+    return f"service deployment {arn}: {brief.get('status')}{reason}"
 
 
 def _is_throttle(exc: Exception) -> bool:

@@ -54,6 +54,7 @@ def test_circuit_breaker_is_reported_before_ecs_finishes_rolling_back(ctx: useca
     assert record["status"] == "rolled_back"
     text = " | ".join(record["reasons"])
     assert "circuit breaker" in text
+    assert "ROLLBACK_IN_PROGRESS" in text, "the service deployments API's state is part of the reasons"
     assert "stopped: " in text
     assert "exit " in text
 
