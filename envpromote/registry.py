@@ -9,6 +9,13 @@ import botocore.exceptions
 from envpromote.errors import PreflightFailed
 
 
+def _missing_repository(repository: str) -> PreflightFailed:
+    return PreflightFailed(
+        f"ECR repository {repository} does not exist.",
+        fix="Apply infra (modules/ecr) or check [registry] repository/region in envpromote.toml.",
+    )
+
+
 def repository_uri(ecr: Any, repository: str) -> str:
     """``<account>.dkr.ecr.<region>.amazonaws.com/<repository>`` as ECR reports it."""
     try:
@@ -16,10 +23,7 @@ def repository_uri(ecr: Any, repository: str) -> str:
     except botocore.exceptions.ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code == "RepositoryNotFoundException":
-            raise PreflightFailed(
-                f"ECR repository {repository} does not exist.",
-                fix="Apply infra (modules/ecr) or check [registry] repository/region in envpromote.toml.",
-            ) from None
+            raise _missing_repository(repository) from None
         raise
     uri: str = repos[0]["repositoryUri"]
     return uri
@@ -42,10 +46,7 @@ def describe_image(ecr: Any, repository: str, digest: str) -> dict[str, Any] | N
         if code == "ImageNotFoundException":
             return None
         if code == "RepositoryNotFoundException":
-            raise PreflightFailed(
-                f"ECR repository {repository} does not exist.",
-                fix="Apply infra (modules/ecr) or check [registry] repository/region in envpromote.toml.",
-            ) from None
+            raise _missing_repository(repository) from None
         raise
     return details[0] if details else None
 

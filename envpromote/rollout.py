@@ -254,17 +254,11 @@ class RolloutWatcher:
                 self.on_progress(observation.summary)
                 last_summary = observation.summary
             if observation.verdict is not None:
-                reasons = list(observation.reasons)
-                if observation.verdict != "success":
-                    reasons += self.failure_reasons(service, deployment_id, task_definition_arn, started_at)
-                return Outcome(
-                    status=observation.verdict,
-                    deployment_id=deployment_id,
-                    summary=observation.summary,
-                    reasons=reasons,
-                    seconds=self.clock.now() - start,
-                    errors=errors,
+                outcome = self.conclude(
+                    service, observation, deployment_id, task_definition_arn, started_at, start, source="poll"
                 )
+                outcome.errors = errors
+                return outcome
         if last_service is None or consecutive_errors:
             summary = f"outcome unknown: ECS could not be read ({last_error or 'no answer'}); last seen: {last_summary}"
         else:
@@ -277,6 +271,30 @@ class RolloutWatcher:
             reasons=reasons,
             seconds=self.clock.now() - start,
             errors=errors,
+        )
+
+    def conclude(
+        self,
+        service: Mapping[str, Any],
+        observation: Observation,
+        deployment_id: str,
+        task_definition_arn: str,
+        started_at: dt.datetime,
+        start: float,
+        *,
+        source: str,
+    ) -> Outcome:
+        """The outcome of a conclusive observation; failures carry ECS's own reasons."""
+        reasons = list(observation.reasons)
+        if observation.verdict != "success":
+            reasons += self.failure_reasons(service, deployment_id, task_definition_arn, started_at)
+        return Outcome(
+            status=str(observation.verdict),
+            deployment_id=deployment_id,
+            summary=observation.summary,
+            reasons=reasons,
+            seconds=self.clock.now() - start,
+            source=source,
         )
 
     def service_deployment_states(self, started_at: dt.datetime) -> list[str]:
@@ -560,18 +578,8 @@ class EventWatcher:
             observation = classify(service, deployment_id, previous)
             self.poller.on_progress(observation.summary)
             if observation.verdict is not None:
-                reasons = list(observation.reasons)
-                if observation.verdict != "success":
-                    reasons += self.poller.failure_reasons(
-                        service, deployment_id, task_definition_arn, started_at
-                    )
-                return Outcome(
-                    status=observation.verdict,
-                    deployment_id=deployment_id,
-                    summary=observation.summary,
-                    reasons=reasons,
-                    seconds=self.clock.now() - start,
-                    source=source,
+                return self.poller.conclude(
+                    service, observation, deployment_id, task_definition_arn, started_at, start, source=source
                 )
         return None
 
