@@ -398,6 +398,7 @@ def demo(c: InvokeContext, config: str = "", keep: bool = False) -> None:
     if failed:
         raise Exit(f"envpromote: demo: {len(failed)} step(s) gave an unexpected exit code.", code=1)
     print(f"demo: all {len(results)} steps gave the expected exit codes; records are in .envpromote/records/")
+    print("the sandbox keeps running for you to explore ('invoke sandbox.status'); 'invoke sandbox.down' stops it")
 
 
 # ---- ledger collection ----------------------------------------------------------------------------
