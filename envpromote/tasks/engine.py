@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -46,21 +47,22 @@ def _digest(value: str | None) -> str | None:
     return value or os.environ.get("ENVPROMOTE_DIGEST") or None
 
 
-def _approval(yes: bool, approver: str | None) -> usecases.Approval:
+def _approval(yes: bool, approver: str | None, env_name: str) -> usecases.Approval:
     via_github = os.environ.get("ENVPROMOTE_APPROVED_VIA") == "github-environment"
     return usecases.Approval(
         approver=approver or (os.environ.get("ENVPROMOTE_APPROVER") if via_github else None),
         assume_yes=yes,
         github_environment=via_github and os.environ.get("GITHUB_ACTIONS") == "true",
-        prompt=_interactive_prompt if sys.stdin.isatty() and not yes else None,
+        prompt=functools.partial(_interactive_prompt, env_name=env_name)
+        if sys.stdin.isatty() and not yes
+        else None,
     )
 
 
-def _interactive_prompt(evidence: str) -> str | None:
+def _interactive_prompt(evidence: str, *, env_name: str) -> str | None:
     print(evidence, file=sys.stderr)
-    answer = input("Type the environment name to approve (anything else refuses): ").strip()
-    env_line = evidence.splitlines()[1].split()[1] if len(evidence.splitlines()) > 1 else ""
-    if answer != env_line:
+    answer = input(f"Type '{env_name}' to approve (anything else refuses): ").strip()
+    if answer != env_name:
         return None
     default = usecases.Identity.from_environment().actor
     name = input(f"Approver name [{default}]: ").strip()
@@ -220,7 +222,11 @@ def promote(
     """Promote the upstream's digest into ENV after the gates: upstream success, soak, scan, approval."""
     ctx = _context(config or None, records_dir or None)
     plan = usecases.plan_promote(
-        ctx, env, _digest(digest), approval=_approval(yes, approver or None), allow_unscanned=allow_unscanned
+        ctx,
+        env,
+        _digest(digest),
+        approval=_approval(yes, approver or None, env),
+        allow_unscanned=allow_unscanned,
     )
     _run_release(ctx, plan, dry_run, json, timeout, rollback_on_timeout, watch)
 
@@ -249,7 +255,7 @@ def rollback(
 ) -> None:
     """Re-deploy ENV's last known-good digest from the ledger (not 'revision N-1'); recorded as a rollback."""
     ctx = _context(config or None, records_dir or None)
-    plan = usecases.plan_rollback(ctx, env, to or None, approval=_approval(yes, approver or None))
+    plan = usecases.plan_rollback(ctx, env, to or None, approval=_approval(yes, approver or None, env))
     _run_release(ctx, plan, dry_run, json, timeout, False, watch)
 
 
@@ -398,7 +404,9 @@ def demo(c: InvokeContext, config: str = "", keep: bool = False) -> None:
     if failed:
         raise Exit(f"envpromote: demo: {len(failed)} step(s) gave an unexpected exit code.", code=1)
     print(f"demo: all {len(results)} steps gave the expected exit codes; records are in .envpromote/records/")
-    print("the sandbox keeps running for you to explore ('invoke sandbox.status'); 'invoke sandbox.down' stops it")
+    print(
+        "the sandbox keeps running for you to explore ('invoke sandbox.status'); 'invoke sandbox.down' stops it"
+    )
 
 
 # ---- ledger collection ----------------------------------------------------------------------------
