@@ -263,7 +263,7 @@ class Bench:
     @contextlib.contextmanager
     def direct(self) -> Iterator[None]:
         """boto3 in this process straight at the sandbox (preparation is not counted: it bypasses the proxy)."""
-        from envpromote.sandbox import client_env, patched_env
+        from envpromote.sandbox.process import client_env, patched_env
 
         with patched_env(client_env(self.url, self.env.region)):
             yield
