@@ -302,9 +302,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         order = []
     if len(set(order)) != len(order):
         check.problem("chain.order", "lists an environment twice")
-    envs_table = check.table(
-        root.get("environments"), "environments", set(order) | set(root.get("environments") or {})
-    )
+    raw_envs = root.get("environments")
+    known = set(raw_envs) if isinstance(raw_envs, dict) else set()
+    envs_table = check.table(raw_envs, "environments", set(order) | known)
     for name in order:
         if not _ENV_NAME.fullmatch(name):
             check.problem("chain.order", f"invalid environment name {name[:40]!r} (lowercase, digits and -)")

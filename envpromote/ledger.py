@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import botocore.exceptions
 import jsonschema
 
 from envpromote.config import LedgerSettings
-from envpromote.errors import LedgerError
+from envpromote.errors import LedgerError, PreflightFailed
 
 SCHEMA_VERSION = 1
 STATUSES = ("success", "failed", "rolled_back", "timed_out", "aborted")
@@ -295,8 +296,13 @@ class Ledger:
         for _attempt in range(5):
             self._cache.pop(environment, None)
             existing = self.history(environment)
+            already = next((r for r in existing if r["record_id"] == draft["record_id"]), None)
+            if already is not None:
+                return already  # an earlier attempt landed but its answer was lost: never append twice
             previous = existing[-1] if existing else None
-            record = seal(draft, sequence=len(existing) + 1, previous=previous)
+            # After the highest sequence, not the count: a deleted object must not block every later write.
+            sequence = max((int(r["sequence"]) for r in existing), default=0) + 1
+            record = seal(draft, sequence=sequence, previous=previous)
             errors = schema_errors(record)
             if errors:
                 raise LedgerError(
@@ -410,20 +416,39 @@ class LocalRecords:
         )
         return path
 
+    def ensure_writable(self) -> None:
+        """Refuse before any change if the local copy could not be written afterwards."""
+        try:
+            self.pending_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.pending_dir / f".probe-{uuid.uuid4().hex}"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise PreflightFailed(
+                f"Cannot write release records under {self.directory}: {exc.strerror or exc}.",
+                fix="Pass a writable --records-dir or fix [ledger] local_dir.",
+            ) from None
+
     def keep_pending(self, draft: Mapping[str, Any]) -> Path:
+        """Atomically (write + rename), so a killed process never leaves half a draft."""
         self.pending_dir.mkdir(parents=True, exist_ok=True)
         path = self.pending_dir / f"{draft['finished_at'].replace(':', '')}-{draft['record_id']}.json"
-        path.write_text(
-            json.dumps(draft, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        partial = path.with_suffix(".partial")
+        text = json.dumps(draft, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
         return path
 
     def pending(self) -> list[tuple[Path, Record]]:
+        """Drafts waiting for the ledger, oldest first; an unreadable file is set aside, not fatal."""
         if not self.pending_dir.is_dir():
             return []
         drafts = []
         for path in sorted(self.pending_dir.glob("*.json")):
-            drafts.append((path, json.loads(path.read_text(encoding="utf-8"))))
+            try:
+                drafts.append((path, json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError):
+                path.rename(path.with_suffix(".corrupt"))
         return drafts
 
 

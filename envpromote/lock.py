@@ -90,9 +90,17 @@ class EnvironmentLock:
             )
 
     def holder(self, environment: str) -> Lease | None:
-        item = self.dynamodb.get_item(
-            TableName=self.settings.table, Key={"lock_id": {"S": environment}}, ConsistentRead=True
-        ).get("Item")
+        try:
+            item = self.dynamodb.get_item(
+                TableName=self.settings.table, Key={"lock_id": {"S": environment}}, ConsistentRead=True
+            ).get("Item")
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                raise PreflightFailed(
+                    f"Lock table {self.settings.table} does not exist.",
+                    fix="Apply infra (modules/ledger) or check [lock] table/region in envpromote.toml.",
+                ) from None
+            raise
         if not item:
             return None
         return Lease(

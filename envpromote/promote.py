@@ -8,12 +8,16 @@ the ledger, to a local JSON file and to the GitHub step summary.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import getpass
 import json
 import os
+import signal
 import subprocess
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,16 +42,11 @@ from envpromote.image import ImageRef, parse_digest
 from envpromote.ledger import Ledger, LocalRecords, Record, new_record, sync_pending, utc_now
 from envpromote.lock import EnvironmentLock
 from envpromote.registry import add_tag, describe_image, promotion_tag, registry_and_repository
-from envpromote.render import container_image, render_task_definition, template_values
+from envpromote.render import container_image, render_task_definition, require_image, template_values
 from envpromote.rollout import EventWatcher, Outcome, PollPolicy, RolloutWatcher, find_deployment_for
 from envpromote.scan import ScanSummary
 
 DEFAULT_TIMEOUT_S = 900.0
-STATUS_ERRORS: dict[str, type[EnvPromoteError]] = {
-    "rolled_back": DeploymentFailed,
-    "failed": DeploymentFailed,
-    "timed_out": RolloutTimedOut,
-}
 
 
 class Aborted(KeyboardInterrupt):
@@ -141,6 +140,8 @@ class Plan:
     approver: str | None = None
     scan: Mapping[str, Any] | None = None
     allow_unscanned: bool = False
+    # Deployments listed before ours: a stale read right after UpdateService must not pass for a rollback.
+    running_deployment_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -311,6 +312,7 @@ def _plan(
     source_commit = _source_commit(ctx, build)
     values = template_values(ctx.config, env, image, source_commit=source_commit or "unknown")
     rendered = render_task_definition(ctx.config.template, values)
+    require_image(rendered, env.container, image.uri, ctx.config.template.name)
     return Plan(
         env=env,
         kind=kind,
@@ -323,6 +325,7 @@ def _plan(
         diff=taskdef_diff(running, rendered, env.name),
         evidence=evidence + lines,
         source_commit=source_commit,
+        running_deployment_ids=tuple(str(d.get("id")) for d in service.get("deployments", [])),
     )
 
 
@@ -353,6 +356,13 @@ def _approve(plan: Plan, approval: Approval) -> str | None:
     )
 
 
+def _approve_unless_dry_run(plan: Plan, approval: Approval, dry_run: bool) -> None:
+    if dry_run and plan.env.approval_required:
+        plan.evidence.append(f"approval: required for {plan.env.name}; not asked in a dry run")
+        return
+    plan.approver = _approve(plan, approval)
+
+
 def approval_text(plan: Plan) -> str:
     lines = [
         f"Promote {plan.image.uri}",
@@ -369,6 +379,22 @@ def approval_text(plan: Plan) -> str:
 # ---- planning use cases ---------------------------------------------------------------------------
 
 
+def _ledger_ready(ctx: Context, *env_names: str) -> Ledger:
+    """Kept records are re-sent before any gate reads the ledger; if they cannot be, nothing is planned."""
+    ledger = ctx.ledger()
+    local = ctx.local_records()
+    _resend_pending(ctx, ledger, local)
+    stuck = sorted(
+        {str(d.get("environment")) for _, d in local.pending() if d.get("environment") in env_names}
+    )
+    if stuck:
+        raise PreflightFailed(
+            f"Release records for {', '.join(stuck)} are kept locally but not yet in the ledger.",
+            fix="Run 'invoke ledger.sync' once the ledger is reachable; gates must see every record.",
+        )
+    return ledger
+
+
 def plan_deploy(ctx: Context, env_name: str, digest: str | None) -> Plan:
     env = ctx.config.env(env_name)
     checked = _require_digest(digest)
@@ -377,7 +403,7 @@ def plan_deploy(ctx: Context, env_name: str, digest: str | None) -> Plan:
             f"{env.name} has upstream {env.upstream}; only the entry environment takes direct deploys.",
             fix=f"Use 'invoke promote --env {env.name}' (it checks {env.upstream}'s record first).",
         )
-    ledger = ctx.ledger()
+    ledger = _ledger_ready(ctx, env.name)
     build = ledger.latest_build(checked)
     scan, unscanned, scan_lines = scan_gate(env, checked, build, allow_unscanned=False)
     plan = _plan(
@@ -388,7 +414,13 @@ def plan_deploy(ctx: Context, env_name: str, digest: str | None) -> Plan:
 
 
 def plan_promote(
-    ctx: Context, env_name: str, digest: str | None, *, approval: Approval, allow_unscanned: bool = False
+    ctx: Context,
+    env_name: str,
+    digest: str | None,
+    *,
+    approval: Approval,
+    allow_unscanned: bool = False,
+    dry_run: bool = False,
 ) -> Plan:
     env = ctx.config.env(env_name)
     if env.upstream is None:
@@ -401,7 +433,7 @@ def plan_promote(
             f"--allow-unscanned is not available for {env.name}.",
             fix="Scan the image during the build and promote again.",
         )
-    ledger = ctx.ledger()
+    ledger = _ledger_ready(ctx, *ctx.config.chain)
     if digest:
         checked = parse_digest(digest)
     else:
@@ -426,21 +458,30 @@ def plan_promote(
         build=build,
     )
     plan.scan, plan.allow_unscanned = scan, unscanned
-    plan.approver = _approve(plan, approval)
+    _approve_unless_dry_run(plan, approval, dry_run)
     return plan
 
 
 def rollback_target(history: list[Record], current_digest: str | None) -> Record | None:
-    """The newest success whose digest differs from what runs now (not 'revision N-1')."""
+    """The newest success whose digest differs from what runs now and was never rolled away from since.
+
+    Not 'revision N-1': a second rollback must go further back, not forward to the release just abandoned.
+    """
+    abandoned = {
+        r.get("previous_digest") for r in history if r["kind"] == "rollback" and r["status"] == "success"
+    }
     for record in reversed(history):
-        if record["status"] == "success" and record["digest"] != current_digest:
+        digest = record["digest"]
+        if record["status"] == "success" and digest != current_digest and digest not in abandoned:
             return record
     return None
 
 
-def plan_rollback(ctx: Context, env_name: str, to: str | None, *, approval: Approval) -> Plan:
+def plan_rollback(
+    ctx: Context, env_name: str, to: str | None, *, approval: Approval, dry_run: bool = False
+) -> Plan:
     env = ctx.config.env(env_name)
-    ledger = ctx.ledger()
+    ledger = _ledger_ready(ctx, env.name)
     history = ledger.history(env.name)
     service = describe_service(ctx, env)
     _, running = running_task_definition(ctx, env, service)
@@ -474,11 +515,22 @@ def plan_rollback(ctx: Context, env_name: str, to: str | None, *, approval: Appr
         ],
         build=build,
     )
-    plan.approver = _approve(plan, approval)
+    _approve_unless_dry_run(plan, approval, dry_run)
     return plan
 
 
 # ---- execution ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Rollout:
+    """What happened so far; the record is written from this whatever way the rollout ends."""
+
+    status: str = "aborted"
+    reasons: list[str] = field(default_factory=list)
+    outcome: Outcome | None = None
+    new_arn: str | None = None
+    deployment_id: str | None = None
 
 
 def execute(
@@ -493,123 +545,236 @@ def execute(
     ledger = ctx.ledger()
     local = ctx.local_records()
     _resend_pending(ctx, ledger, local)
+    local.ensure_writable()  # the record must have somewhere to go before anything changes
     lock = ctx.lock()
     holder = f"{ctx.identity.actor} ({plan.kind} {short(plan.image.digest)}, pid {os.getpid()}"
     holder += f", run {ctx.identity.run_id})" if ctx.identity.run_id else ")"
     lease = lock.acquire(env.name, holder)
     started = utc_now()
-    outcome: Outcome | None = None
-    new_arn: str | None = None
-    status = "aborted"
-    reasons: list[str] = []
+    run = _Rollout()
     try:
-        describe_service(ctx, env)  # re-check under the lock: nobody started a rollout meanwhile
-        ecs = ctx.env_client(env, "ecs")
-        registered = ecs.register_task_definition(**plan.taskdef)["taskDefinition"]
-        new_arn = str(registered["taskDefinitionArn"])
-        ctx.out(f"registered {new_arn}")
-        updated = ecs.update_service(cluster=env.cluster, service=env.service, taskDefinition=new_arn)[
-            "service"
-        ]
-        deployment_id = find_deployment_for(updated, new_arn)
-        watcher = RolloutWatcher(ecs, env.cluster, env.service, policy=ctx.poll_policy, on_progress=ctx.out)
-        if deployment_id is None:
-            deployment_id = find_deployment_for(watcher.describe(), new_arn) or "unknown"
-        use_events = ctx.watch_mode != "poll" and env.events_queue is not None
-        how = f"ECS events from {env.events_queue} + safety poll" if use_events else "adaptive polling"
-        ctx.out(f"watching deployment {deployment_id} via {how} (timeout {timeout:.0f}s)")
-        if use_events:
-            assert env.events_queue is not None
-            events = EventWatcher(watcher, ctx.env_client(env, "sqs"), env.events_queue)
-            outcome = events.watch(
-                deployment_id, new_arn, plan.running_taskdef_arn, started_at=started, timeout=timeout
-            )
-        else:
-            outcome = watcher.watch(
-                deployment_id, new_arn, plan.running_taskdef_arn, started_at=started, timeout=timeout
-            )
-        status = outcome.status
-        reasons = [f"{outcome.summary} (decided by {outcome.source})", *outcome.reasons]
-        if status == "timed_out" and rollback_on_timeout and plan.running_taskdef_arn:
-            ecs.update_service(
-                cluster=env.cluster, service=env.service, taskDefinition=plan.running_taskdef_arn
-            )
-            reasons.append(f"envpromote rolled back to {plan.running_taskdef_arn} after the timeout")
-        if status == "success" and plan.kind == "promote":
-            try:
-                add_tag(
-                    ctx.ecr(),
-                    ctx.config.registry.repository,
-                    plan.image.digest,
-                    promotion_tag(env.name, plan.image.digest),
-                )
-            except botocore.exceptions.ClientError as exc:
-                reasons.append(
-                    f"could not add the promotion tag: {exc.response.get('Error', {}).get('Code')}"
-                )
+        _roll_out(ctx, plan, run, started, timeout=timeout, rollback_on_timeout=rollback_on_timeout)
     except KeyboardInterrupt:
-        status = "aborted"
-        reasons = ["interrupted during the rollout; ECS may still be rolling out - run 'invoke drift'"]
+        if run.outcome is None:
+            run.status = "aborted"
+            run.reasons = [
+                "interrupted during the rollout; ECS may still be rolling out - run 'invoke drift'"
+            ]
+        else:
+            run.reasons.append("interrupted after ECS had decided; the outcome above stands")
         raise
     except EnvPromoteError as exc:
-        status = "aborted"
-        reasons = [exc.one_line()]
+        if run.outcome is None:
+            run.status = "aborted"
+            run.reasons = [exc.one_line()]
         raise
     except botocore.exceptions.ClientError as exc:
-        status = "aborted"
         error = exc.response.get("Error", {})
-        reasons = [f"AWS refused {error.get('Code')}: {error.get('Message', '')}"]
-        raise PreflightFailed(
-            f"AWS refused the release: {error.get('Code')}: {error.get('Message', '')}.",
-            fix="Check the role's permissions for RegisterTaskDefinition/UpdateService and iam:PassRole.",
-        ) from None
+        text = f"{error.get('Code')}: {error.get('Message', '')}"
+        if run.outcome is None:
+            run.status = "aborted"
+            run.reasons = [f"AWS refused {text}"]
+            raise PreflightFailed(
+                f"AWS refused the release: {text}.",
+                fix="Check the role's permissions for RegisterTaskDefinition/UpdateService and iam:PassRole.",
+            ) from None
+        run.reasons.append(f"after the outcome, AWS refused {text}")
+    except botocore.exceptions.BotoCoreError as exc:
+        if run.outcome is not None:
+            run.reasons.append(f"after the outcome, AWS could not be reached ({exc})")
+        elif run.new_arn is None:
+            run.status = "aborted"
+            run.reasons = [f"AWS could not be reached before anything changed ({exc})"]
+            raise PreflightFailed(
+                f"AWS could not be reached: {exc}.", fix="Check the network and AWS_ENDPOINT_URL; try again."
+            ) from None
+        else:
+            run.status = "timed_out"
+            run.reasons = [f"outcome unknown: lost contact with AWS after registering {run.new_arn} ({exc})"]
+            raise RolloutTimedOut(
+                f"{plan.kind} of {short(plan.image.digest)} to {env.name}: outcome unknown: AWS could not be "
+                f"reached after the update ({exc}).",
+                fix=f"Run 'invoke drift --env {env.name}' once AWS answers; ECS may still be rolling out.",
+            ) from None
     finally:
-        finished = utc_now()
-        draft = new_record(
-            environment=env.name,
-            kind=plan.kind,
-            status=status,
-            digest=plan.image.digest,
-            image_uri=plan.image.uri,
-            started_at=started,
-            finished_at=finished,
-            source_environment=plan.source_environment,
-            task_definition_arn=new_arn,
-            previous_digest=plan.previous_digest,
-            previous_task_definition_arn=plan.running_taskdef_arn,
-            reasons=[*plan.evidence, *reasons],
-            actor=ctx.identity.actor,
-            approver=plan.approver,
-            run_id=ctx.identity.run_id,
-            run_attempt=ctx.identity.run_attempt,
-            workflow_ref=ctx.identity.workflow_ref,
-            source_commit=plan.source_commit,
-            deployment_id=outcome.deployment_id if outcome else None,
-            allow_unscanned=plan.allow_unscanned,
-            scan=plan.scan,
-            api_calls=dict(ctx.counter.requests),
-        )
-        result = ReleaseResult(
-            plan=plan, dry_run=False, outcome=outcome, api_calls=dict(ctx.counter.requests)
-        )
-        _store(ctx, ledger, local, draft, result)
-        lock.release(lease)
-    error_type = STATUS_ERRORS.get(status)
-    if error_type is not None and outcome is not None:
-        message = f"{plan.kind} of {short(plan.image.digest)} to {env.name}: {status.replace('_', ' ')}: {outcome.summary}."
-        fix = {
-            "rolled_back": "ECS restored the previous release; read the reasons above, fix forward and rebuild.",
-            "failed": "Read the reasons above; another deployment replaced ours.",
-            "timed_out": f"Check the service in ECS; 'invoke drift --env {env.name}' shows what runs.",
-        }[status]
-        if error_type is DeploymentFailed:
-            raise DeploymentFailed(message, reasons=outcome.reasons, fix=fix)
-        if plan.kind == "rollback":
-            raise RollbackFailed(message, fix=fix)
-        raise error_type(message, fix=fix)
-    if status != "success" and plan.kind == "rollback":
-        raise RollbackFailed(f"Rollback of {env.name} ended {status}.", fix="Check the service in ECS.")
+        with _signals_deferred():
+            try:
+                result = _record(ctx, ledger, local, plan, run, started)
+            finally:
+                if not lock.release(lease):
+                    warning = f"the {env.name} lock had passed to someone else before it was released"
+                    ctx.out(f"WARNING: {warning}")
+                    gha.annotate("warning", warning)
+    _raise_for_outcome(plan, run)
     return result
+
+
+def _roll_out(
+    ctx: Context,
+    plan: Plan,
+    run: _Rollout,
+    started: dt.datetime,
+    *,
+    timeout: float,
+    rollback_on_timeout: bool,
+) -> None:
+    env = plan.env
+    ecs = ctx.env_client(env, "ecs")
+    _recheck_under_lock(ctx, plan)
+    registered = ecs.register_task_definition(**plan.taskdef)["taskDefinition"]
+    run.new_arn = str(registered["taskDefinitionArn"])
+    ctx.out(f"registered {run.new_arn}")
+    updated = ecs.update_service(cluster=env.cluster, service=env.service, taskDefinition=run.new_arn)[
+        "service"
+    ]
+    watcher = RolloutWatcher(ecs, env.cluster, env.service, policy=ctx.poll_policy, on_progress=ctx.out)
+    deployment_id = find_deployment_for(updated, run.new_arn) or find_deployment_for(
+        watcher.describe(), run.new_arn
+    )
+    if deployment_id is None:
+        run.status = "timed_out"
+        run.reasons = [f"ECS listed no deployment for {run.new_arn} after UpdateService; outcome unknown"]
+        raise RolloutTimedOut(
+            f"ECS listed no deployment for {run.new_arn}; the outcome cannot be followed.",
+            fix=f"Check the service in ECS; 'invoke drift --env {env.name}' shows what runs.",
+        )
+    run.deployment_id = deployment_id
+    use_events = ctx.watch_mode != "poll" and env.events_queue is not None
+    how = f"ECS events from {env.events_queue} + safety poll" if use_events else "adaptive polling"
+    ctx.out(f"watching deployment {deployment_id} via {how} (timeout {timeout:.0f}s)")
+    stale = frozenset(plan.running_deployment_ids)
+    if use_events:
+        assert env.events_queue is not None
+        events = EventWatcher(watcher, ctx.env_client(env, "sqs"), env.events_queue)
+        outcome = events.watch(
+            deployment_id,
+            run.new_arn,
+            plan.running_taskdef_arn,
+            started_at=started,
+            timeout=timeout,
+            stale_ids=stale,
+        )
+    else:
+        outcome = watcher.watch(
+            deployment_id,
+            run.new_arn,
+            plan.running_taskdef_arn,
+            started_at=started,
+            timeout=timeout,
+            stale_ids=stale,
+        )
+    run.outcome = outcome
+    run.status = outcome.status
+    run.reasons = [f"{outcome.summary} (decided by {outcome.source})", *outcome.reasons]
+    if outcome.status == "timed_out" and rollback_on_timeout and plan.running_taskdef_arn:
+        ecs.update_service(cluster=env.cluster, service=env.service, taskDefinition=plan.running_taskdef_arn)
+        run.reasons.append(f"envpromote rolled back to {plan.running_taskdef_arn} after the timeout")
+    if outcome.status == "success" and plan.kind == "promote":
+        try:
+            add_tag(
+                ctx.ecr(),
+                ctx.config.registry.repository,
+                plan.image.digest,
+                promotion_tag(env.name, plan.image.digest),
+            )
+        except botocore.exceptions.ClientError as exc:
+            run.reasons.append(
+                f"could not add the promotion tag: {exc.response.get('Error', {}).get('Code')}"
+            )
+
+
+def _recheck_under_lock(ctx: Context, plan: Plan) -> None:
+    """The plan may be minutes old (an approval prompt, a queue for the lock): is the service still as planned?"""
+    service = describe_service(ctx, plan.env)
+    busy = [
+        d
+        for d in service.get("deployments", [])
+        if d.get("status") != "PRIMARY" or d.get("rolloutState") == "IN_PROGRESS"
+    ]
+    if busy:
+        raise PreflightFailed(
+            f"A deployment started on {plan.env.service} since the plan was made: {busy[0].get('id')}.",
+            fix="Wait for it to finish and run the command again.",
+        )
+    if plan.running_taskdef_arn and service.get("taskDefinition") != plan.running_taskdef_arn:
+        raise PreflightFailed(
+            f"{plan.env.service} now runs {service.get('taskDefinition')}, not {plan.running_taskdef_arn} as planned.",
+            fix="Run the command again so the plan, its diff and its rollback target are current.",
+        )
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """While the record is written and the lock released, SIGINT/SIGTERM wait (a cancelled CI job sends both)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+def _record(
+    ctx: Context, ledger: Ledger, local: LocalRecords, plan: Plan, run: _Rollout, started: dt.datetime
+) -> ReleaseResult:
+    draft = new_record(
+        environment=plan.env.name,
+        kind=plan.kind,
+        status=run.status,
+        digest=plan.image.digest,
+        image_uri=plan.image.uri,
+        started_at=started,
+        finished_at=utc_now(),
+        source_environment=plan.source_environment,
+        task_definition_arn=run.new_arn,
+        previous_digest=plan.previous_digest,
+        previous_task_definition_arn=plan.running_taskdef_arn,
+        reasons=[*plan.evidence, *run.reasons],
+        actor=ctx.identity.actor,
+        approver=plan.approver,
+        run_id=ctx.identity.run_id,
+        run_attempt=ctx.identity.run_attempt,
+        workflow_ref=ctx.identity.workflow_ref,
+        source_commit=plan.source_commit,
+        deployment_id=run.deployment_id,
+        allow_unscanned=plan.allow_unscanned,
+        scan=plan.scan,
+        api_calls=dict(ctx.counter.requests),
+    )
+    result = ReleaseResult(
+        plan=plan, dry_run=False, outcome=run.outcome, api_calls=dict(ctx.counter.requests)
+    )
+    _store(ctx, ledger, local, draft, result)
+    return result
+
+
+_OUTCOME_FIXES = {
+    "rolled_back": "ECS restored the previous release; read the reasons above, fix forward and rebuild.",
+    "failed": "Read the reasons above; another deployment replaced ours.",
+    "timed_out": "Check the service in ECS; 'invoke drift' shows what runs.",
+}
+
+
+def _raise_for_outcome(plan: Plan, run: _Rollout) -> None:
+    """The documented exit code for a recorded outcome: 5 rolled back/failed, 6 rollback failed, 7 timed out."""
+    if run.status == "success":
+        return
+    summary = run.outcome.summary if run.outcome else run.status
+    message = f"{plan.kind} of {short(plan.image.digest)} to {plan.env.name}: {run.status.replace('_', ' ')}: {summary}."
+    fix = _OUTCOME_FIXES.get(run.status, "Check the service in ECS.")
+    if plan.kind == "rollback":
+        raise RollbackFailed(message, fix=fix)
+    if run.status == "timed_out":
+        raise RolloutTimedOut(message, fix=fix)
+    raise DeploymentFailed(message, reasons=run.outcome.reasons if run.outcome else [], fix=fix)
 
 
 def _resend_pending(ctx: Context, ledger: Ledger, local: LocalRecords) -> None:
@@ -621,22 +786,25 @@ def _resend_pending(ctx: Context, ledger: Ledger, local: LocalRecords) -> None:
 
 
 def _store(ctx: Context, ledger: Ledger, local: LocalRecords, draft: Record, result: ReleaseResult) -> None:
-    """Ledger first; if it fails, keep the draft locally so nothing is lost."""
+    """Write-ahead: the draft is kept locally first, then sent; it leaves pending/ only once the ledger has it."""
+    pending = local.keep_pending(draft)
     try:
         record = ledger.append(draft)
     except (LedgerError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        path = local.keep_pending(draft)
         text = exc.one_line() if isinstance(exc, EnvPromoteError) else f"{type(exc).__name__}: {exc}"
         result.ledger_warning = (
-            f"ledger write failed ({text}); record kept at {path}; run 'invoke ledger.sync'"
+            f"ledger write failed ({text}); record kept at {pending}; run 'invoke ledger.sync'"
         )
         result.record = draft
-        result.record_path = path
+        result.record_path = pending
         ctx.out(f"WARNING: {result.ledger_warning}")
         gha.annotate("warning", result.ledger_warning)
+        gha.append_summary(summary_markdown(draft) + f"\n\n> {result.ledger_warning}")
+        gha.set_output("record_path", str(pending))
         return
     result.record = record
     result.record_path = local.write(record)
+    pending.unlink(missing_ok=True)
     gha.append_summary(summary_markdown(record))
     gha.set_output("record_path", str(result.record_path))
 
@@ -801,6 +969,18 @@ def check_watch_mode(mode: str, env: Environment) -> str:
             fix=f"Set events_queue in [environments.{env.name}] (from 'invoke infra.output') or use --watch poll.",
         )
     return mode
+
+
+LEASE_MARGIN_S = 5
+
+
+def check_timeout_within_lease(timeout: float, lease_seconds: int) -> None:
+    """The lock must outlive the watch; otherwise another promotion could start under a running rollout."""
+    if timeout + LEASE_MARGIN_S > lease_seconds:
+        raise BadInput(
+            f"--timeout {timeout:g}s does not fit in the lock lease of {lease_seconds}s.",
+            fix=f"Use --timeout {max(1, lease_seconds - LEASE_MARGIN_S)} or less, or raise [lock] lease_seconds.",
+        )
 
 
 def ensure_time(value: float | int | str | None, name: str) -> float:

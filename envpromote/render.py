@@ -143,3 +143,13 @@ def container_image(document: Mapping[str, Any], container: str) -> str | None:
             image = definition.get("image")
             return image if isinstance(image, str) else None
     return None
+
+
+def require_image(document: Mapping[str, Any], container: str, image_uri: str, template_name: str) -> None:
+    """The container we watch must run exactly the digest being released, or the record would lie."""
+    actual = container_image(document, container)
+    if actual != image_uri:
+        raise BadInput(
+            f"Template {template_name}: container {container!r} runs {actual!r}, not the released image {image_uri}.",
+            fix="Set that container's image to {{ image_uri }} (and its name to the environment's container).",
+        )

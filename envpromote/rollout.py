@@ -60,12 +60,21 @@ def _deployment_line(deployment: Mapping[str, Any]) -> str:
 
 
 def classify(
-    service: Mapping[str, Any], deployment_id: str, previous_task_definition: str | None
+    service: Mapping[str, Any],
+    deployment_id: str,
+    previous_task_definition: str | None,
+    stale_ids: frozenset[str] = frozenset(),
 ) -> Observation:
-    """Pure: turn one DescribeServices `service` into an Observation about our deployment."""
+    """Pure: turn one DescribeServices `service` into an Observation about our deployment.
+
+    `stale_ids` are the deployments listed before our UpdateService: if ours is missing and one of those is still
+    PRIMARY, the read is stale (eventual consistency), not a rollback - a rollback is a new deployment.
+    """
     deployments = service.get("deployments", [])
     ours = next((d for d in deployments if d.get("id") == deployment_id), None)
     primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+    if ours is None and primary is not None and primary.get("id") in stale_ids:
+        return Observation(None, f"deployment {deployment_id} not listed yet (stale read)")
     breaker = service.get("deploymentConfiguration", {}).get("deploymentCircuitBreaker", {})
     rollback_enabled = bool(breaker.get("enable") and breaker.get("rollback"))
 
@@ -217,6 +226,7 @@ class RolloutWatcher:
         *,
         started_at: dt.datetime,
         timeout: float,
+        stale_ids: frozenset[str] = frozenset(),
     ) -> Outcome:
         start = self.clock.now()
         deadline = start + timeout
@@ -231,11 +241,14 @@ class RolloutWatcher:
             remaining = deadline - self.clock.now()
             if remaining <= 0:
                 break
+            if remaining < delay and last_service is not None:
+                # No extra poll at the deadline: the last observation stands, and the budget of one
+                # DescribeServices per interval holds to the end.
+                self.clock.sleep(remaining)
+                break
             self.clock.sleep(min(delay, remaining))
             try:
                 service = self.describe()
-            except PreflightFailed:
-                raise
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
                 errors += 1
                 consecutive_errors += 1
@@ -249,7 +262,7 @@ class RolloutWatcher:
             interval = self.policy.interval
             delay = interval
             last_service = service
-            observation = classify(service, deployment_id, previous_task_definition)
+            observation = classify(service, deployment_id, previous_task_definition, stale_ids)
             if observation.summary != last_summary:
                 self.on_progress(observation.summary)
                 last_summary = observation.summary
@@ -352,7 +365,7 @@ def _error_text(exc: Exception) -> str:
 
 # ---- event-driven watching (ECS events via EventBridge -> SQS) -------------------------------------
 
-SAFETY_POLL_S = 30.0
+SAFETY_POLL_S = 40.0  # two full 20 s long polls, then one DescribeServices: about 4.5 calls a minute
 MAX_LONG_POLL_S = 20
 CONFIRM_ATTEMPTS = 3
 
@@ -376,9 +389,10 @@ def _event_time(event: Mapping[str, Any]) -> dt.datetime | None:
     raw = event.get("time")
     if isinstance(raw, str):
         try:
-            return dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
             return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
     return _to_datetime(raw)
 
 
@@ -433,6 +447,7 @@ class EventWatcher:
         self.queue = queue
         self.safety_interval = safety_interval
         self._queue_url: str | None = None
+        self._stale: frozenset[str] = frozenset()
 
     @property
     def clock(self) -> Clock:
@@ -486,6 +501,7 @@ class EventWatcher:
         *,
         started_at: dt.datetime,
         timeout: float,
+        stale_ids: frozenset[str] = frozenset(),
     ) -> Outcome:
         start = self.clock.now()
         deadline = start + timeout
@@ -495,6 +511,7 @@ class EventWatcher:
         stopped: list[str] = []
         events = 0
         visibility = int(min(43200, timeout + 60))
+        self._stale = stale_ids
         try:
             while True:
                 now = self.clock.now()
@@ -502,7 +519,9 @@ class EventWatcher:
                     break
                 wait = int(min(MAX_LONG_POLL_S, next_safety - now, deadline - now))
                 hint = None
-                if wait >= 1:
+                if wait < 1:  # under a second to the next safety poll or the deadline: sleep, don't spin
+                    self.clock.sleep(max(0.0, min(next_safety, deadline) - now))
+                else:
                     try:
                         messages = self._receive(wait, visibility)
                     except EventQueueUnavailable as exc:
@@ -524,7 +543,10 @@ class EventWatcher:
                         if event is None:
                             continue
                         events += 1
-                        verdict, reason = event_signal(event, deployment_id, started_at)
+                        try:
+                            verdict, reason = event_signal(event, deployment_id, started_at)
+                        except (TypeError, ValueError, KeyError, AttributeError):
+                            continue  # a malformed event is ignored; the safety poll still decides
                         if reason and reason not in stopped:
                             stopped.append(reason)
                         hint = hint or verdict
@@ -543,8 +565,18 @@ class EventWatcher:
                 if outcome is not None:
                     outcome.reasons += [r for r in stopped if r not in outcome.reasons]
                     return outcome
-            service = self.poller.describe()
-            observation = classify(service, deployment_id, previous_task_definition)
+            try:
+                service = self.poller.describe()
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+                return Outcome(
+                    status="timed_out",
+                    deployment_id=deployment_id,
+                    summary=f"outcome unknown: ECS could not be read ({_error_text(exc)}); {events} events seen",
+                    reasons=stopped,
+                    seconds=self.clock.now() - start,
+                    source="events",
+                )
+            observation = classify(service, deployment_id, previous_task_definition, stale_ids)
             return Outcome(
                 status="timed_out",
                 deployment_id=deployment_id,
@@ -575,7 +607,7 @@ class EventWatcher:
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
                 self.poller.on_progress(f"ECS read failed ({_error_text(exc)}); still watching")
                 continue
-            observation = classify(service, deployment_id, previous)
+            observation = classify(service, deployment_id, previous, self._stale)
             self.poller.on_progress(observation.summary)
             if observation.verdict is not None:
                 return self.poller.conclude(
@@ -600,6 +632,7 @@ class EventWatcher:
             previous,
             started_at=started_at,
             timeout=max(1.0, deadline - self.clock.now()),
+            stale_ids=self._stale,
         )
         outcome.source = "poll (event queue unavailable)"
         outcome.reasons.append(f"event queue unavailable ({why}); the outcome came from polling")

@@ -93,7 +93,7 @@ def _print_plan(plan: usecases.Plan) -> None:
     print("\n".join(plan.diff) if plan.diff else "task definition: unchanged")
 
 
-def _finish(result: usecases.ReleaseResult, as_json: bool) -> None:
+def _finish(ctx: usecases.Context, result: usecases.ReleaseResult, as_json: bool) -> None:
     record = result.record or {}
     if as_json:
         print_json({"record": record, "record_path": str(result.record_path), "api_calls": result.api_calls})
@@ -105,7 +105,7 @@ def _finish(result: usecases.ReleaseResult, as_json: bool) -> None:
         if outcome:
             print(f"  {outcome.summary} (decided after {outcome.seconds:.1f}s of watching)")
         print(f"  record: {result.record_path}")
-    _print_calls(result.api_calls)
+    _print_calls(dict(ctx.counter.requests))  # every call, the record's write and the lock release included
 
 
 def _print_calls(calls: dict[str, int]) -> None:
@@ -116,14 +116,24 @@ def _print_calls(calls: dict[str, int]) -> None:
     )
 
 
+def _release_context(
+    config: str, records_dir: str, env: str, timeout: Any, watch: str
+) -> tuple[usecases.Context, float]:
+    """Everything about the options is checked before planning, so a dry run refuses what a real run would."""
+    ctx = _context(config or None, records_dir or None)
+    seconds = usecases.ensure_time(timeout, "timeout")
+    usecases.check_timeout_within_lease(seconds, ctx.config.lock.lease_seconds)
+    ctx.watch_mode = usecases.check_watch_mode(watch, ctx.config.env(env))
+    return ctx, seconds
+
+
 def _run_release(
     ctx: usecases.Context,
     plan: usecases.Plan,
     dry_run: bool,
     as_json: bool,
-    timeout: Any,
+    seconds: float,
     rollback_on_timeout: bool,
-    watch: str = "auto",
 ) -> None:
     if dry_run:
         if as_json:
@@ -132,8 +142,6 @@ def _run_release(
             _print_plan(plan)
             print("dry run: nothing changed")
         return
-    seconds = usecases.ensure_time(timeout, "timeout")
-    ctx.watch_mode = usecases.check_watch_mode(watch, plan.env)
     _print_plan(plan)
     with _sigterm_aborts():
         try:
@@ -143,7 +151,7 @@ def _run_release(
                 print(f"  reason: {reason}", file=sys.stderr)
             _print_calls(dict(ctx.counter.requests))
             raise
-    _finish(result, as_json)
+    _finish(ctx, result, as_json)
 
 
 def _plan_dict(plan: usecases.Plan) -> dict[str, Any]:
@@ -189,9 +197,9 @@ def deploy(
     watch: str = "auto",
 ) -> None:
     """Deploy a digest to the entry environment (dev); no upstream gate, the scan gate still applies."""
-    ctx = _context(config or None, records_dir or None)
+    ctx, seconds = _release_context(config, records_dir, env, timeout, watch)
     plan = usecases.plan_deploy(ctx, env, _digest(digest))
-    _run_release(ctx, plan, dry_run, json, timeout, rollback_on_timeout, watch)
+    _run_release(ctx, plan, dry_run, json, seconds, rollback_on_timeout)
 
 
 @task(
@@ -220,15 +228,16 @@ def promote(
     watch: str = "auto",
 ) -> None:
     """Promote the upstream's digest into ENV after the gates: upstream success, soak, scan, approval."""
-    ctx = _context(config or None, records_dir or None)
+    ctx, seconds = _release_context(config, records_dir, env, timeout, watch)
     plan = usecases.plan_promote(
         ctx,
         env,
         _digest(digest),
         approval=_approval(yes, approver or None, env),
         allow_unscanned=allow_unscanned,
+        dry_run=dry_run,
     )
-    _run_release(ctx, plan, dry_run, json, timeout, rollback_on_timeout, watch)
+    _run_release(ctx, plan, dry_run, json, seconds, rollback_on_timeout)
 
 
 @task(
@@ -254,9 +263,11 @@ def rollback(
     watch: str = "auto",
 ) -> None:
     """Re-deploy ENV's last known-good digest from the ledger (not 'revision N-1'); recorded as a rollback."""
-    ctx = _context(config or None, records_dir or None)
-    plan = usecases.plan_rollback(ctx, env, to or None, approval=_approval(yes, approver or None, env))
-    _run_release(ctx, plan, dry_run, json, timeout, False, watch)
+    ctx, seconds = _release_context(config, records_dir, env, timeout, watch)
+    plan = usecases.plan_rollback(
+        ctx, env, to or None, approval=_approval(yes, approver or None, env), dry_run=dry_run
+    )
+    _run_release(ctx, plan, dry_run, json, seconds, False)
 
 
 @task(

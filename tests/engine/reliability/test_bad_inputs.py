@@ -225,6 +225,13 @@ CASES = [
     ),
     Case("bad build scenario", ["build", "--scenario", "explode:now", "--no-push"], 2, "scenario"),
     Case("fail-on not a severity", ["scan", "--fail-on", "SEVERE"], 2, "not a severity"),
+    Case(
+        "timeout beyond the lock lease",
+        ["deploy", "--env", "dev", "--digest", "@D", "--timeout", "7200"],
+        2,
+        "does not fit in the lock lease",
+        pushed_scanned,
+    ),
     # configuration
     Case(
         "config missing",
@@ -267,6 +274,27 @@ CASES = [
         2,
         "Cannot read config file",
         env={"ENVPROMOTE_CONFIG": "/tmp"},
+    ),
+    Case(
+        "lease too short to expire sanely",
+        ["history", "--env", "dev", "--config", "@CFG"],
+        2,
+        "lock.lease_seconds",
+        cfg(lambda d: d["lock"].__setitem__("lease_seconds", 0)),
+    ),
+    Case(
+        "environments as an array",
+        ["history", "--env", "dev", "--config", "@CFG"],
+        2,
+        "environments: must be a table",
+        raw_config('[chain]\norder = ["dev"]\n[[environments]]\nname = "dev"\n'),
+    ),
+    Case(
+        "hard-coded image in the template",
+        ["deploy", "--env", "dev", "--digest", "@D", "--config", "@CFG"],
+        2,
+        "not the released image",
+        template(TEMPLATE_OK.replace("{{ image_uri | tojson }}", '"r/app@sha256:' + "0" * 64 + '"')),
     ),
     # templates
     Case(

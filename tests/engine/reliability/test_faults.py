@@ -158,11 +158,13 @@ def test_signal_during_watch_records_aborted_and_releases_the_lock(
 
 
 def test_killed_lock_holder_blocks_until_its_lease_expires(sandbox, make_context, tmp_path: Path) -> None:
-    short_lease = config_variant(tmp_path, lambda d: d["lock"].__setitem__("lease_seconds", 8))
+    short_lease = config_variant(tmp_path, lambda d: d["lock"].__setitem__("lease_seconds", 12))
     ctx = make_context(config=load_config(short_lease))
     digest = push_test_image("slow:4")
     record_clean_build(ctx, digest)
-    proc = _spawn_invoke("deploy", "--env", "dev", "--digest", digest, "--config", str(short_lease))
+    proc = _spawn_invoke(
+        "deploy", "--env", "dev", "--digest", digest, "--config", str(short_lease), "--timeout", "6"
+    )
     _wait_for_line(proc, "watching deployment")
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
@@ -170,12 +172,16 @@ def test_killed_lock_holder_blocks_until_its_lease_expires(sandbox, make_context
     assert holder is not None, "SIGKILL left the lease behind"
     second = push_test_image("healthy:0.3")
     record_clean_build(ctx, second)
-    early = run_invoke("deploy", "--env", "dev", "--digest", second, "--config", str(short_lease))
+    early = run_invoke(
+        "deploy", "--env", "dev", "--digest", second, "--config", str(short_lease), "--timeout", "6"
+    )
     assert early.returncode == 8, early.stderr
     assert "locked by" in early.stderr
     while time.time() < holder.expires_at + 0.5:
         time.sleep(0.5)
-    late = run_invoke("deploy", "--env", "dev", "--digest", second, "--config", str(short_lease))
+    late = run_invoke(
+        "deploy", "--env", "dev", "--digest", second, "--config", str(short_lease), "--timeout", "6"
+    )
     assert late.returncode == 0, late.stderr
     _report("sigkill-lock-holder", faults=1, false_successes=0)
 
