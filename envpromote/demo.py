@@ -148,6 +148,7 @@ def wait_until_idle(
     """Wait for ECS to finish its own rollback before ours (a rollout in progress fails preflight, exit 4)."""
     from envpromote.aws import ClientFactory
     from envpromote.config import load_config
+    from envpromote.promote import busy_deployment
     from envpromote.sandbox.process import patched_env
 
     env = load_config(config).env(env_name)
@@ -157,10 +158,7 @@ def wait_until_idle(
         ecs = ClientFactory(env.region).client("ecs")
         while time.monotonic() < deadline:
             service = ecs.describe_services(cluster=env.cluster, services=[env.service])["services"][0]
-            if (
-                len(service["deployments"]) == 1
-                and service["deployments"][0].get("rolloutState") == "COMPLETED"
-            ):
+            if busy_deployment(service) is None:  # what the next command's preflight checks
                 out(f"-> {env_name} is idle again")
                 return
             time.sleep(2)

@@ -33,6 +33,25 @@ def short(digest: str) -> str:
     return digest.removeprefix("sha256:")[:12]
 
 
+def require_upstream(env: Environment) -> str:
+    """The environment promoted from; the entry environment has none and takes deploys instead."""
+    if env.upstream is None:
+        raise BadInput(
+            f"{env.name} is the entry environment; it has no upstream to promote from.",
+            fix=f"Use 'invoke deploy --env {env.name} --digest <digest>'.",
+        )
+    return env.upstream
+
+
+def refuse_unscanned_override(env: Environment, allow_unscanned: bool) -> None:
+    """--allow-unscanned never reaches production."""
+    if allow_unscanned and env.is_production:
+        raise BadInput(
+            f"--allow-unscanned is not available for {env.name}.",
+            fix="Scan the image ('invoke scan --image ...' during the build) and promote again.",
+        )
+
+
 def upstream_success(
     config: Config,
     env: Environment,
@@ -41,12 +60,7 @@ def upstream_success(
     now: dt.datetime,
 ) -> GateEvidence:
     """Rules 1-3. `histories` maps environment name -> its records, oldest first."""
-    if env.upstream is None:
-        raise BadInput(
-            f"{env.name} is the entry environment; it has no upstream to promote from.",
-            fix=f"Use 'invoke deploy --env {env.name} --digest <digest>'.",
-        )
-    upstream = env.upstream
+    upstream = require_upstream(env)
     records = list(histories.get(upstream, ()))
     success_index = None
     for index in range(len(records) - 1, -1, -1):
@@ -108,11 +122,7 @@ def scan_gate(
     """Rule 4. Returns (scan summary, unscanned-allowed-and-used, evidence lines) or raises GateRefused."""
     policy = env.scan
     scan = build.get("scan") if build else None
-    if allow_unscanned and env.is_production:
-        raise BadInput(
-            f"--allow-unscanned is not available for {env.name}.",
-            fix="Scan the image ('invoke scan --image ...' during the build) and promote again.",
-        )
+    refuse_unscanned_override(env, allow_unscanned)
     if not scan:
         if allow_unscanned or policy.allow_unscanned:
             return None, True, [f"scan: no scan record for {short(digest)}; unscanned allowed for {env.name}"]

@@ -37,7 +37,7 @@ from envpromote.errors import (
     RollbackFailed,
     RolloutTimedOut,
 )
-from envpromote.gate import scan_gate, short, upstream_success
+from envpromote.gate import refuse_unscanned_override, require_upstream, scan_gate, short, upstream_success
 from envpromote.image import ImageRef, parse_digest
 from envpromote.ledger import Ledger, LocalRecords, Record, new_record, sync_pending, utc_now
 from envpromote.lock import EnvironmentLock
@@ -268,26 +268,36 @@ def _check_roles(ctx: Context, env: Environment) -> list[str]:
     return notes
 
 
+def _require_image_in_ecr(ctx: Context, digest: str, *, fix: str) -> None:
+    if describe_image(ctx.ecr(), ctx.config.registry.repository, digest) is None:
+        raise PreflightFailed(
+            f"Image {short(digest)} is not in ECR repository {ctx.config.registry.repository}.", fix=fix
+        )
+
+
+def busy_deployment(service: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A deployment besides the settled PRIMARY one (ECS lists exactly one PRIMARY), if a rollout is under way."""
+    for deployment in service.get("deployments", []):
+        if deployment.get("status") != "PRIMARY" or deployment.get("rolloutState") == "IN_PROGRESS":
+            return dict(deployment)
+    return None
+
+
 def preflight(ctx: Context, env: Environment, image: ImageRef) -> tuple[dict[str, Any], list[str]]:
     """Read-only readiness checks. Returns the service description and evidence lines."""
     lines: list[str] = []
-    if describe_image(ctx.ecr(), ctx.config.registry.repository, image.digest) is None:
-        raise PreflightFailed(
-            f"Image {short(image.digest)} is not in ECR repository {ctx.config.registry.repository}.",
-            fix="Build and push it with 'invoke build', or check the digest (tags are never resolved).",
-        )
+    _require_image_in_ecr(
+        ctx,
+        image.digest,
+        fix="Build and push it with 'invoke build', or check the digest (tags are never resolved).",
+    )
     lines.append(f"image {image.uri}: present in ECR")
     ctx.lock().ensure_free(env.name)
     service = describe_service(ctx, env)
     lines.append(f"service {env.cluster}/{env.service}: ACTIVE")
     lines += _check_roles(ctx, env)
-    in_progress = [
-        d
-        for d in service.get("deployments", [])
-        if d.get("rolloutState") == "IN_PROGRESS" or d.get("status") == "ACTIVE"
-    ]
-    if len(service.get("deployments", [])) > 1 or in_progress:
-        current = in_progress[0] if in_progress else service["deployments"][0]
+    current = busy_deployment(service)
+    if current is not None:
         raise PreflightFailed(
             f"A deployment is in progress on {env.service}: {current.get('id')} {current.get('rolloutState')}.",
             fix="Wait for it to finish ('invoke drift' shows the running digest) and try again.",
@@ -423,25 +433,17 @@ def plan_promote(
     dry_run: bool = False,
 ) -> Plan:
     env = ctx.config.env(env_name)
-    if env.upstream is None:
-        raise BadInput(
-            f"{env.name} is the entry environment; it has no upstream to promote from.",
-            fix=f"Use 'invoke deploy --env {env.name} --digest <digest>'.",
-        )
-    if allow_unscanned and env.is_production:
-        raise BadInput(
-            f"--allow-unscanned is not available for {env.name}.",
-            fix="Scan the image during the build and promote again.",
-        )
+    upstream = require_upstream(env)
+    refuse_unscanned_override(env, allow_unscanned)  # before any AWS call, not only at the scan gate
     ledger = _ledger_ready(ctx, *ctx.config.chain)
     if digest:
         checked = parse_digest(digest)
     else:
-        last = ledger.last_success(env.upstream)
+        last = ledger.last_success(upstream)
         if last is None:
             raise GateRefused(
-                f"{env.upstream} has no successful release to promote.",
-                fix=f"Deploy to {env.upstream} first, or pass --digest.",
+                f"{upstream} has no successful release to promote.",
+                fix=f"Deploy to {upstream} first, or pass --digest.",
             )
         checked = str(last["digest"])
     histories = {name: ledger.history(name) for name in ctx.config.chain}
@@ -453,7 +455,7 @@ def plan_promote(
         env,
         kind="promote",
         digest=checked,
-        source_environment=env.upstream,
+        source_environment=upstream,
         evidence=[*gate.lines, *scan_lines],
         build=build,
     )
@@ -686,14 +688,10 @@ def _roll_out(
 def _recheck_under_lock(ctx: Context, plan: Plan) -> None:
     """The plan may be minutes old (an approval prompt, a queue for the lock): is the service still as planned?"""
     service = describe_service(ctx, plan.env)
-    busy = [
-        d
-        for d in service.get("deployments", [])
-        if d.get("status") != "PRIMARY" or d.get("rolloutState") == "IN_PROGRESS"
-    ]
-    if busy:
+    busy = busy_deployment(service)
+    if busy is not None:
         raise PreflightFailed(
-            f"A deployment started on {plan.env.service} since the plan was made: {busy[0].get('id')}.",
+            f"A deployment started on {plan.env.service} since the plan was made: {busy.get('id')}.",
             fix="Wait for it to finish and run the command again.",
         )
     if plan.running_taskdef_arn and service.get("taskDefinition") != plan.running_taskdef_arn:
@@ -940,11 +938,7 @@ def record_build(
     if scan is not None:
         scan = ScanSummary.from_dict(scan).to_dict()  # refuse a malformed summary now, not at promotion
     image = _image_for(ctx, checked)
-    if describe_image(ctx.ecr(), ctx.config.registry.repository, checked) is None:
-        raise PreflightFailed(
-            f"Image {short(checked)} is not in ECR repository {ctx.config.registry.repository}.",
-            fix="Push it with 'invoke build' before recording the build.",
-        )
+    _require_image_in_ecr(ctx, checked, fix="Push it with 'invoke build' before recording the build.")
     build = {
         "digest": checked,
         "image_uri": image.uri,

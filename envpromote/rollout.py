@@ -139,12 +139,7 @@ def describe_stopped_tasks(
     """Pure: stopped-task reasons (with container exit codes) of our deployment."""
     lines = []
     for task in tasks:
-        if (
-            task.get("startedBy") not in (None, deployment_id)
-            and task.get("taskDefinitionArn") != task_definition_arn
-        ):
-            continue
-        if task.get("startedBy") is None and task.get("taskDefinitionArn") != task_definition_arn:
+        if task.get("startedBy") != deployment_id and task.get("taskDefinitionArn") != task_definition_arn:
             continue
         containers = "; ".join(
             f"container {c.get('name')} exit {c.get('exitCode', '?')}"
