@@ -19,6 +19,11 @@ _OTHER_ALGORITHMS = {"sha1", "sha224", "sha384", "sha512", "md5", "blake3", "sha
 _DIGEST_FIX = "Pass the digest printed by 'invoke build' (sha256: followed by 64 lowercase hex characters)."
 
 
+def short_digest(digest: str) -> str:
+    """The 12-hex-character form people read (tables, tags, messages); never used to look anything up."""
+    return digest.removeprefix("sha256:")[:12]
+
+
 def _shown(value: str) -> str:
     """A short, printable rendering of untrusted input for error messages."""
     text = value if len(value) <= 80 else value[:77] + "..."
@@ -66,7 +71,7 @@ class ImageRef:
 
     @property
     def short(self) -> str:
-        return self.digest.removeprefix("sha256:")[:12]
+        return short_digest(self.digest)
 
     def __str__(self) -> str:
         return self.uri
