@@ -140,3 +140,17 @@ def test_a_plain_progress_line_at_least_every_ten_seconds() -> None:
     assert printed[-1] >= 110.0
     assert lines[0] == "ecs-svc/2: waiting for the first look at ECS (10s)"
     assert "ecs-svc/2 IN_PROGRESS: running 0/2, pending 2, failed 0 (40s)" in lines
+
+
+def test_longer_long_polls_trade_progress_lines_for_fewer_receives() -> None:
+    counts = {}
+    for long_poll in (10, 20):
+        clock = FakeClock()
+        queue = ScriptedQueue(clock)
+        poller = RolloutWatcher(
+            ScriptedEcs(clock, [IN_PROGRESS]), "c", "web", clock=clock, rng=random.Random(1)
+        )
+        EventWatcher(poller, queue, "events", long_poll_s=long_poll).watch(TARGET, timeout=120)
+        assert max(wait for _, wait in queue.receives) == long_poll
+        counts[long_poll] = len(queue.receives)
+    assert counts == {10: 12, 20: 6}
