@@ -179,7 +179,7 @@ def _force_new_deployment(ctx: usecases.Context, env: Any) -> Callable[[], None]
 
 
 def test_forced_new_deployment_of_our_task_definition_is_success_by_polling(ctx: usecases.Context) -> None:
-    env, target = _start(ctx, "healthy:3")
+    env, target = _start(ctx, "healthy:6")  # the force lands at the first report, seconds before completion
     watcher = _poller(env, ClientFactory(env.region), _once(_force_new_deployment(ctx, env)))
     outcome = watcher.watch(target, timeout=60)
     assert outcome.status == "success", outcome
@@ -193,7 +193,7 @@ def test_forced_new_deployment_of_our_task_definition_is_success_by_polling(ctx:
 
 
 def test_forced_new_deployment_of_our_task_definition_is_success_by_events(ctx: usecases.Context) -> None:
-    env, target = _start(ctx, "healthy:3")
+    env, target = _start(ctx, "healthy:6")  # the force lands at the first report, seconds before completion
     watcher = _watcher(env, ClientFactory(env.region), on_progress=_once(_force_new_deployment(ctx, env)))
     outcome = watcher.watch(target, timeout=60)
     assert outcome.status == "success", outcome
