@@ -43,7 +43,15 @@ from envpromote.ledger import Ledger, LocalRecords, Record, new_record, sync_pen
 from envpromote.lock import EnvironmentLock
 from envpromote.registry import add_tag, describe_image, promotion_tag, registry_and_repository
 from envpromote.render import container_image, render_task_definition, require_image, template_values
-from envpromote.rollout import EventWatcher, Outcome, PollPolicy, RolloutWatcher, find_deployment_for
+from envpromote.rollout import (
+    EventWatcher,
+    Outcome,
+    PollPolicy,
+    RolloutWatcher,
+    WatchTarget,
+    find_deployment_for,
+    progress_printer,
+)
 from envpromote.scan import ScanSummary
 
 DEFAULT_TIMEOUT_S = 900.0
@@ -629,7 +637,8 @@ def _roll_out(
     updated = ecs.update_service(cluster=env.cluster, service=env.service, taskDefinition=run.new_arn)[
         "service"
     ]
-    watcher = RolloutWatcher(ecs, env.cluster, env.service, policy=ctx.poll_policy, on_progress=ctx.out)
+    show = progress_printer(ctx.out)
+    watcher = RolloutWatcher(ecs, env.cluster, env.service, policy=ctx.poll_policy, on_progress=show)
     deployment_id = find_deployment_for(updated, run.new_arn) or find_deployment_for(
         watcher.describe(), run.new_arn
     )
@@ -644,27 +653,18 @@ def _roll_out(
     use_events = ctx.watch_mode != "poll" and env.events_queue is not None
     how = f"ECS events from {env.events_queue} + safety poll" if use_events else "adaptive polling"
     ctx.out(f"watching deployment {deployment_id} via {how} (timeout {timeout:.0f}s)")
-    stale = frozenset(plan.running_deployment_ids)
-    if use_events:
-        assert env.events_queue is not None
-        events = EventWatcher(watcher, ctx.env_client(env, "sqs"), env.events_queue)
-        outcome = events.watch(
-            deployment_id,
-            run.new_arn,
-            plan.running_taskdef_arn,
-            started_at=started,
-            timeout=timeout,
-            stale_ids=stale,
-        )
-    else:
-        outcome = watcher.watch(
-            deployment_id,
-            run.new_arn,
-            plan.running_taskdef_arn,
-            started_at=started,
-            timeout=timeout,
-            stale_ids=stale,
-        )
+    target = WatchTarget(
+        deployment_id, run.new_arn, plan.running_taskdef_arn, started, frozenset(plan.running_deployment_ids)
+    )
+    try:
+        if use_events:
+            assert env.events_queue is not None
+            events = EventWatcher(watcher, ctx.env_client(env, "sqs"), env.events_queue)
+            outcome = events.watch(target, timeout=timeout)
+        else:
+            outcome = watcher.watch(target, timeout=timeout)
+    finally:
+        show.close()
     run.outcome = outcome
     run.status = outcome.status
     run.reasons = [f"{outcome.summary} (decided by {outcome.source})", *outcome.reasons]

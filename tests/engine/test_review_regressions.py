@@ -17,7 +17,7 @@ from engine_support import REPO_ROOT, push_test_image, record_clean_build
 from envpromote import promote as usecases
 from envpromote.errors import PreflightFailed, RollbackFailed
 from envpromote.ledger import new_record
-from envpromote.rollout import classify
+from envpromote.rollout import WatchTarget, classify
 
 YES = usecases.Approval(approver="alice", assume_yes=True)
 
@@ -141,12 +141,11 @@ def test_second_rollback_goes_further_back(ctx: usecases.Context) -> None:
 
 def test_stale_read_right_after_update_is_not_a_rollback() -> None:
     old = {"id": "ecs-svc/old", "status": "PRIMARY", "rolloutState": "COMPLETED", "taskDefinition": "td:1"}
-    observation = classify({"deployments": [old]}, "ecs-svc/ours", "td:1", frozenset({"ecs-svc/old"}))
+    target = WatchTarget("ecs-svc/ours", "td:2", "td:1", usecases.utc_now(), frozenset({"ecs-svc/old"}))
+    observation = classify({"deployments": [old]}, target)
     assert observation.verdict is None
     rollback = {**old, "id": "ecs-svc/rollback"}
-    assert classify(
-        {"deployments": [rollback]}, "ecs-svc/ours", "td:1", frozenset({"ecs-svc/old"})
-    ).verdict == ("rolled_back")
+    assert classify({"deployments": [rollback]}, target).verdict == "rolled_back"
 
 
 def test_malformed_event_time_does_not_break_the_watch(ctx: usecases.Context, config) -> None:

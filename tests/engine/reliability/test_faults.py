@@ -25,7 +25,7 @@ from envpromote.aws import ClientFactory
 from envpromote.config import load_config
 from envpromote.errors import EnvironmentLocked
 from envpromote.ledger import Ledger, LocalRecords
-from envpromote.rollout import PollPolicy, RolloutWatcher, find_deployment_for
+from envpromote.rollout import PollPolicy, RolloutWatcher, WatchTarget, find_deployment_for
 
 YES = usecases.Approval(approver="alice", assume_yes=True)
 
@@ -60,31 +60,34 @@ def test_half_of_ecs_and_s3_calls_throttled_during_a_promotion(ctx: usecases.Con
     _report("throttle-50", faults=counters["throttled"], retries=ctx.counter.retries, false_successes=0)
 
 
-def _start_rollout(ctx: usecases.Context, scenario: str) -> tuple[Any, str, str, str]:
+def _start_rollout(ctx: usecases.Context, scenario: str) -> tuple[Any, WatchTarget]:
     env = ctx.config.env("dev")
     digest = push_test_image(scenario)
     plan = usecases.plan_deploy(ctx, "dev", digest)
     ecs = ctx.env_client(env, "ecs")
     arn = ecs.register_task_definition(**plan.taskdef)["taskDefinition"]["taskDefinitionArn"]
+    started = usecases.utc_now()
     service = ecs.update_service(cluster=env.cluster, service=env.service, taskDefinition=arn)["service"]
-    return env, find_deployment_for(service, arn), arn, plan.running_taskdef_arn
+    deployment = find_deployment_for(service, arn)
+    assert deployment is not None
+    return env, WatchTarget(deployment, arn, plan.running_taskdef_arn, started)
 
 
 def test_connection_drops_mid_watch_never_produce_a_success(ctx: usecases.Context, sandbox) -> None:
-    env, deployment, arn, previous = _start_rollout(ctx, "healthy:1")
+    env, target = _start_rollout(ctx, "healthy:1")
     sandbox.set_faults(drop_connections={"ecs": 1.0})
     ecs = ClientFactory(env.region, max_attempts=2).client("ecs")
     watcher = RolloutWatcher(
         ecs, env.cluster, env.service, policy=PollPolicy(interval=0.5, first_poll_min=0.2)
     )
-    blind = watcher.watch(deployment, arn, previous, started_at=usecases.utc_now(), timeout=3)
+    blind = watcher.watch(target, timeout=3)
     dropped = sandbox.faults()["counters"]["dropped"]
     assert blind.status == "timed_out"
     assert "outcome unknown" in blind.summary
     assert blind.errors > 0
     # The endpoint comes back: the same watch now reports the truth.
     sandbox.set_faults(drop_connections={"ecs": 0.3}, seed=3)
-    resumed = watcher.watch(deployment, arn, previous, started_at=usecases.utc_now(), timeout=30)
+    resumed = watcher.watch(target, timeout=30)
     dropped = sandbox.faults()["counters"]["dropped"]
     sandbox.clear_faults()
     assert resumed.status == "success"
@@ -93,13 +96,13 @@ def test_connection_drops_mid_watch_never_produce_a_success(ctx: usecases.Contex
 
 def test_connection_drops_on_a_failing_rollout_report_the_rollback(ctx: usecases.Context, sandbox) -> None:
     _deploy(ctx)
-    env, deployment, arn, previous = _start_rollout(ctx, "circuit-breaker:1:4")
+    env, target = _start_rollout(ctx, "circuit-breaker:1:4")
     sandbox.set_faults(drop_connections={"ecs": 0.5}, seed=1)  # seed 1: the first roll (0.13) drops
     ecs = ClientFactory(env.region, max_attempts=3).client("ecs")
     watcher = RolloutWatcher(
         ecs, env.cluster, env.service, policy=PollPolicy(interval=0.5, first_poll_min=0.2)
     )
-    outcome = watcher.watch(deployment, arn, previous, started_at=usecases.utc_now(), timeout=30)
+    outcome = watcher.watch(target, timeout=30)
     dropped = sandbox.faults()["counters"].get("dropped", 0)
     sandbox.clear_faults()
     assert dropped > 0
