@@ -373,12 +373,16 @@ def rule_tagger(config: Config) -> list[str]:
         if "*" in resources and not actions <= {"xray:puttracesegments", "xray:puttelemetryrecords"}:
             problems.append(f"{sid}: Resource * for {sorted(actions)}")
     notification = config.resources.get(("aws_s3_bucket_notification", "ledger"), {})
-    targets = _blocks(notification, "lambda_function")
+    targets = _blocks(notification, "lambda_function") + [
+        content
+        for dynamic in _blocks(notification, "dynamic")
+        for content in _blocks(dynamic.get("lambda_function", {}), "content")
+    ]
     if not targets:
         problems.append("no S3 notification of the ledger bucket to the function")
     for target in targets:
-        if _first(target.get("filter_prefix")) != "${var.ledger_prefix}/envs/":
-            problems.append("the function is notified of keys outside <prefix>/envs/")
+        if not str(_first(target.get("filter_prefix"))).startswith("${var.ledger_prefix}/envs/${"):
+            problems.append("the function is notified of keys outside <prefix>/envs/<env>/")
         if _strings(target.get("events")) != ["s3:ObjectCreated:*"]:
             problems.append("the function must hear object creations only")
     permission = config.resources.get(("aws_lambda_permission", "ledger_notifies"), {})

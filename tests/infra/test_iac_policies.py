@@ -489,11 +489,11 @@ REGRESSIONS: list[tuple[str, Callable[[], Config], Callable[[Config], list[str]]
         lambda: mutated(
             module("promotion-tagger"),
             "main.tf",
-            'filter_prefix       = "${var.ledger_prefix}/envs/"',
+            'filter_prefix       = "${var.ledger_prefix}/envs/${lambda_function.value}/${var.record_dir}/"',
             'filter_prefix       = "${var.ledger_prefix}/"',
         ),
         rule_tagger,
-        "keys outside <prefix>/envs/",
+        "keys outside <prefix>/envs/<env>/",
     ),
     (
         "tagger-invocable-by-any-bucket",

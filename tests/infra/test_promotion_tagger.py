@@ -125,7 +125,9 @@ def world(moto_endpoint: str) -> World:
 
 def test_success_record_tags_its_digest_and_a_replay_is_harmless(world: World) -> None:
     digest = world.push("a", "git-0123456789ab")
-    event = world.write(f"{PREFIX}/envs/staging/0000000001.json", world.record("staging", digest))
+    event = world.write(
+        f"{PREFIX}/envs/staging/r/9999999998.json", world.record("staging", digest, schema_version=2)
+    )
     [outcome] = world.run(event)
     tag = f"promoted-staging-{digest.removeprefix('sha256:')[:12]}"
     assert (outcome.action, outcome.tag, outcome.digest) == ("tagged", tag, digest)
@@ -152,13 +154,16 @@ def test_rollback_success_tags_the_last_known_good_digest(world: World) -> None:
         (f"{PREFIX}/builds/abc/1.json", {"status": "success", "schema_version": 1}, "not a record key"),
         (f"{PREFIX}/envs/dev/0000000003.json", "rolled_back", "is not success"),
         (f"{PREFIX}/envs/dev/0000000004.json", "in_progress", "is not success"),
+        (f"{PREFIX}/envs/dev/r/9999999994.json", "lock_break", "releases nothing"),
     ],
 )
 def test_objects_that_are_not_success_records_are_skipped(
     world: World, key: str, body: Any, detail: str
 ) -> None:
     digest = world.push("b", "git-bbbbbbbbbbbb")
-    if isinstance(body, str):
+    if body == "lock_break":
+        body = world.record("dev", digest, kind="lock_break")
+    elif isinstance(body, str):
         body = world.record("dev", digest, status=body)
     [outcome] = world.run(world.write(key, body))
     assert outcome.action == "skipped"
@@ -181,7 +186,7 @@ def test_record_of_another_repository_is_skipped(world: World) -> None:
         ({"digest": "sha256:ABC"}, "digest is not sha256:<64 hex>"),
         ({"image_uri": "x/envpromote-app@sha256:" + "0" * 64}, "image_uri names another digest"),
         ({"schema_version": 7}, "schema_version 7 unknown"),
-        ({"kind": "lock_break"}, "is not a release"),
+        ({"kind": "bogus"}, "is not a release"),
     ],
 )
 def test_success_records_that_fail_a_check_are_refused_loudly(

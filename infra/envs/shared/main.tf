@@ -49,6 +49,7 @@ module "promotion_tagger" {
   repository_name     = module.registry.repository_name
   repository_arn      = module.registry.repository_arn
   promoted_tag_prefix = module.registry.promoted_tag_prefix
+  environments        = var.environments
   alarm_actions       = var.tagger_alarm_actions
 }
 

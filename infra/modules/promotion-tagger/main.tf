@@ -174,16 +174,22 @@ resource "aws_lambda_permission" "ledger_notifies" {
   source_account = data.aws_caller_identity.current.account_id
 }
 
-# A bucket has ONE notification configuration: this module owns the ledger bucket's.
+# A bucket has ONE notification configuration: this module owns the ledger bucket's. One entry per
+# environment, on its record keys only (<prefix>/envs/<env>/<record_dir>/, envpromote/ledger/layout.py):
+# heads and indexes are written on every release too, and need no invocation.
 resource "aws_s3_bucket_notification" "ledger" {
   bucket = var.ledger_bucket_name
 
-  lambda_function {
-    id                  = "envpromote-promotion-tagger"
-    lambda_function_arn = aws_lambda_function.tagger.arn
-    events              = ["s3:ObjectCreated:*"]
-    filter_prefix       = "${var.ledger_prefix}/envs/"
-    filter_suffix       = ".json"
+  dynamic "lambda_function" {
+    for_each = toset(var.environments)
+
+    content {
+      id                  = "envpromote-promotion-tagger-${lambda_function.value}"
+      lambda_function_arn = aws_lambda_function.tagger.arn
+      events              = ["s3:ObjectCreated:*"]
+      filter_prefix       = "${var.ledger_prefix}/envs/${lambda_function.value}/${var.record_dir}/"
+      filter_suffix       = ".json"
+    }
   }
 
   depends_on = [aws_lambda_permission.ledger_notifies]

@@ -40,6 +40,28 @@ variable "ledger_prefix" {
   }
 }
 
+variable "environments" {
+  description = "Environments whose release records the function hears (one S3 notification entry each)."
+  type        = list(string)
+  default     = ["dev", "staging", "production"]
+
+  validation {
+    condition     = length(var.environments) > 0 && alltrue([for env in var.environments : can(regex("^[a-z][a-z0-9-]{0,31}$", env))])
+    error_message = "environments must be a non-empty list of environment names (a-z, 0-9, '-')."
+  }
+}
+
+variable "record_dir" {
+  description = "Directory of the record objects under <prefix>/envs/<env>/ (envpromote/ledger/layout.py: r)."
+  type        = string
+  default     = "r"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]+$", var.record_dir))
+    error_message = "record_dir must be one path segment."
+  }
+}
+
 variable "ledger_kms_key_arn" {
   description = "KMS key of the ledger bucket (the function decrypts records through S3 only)."
   type        = string

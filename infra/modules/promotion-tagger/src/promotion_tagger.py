@@ -34,6 +34,8 @@ ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 SCHEMA_VERSIONS = frozenset({1, 2})
 # Kinds whose success means the digest ran in the environment (v2 adds reconcile: a proven outcome).
 RELEASE_KINDS = frozenset({"deploy", "promote", "rollback", "reconcile"})
+# Kinds that are records but release nothing (a broken lock): skipped whatever their status.
+OTHER_KINDS = frozenset({"lock_break"})
 MAX_RECORD_BYTES = 256 * 1024
 MANIFEST_TYPES = [
     "application/vnd.oci.image.manifest.v1+json",
@@ -106,6 +108,8 @@ def tag_request(settings: Settings, key: str, record: Any) -> tuple[str, str, st
         return Outcome(key, "skipped", "not a release record (head, index or other object)")
     if record["status"] != "success":
         return Outcome(key, "skipped", f"status {str(record['status'])[:40]!r} is not success")
+    if record.get("kind") in OTHER_KINDS:
+        return Outcome(key, "skipped", f"kind {record['kind']!r} releases nothing")
     problems: list[str] = []
     if record.get("schema_version") not in SCHEMA_VERSIONS:
         problems.append(f"schema_version {record.get('schema_version')!r} unknown")

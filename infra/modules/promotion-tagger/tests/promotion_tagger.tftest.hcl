@@ -33,8 +33,8 @@ run "notified_of_records_only_and_tags_the_one_repository" {
   command = plan
 
   assert {
-    condition     = aws_s3_bucket_notification.ledger.lambda_function[0].filter_prefix == "releases/envs/" && aws_s3_bucket_notification.ledger.lambda_function[0].filter_suffix == ".json"
-    error_message = "The function hears only objects created under <prefix>/envs/ ending in .json."
+    condition     = length(aws_s3_bucket_notification.ledger.lambda_function) == 3 && alltrue([for target in aws_s3_bucket_notification.ledger.lambda_function : startswith(target.filter_prefix, "releases/envs/") && endswith(target.filter_prefix, "/r/") && target.filter_suffix == ".json"])
+    error_message = "The function hears only record objects (<prefix>/envs/<env>/r/*.json), one entry per environment."
   }
   assert {
     condition     = aws_lambda_function.tagger.environment[0].variables["REPOSITORY"] == "envpromote-app" && aws_lambda_function.tagger.environment[0].variables["TAG_PREFIX"] == "promoted-"
