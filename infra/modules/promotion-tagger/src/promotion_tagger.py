@@ -36,7 +36,7 @@ SCHEMA_VERSIONS = frozenset({1, 2})
 RELEASE_KINDS = frozenset({"deploy", "promote", "rollback", "reconcile"})
 # Kinds that are records but release nothing (a broken lock): skipped whatever their status.
 OTHER_KINDS = frozenset({"lock_break"})
-MAX_RECORD_BYTES = 256 * 1024
+MAX_RECORD_BYTES = 1024 * 1024  # a v1/v2 record is at most ~450 KB (200 reasons of 2,000 characters)
 MANIFEST_TYPES = [
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
