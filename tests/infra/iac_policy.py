@@ -20,6 +20,30 @@ PUSH_ACTIONS = {
     "ecr:*",
     "*",
 }
+# Actions that write or remove an image, or change what protects one. Deploy roles get none of them.
+IMAGE_WRITE_ACTIONS = {
+    "ecr:putimage",
+    "ecr:batchdeleteimage",
+    "ecr:putimagetagmutability",
+    "ecr:putlifecyclepolicy",
+    "ecr:deletelifecyclepolicy",
+    "ecr:setrepositorypolicy",
+    "ecr:deleterepository",
+}
+# The promotion tagger's whole policy: read records, tag images in one repository, log, dead-letter, trace.
+TAGGER_ACTIONS = {
+    "s3:getobject",
+    "s3:getobjectversion",
+    "kms:decrypt",
+    "ecr:batchgetimage",
+    "ecr:describeimages",
+    "ecr:putimage",
+    "logs:createlogstream",
+    "logs:putlogevents",
+    "sqs:sendmessage",
+    "xray:puttracesegments",
+    "xray:puttelemetryrecords",
+}
 # Actions that AWS does not let a policy scope to a resource ARN (or that we pin by condition).
 RESOURCE_STAR_ALLOWED = {
     "ecs:registertaskdefinition",
@@ -27,6 +51,8 @@ RESOURCE_STAR_ALLOWED = {
     "ecr:getauthorizationtoken",
     "ecs:listtasks",
 }
+# What envpromote's build tags images with: git-<12 hex>[-dirty], scenario builds git-<12 hex>[-dirty]-<slug>.
+BUILD_TAG_EXAMPLES = ("git-0123456789ab", "git-0123456789ab-dirty", "git-0123456789ab-dirty-crash-loop")
 DEPLOY_SQS_ACTIONS = {"sqs:receivemessage", "sqs:deletemessage", "sqs:getqueueattributes"}
 REQUIRED_ALARM_METRICS = {
     "CPUUtilization",
@@ -211,8 +237,11 @@ def rule_deploy_policy(config: Config) -> list[str]:
             problems.append(f"{sid}: deploy role can push images ({', '.join(sorted(pushing))})")
         if any(action.endswith(":*") or action == "*" for action in actions):
             problems.append(f"{sid}: wildcard action")
-        if "ecr:putimage" in actions and sid != "MarkPromotedImage":
-            problems.append(f"{sid}: ecr:PutImage outside the MarkPromotedImage statement")
+        writing = actions & IMAGE_WRITE_ACTIONS
+        if writing:
+            problems.append(
+                f"{sid}: deploy role can create, re-point or remove images ({', '.join(sorted(writing))})"
+            )
         if "*" in resources and not actions <= RESOURCE_STAR_ALLOWED:
             problems.append(
                 f"{sid}: Resource * for resource-scopable actions {sorted(actions - RESOURCE_STAR_ALLOWED)}"
@@ -298,6 +327,177 @@ def rule_only_build_pushes(config: Config) -> list[str]:
     return problems
 
 
+def rule_image_writers(configs: list[Config]) -> list[str]:
+    """ecr:PutImage exists in two policy documents only: the build role's and the promotion tagger's."""
+    allowed = {("github-oidc-role", "build"), ("promotion-tagger", "tagger")}
+    problems: list[str] = []
+    for config in configs:
+        for (dtype, name), doc in config.data.items():
+            if dtype != "aws_iam_policy_document" or (config.path.name, name) in allowed:
+                continue
+            for statement in statements(doc):
+                if _first(statement.get("effect", "Allow")) == "Deny":
+                    continue
+                writing = actions_of(statement) & (IMAGE_WRITE_ACTIONS | {"ecr:*", "*"})
+                if writing:
+                    sid = str(_first(statement.get("sid", "?")))
+                    problems.append(
+                        f"{config.path.name}/{name}/{sid}: writes images ({', '.join(sorted(writing))})"
+                    )
+    return problems
+
+
+def rule_tagger(config: Config) -> list[str]:
+    """The promotion tagger: reads records, tags images in the one repository, hears only record keys."""
+    doc = _policy_doc(config, "tagger")
+    if doc is None:
+        return ["no tagger policy document"]
+    problems: list[str] = []
+    for statement in statements(doc):
+        sid = str(_first(statement.get("sid", "?")))
+        actions = actions_of(statement)
+        resources = _strings(statement.get("resources", []))
+        beyond = actions - TAGGER_ACTIONS
+        if beyond:
+            problems.append(f"{sid}: tagger holds {sorted(beyond)} beyond reading records and tagging")
+        if any(action.startswith("ecr:") for action in actions) and resources != ["${var.repository_arn}"]:
+            problems.append(f"{sid}: ECR access beyond the one repository")
+        if any(action.startswith("s3:") for action in actions):
+            records = str(config.locals.get("record_objects", ""))
+            if resources != ["${local.record_objects}"] or not records.endswith(
+                "/${var.ledger_prefix}/envs/*"
+            ):
+                problems.append(f"{sid}: S3 reads outside <prefix>/envs/")
+        if "kms:decrypt" in actions and not any(c[1] == "kms:ViaService" for c in conditions_of(statement)):
+            problems.append(f"{sid}: kms:Decrypt not limited to S3 (kms:ViaService)")
+        if "*" in resources and not actions <= {"xray:puttracesegments", "xray:puttelemetryrecords"}:
+            problems.append(f"{sid}: Resource * for {sorted(actions)}")
+    notification = config.resources.get(("aws_s3_bucket_notification", "ledger"), {})
+    targets = _blocks(notification, "lambda_function") + [
+        content
+        for dynamic in _blocks(notification, "dynamic")
+        for content in _blocks(dynamic.get("lambda_function", {}), "content")
+    ]
+    if not targets:
+        problems.append("no S3 notification of the ledger bucket to the function")
+    for target in targets:
+        if not str(_first(target.get("filter_prefix"))).startswith("${var.ledger_prefix}/envs/${"):
+            problems.append("the function is notified of keys outside <prefix>/envs/<env>/")
+        if _strings(target.get("events")) != ["s3:ObjectCreated:*"]:
+            problems.append("the function must hear object creations only")
+    permission = config.resources.get(("aws_lambda_permission", "ledger_notifies"), {})
+    if _first(permission.get("source_arn")) != "${var.ledger_bucket_arn}" or not permission.get(
+        "source_account"
+    ):
+        problems.append("the invoke permission is not limited to the ledger bucket and account")
+    function = config.resources.get(("aws_lambda_function", "tagger"), {})
+    if not _blocks(function, "dead_letter_config") or "reserved_concurrent_executions" not in function:
+        problems.append("the function needs a dead-letter queue and a concurrency cap")
+    return problems
+
+
+def _denies(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in statements(doc)
+        if _first(s.get("effect")) == "Deny"
+        and any(_strings(p.get("identifiers")) == ["*"] for p in _blocks(s, "principals"))
+    ]
+
+
+def rule_ledger_write_once(config: Config) -> list[str]:
+    """Ledger bucket policy (every principal): records only with If-None-Match, head.json only with If-Match
+    (or created with If-None-Match), no deletes, each environment's role only under its own prefix."""
+    doc = _policy_doc(config, "ledger")
+    if doc is None:
+        return ["no ledger bucket policy document"]
+    problems: list[str] = []
+    head = str(config.locals.get("head_objects", ""))
+    if not head.endswith("/${var.prefix}/envs/*/head.json"):
+        problems.append(f"local.head_objects is {head!r}, not <bucket>/<prefix>/envs/*/head.json")
+    denies = _denies(doc)
+
+    def null_keys(statement: dict[str, Any]) -> set[str]:
+        return {
+            var for test, var, values in conditions_of(statement) if test == "Null" and values == ["true"]
+        }
+
+    records = [
+        s
+        for s in denies
+        if actions_of(s) == {"s3:putobject"}
+        and _strings(s.get("not_resources", [])) == ["${local.head_objects}"]
+        and not s.get("resources")
+        and null_keys(s) == {"s3:if-none-match"}
+        and len(conditions_of(s)) == 1
+    ]
+    if not records:
+        problems.append(
+            "no deny of record writes without If-None-Match (s3:if-none-match) for every key but the head"
+        )
+    heads = [
+        s
+        for s in denies
+        if actions_of(s) == {"s3:putobject"}
+        and _strings(s.get("resources", [])) == ["${local.head_objects}"]
+        and null_keys(s) == {"s3:if-match", "s3:if-none-match"}
+        and len(conditions_of(s)) == 2
+    ]
+    if not heads:
+        problems.append("no deny of head.json writes that are neither If-Match nor If-None-Match")
+    deletes = {
+        action
+        for s in denies
+        if not conditions_of(s) and _strings(s.get("resources", [])) == ["${aws_s3_bucket.ledger.arn}/*"]
+        for action in actions_of(s)
+    }
+    missing = {"s3:deleteobject", "s3:deleteobjectversion", "s3:bypassgovernanceretention"} - deletes
+    if missing:
+        problems.append(f"records can be deleted or unlocked: no unconditional deny of {sorted(missing)}")
+    own = [
+        content
+        for dynamic in _blocks(doc, "dynamic")
+        for content in _blocks(dynamic.get("statement", {}), "content")
+        if _first(content.get("effect")) == "Deny"
+        and _strings(content.get("not_resources", []))
+        == ["${aws_s3_bucket.ledger.arn}/${var.prefix}/envs/${statement.key}/*"]
+        and any(c[:2] == ("ArnEquals", "aws:PrincipalArn") for c in conditions_of(content))
+    ]
+    if not own:
+        problems.append("the bucket policy does not confine each environment's role to <prefix>/envs/<env>/")
+    lock = config.resources.get(("aws_s3_bucket_object_lock_configuration", "ledger"))
+    if lock is None or "${var.object_lock_mode}" not in str(lock) or "${var.retention_days}" not in str(lock):
+        problems.append("no Object Lock configuration driven by object_lock_mode and retention_days")
+    for variable in ("object_lock_mode", "retention_days"):
+        if not _blocks(config.variables.get(variable, {}), "validation"):
+            problems.append(f"variable {variable} is not validated")
+    return problems
+
+
+def rule_shared_ledger_locked(config: Config) -> list[str]:
+    """The shared root's ledger holds production's records: Object Lock on, NONE refused, retention >= 1 year,
+    and each environment's role confined to its records."""
+    problems: list[str] = []
+    call = config.modules.get("ledger", {})
+    if _first(call.get("object_lock_mode")) != "${var.object_lock_mode}":
+        problems.append("the shared ledger's object_lock_mode is not the validated root variable")
+    if _first(call.get("environment_writers")) != "${local.environment_writers}":
+        problems.append("the shared ledger does not confine the environments' roles (environment_writers)")
+    mode = config.variables.get("object_lock_mode", {})
+    checks = " ".join(str(_first(v.get("condition"))) for v in _blocks(mode, "validation"))
+    if _first(mode.get("default")) not in {"GOVERNANCE", "COMPLIANCE"} or "NONE" in checks or not checks:
+        problems.append(
+            "production's ledger can be created without Object Lock (object_lock_mode allows NONE)"
+        )
+    retention = config.variables.get("retention_days", {})
+    checks = " ".join(str(_first(v.get("condition"))) for v in _blocks(retention, "validation"))
+    if "var.retention_days >= 365" not in checks:
+        problems.append("retention_days is not validated to at least 365 days")
+    if "${var.project}-${env}-deploy" not in str(config.locals.get("environment_writers", "")):
+        problems.append("environment_writers does not name modules/environment's deploy roles")
+    return problems
+
+
 def rule_environment_uses_deploy_role(config: Config) -> list[str]:
     """The environment composition (hence production) gets a deploy role, never a build role."""
     role = config.modules.get("deploy_role")
@@ -341,6 +541,10 @@ def rule_ecr(config: Config) -> list[str]:
             "${var.promoted_tag_prefix}"
         ]:
             problems.append("the priority-1 rule does not select the promoted tag prefix")
+    prefixes = _strings(config.variables.get("build_tag_prefixes", {}).get("default", []))
+    for tag in BUILD_TAG_EXAMPLES:
+        if not any(tag.startswith(prefix) for prefix in prefixes):
+            problems.append(f"build tag {tag} matches no build_tag_prefixes {prefixes}: builds never expire")
     if re.search(r'tagStatus\s*=\s*"any"', config.text):
         problems.append('a lifecycle rule with tagStatus "any" could expire promoted images')
     return problems

@@ -21,6 +21,43 @@ from iac_policy import parse_text
 PACKAGE = "cdktf_cdktf_provider_aws"
 META_ARGUMENTS = {"count", "for_each", "depends_on", "lifecycle", "provider", "provisioner", "connection"}
 _LINK = re.compile(r"#([a-z0-9_]+) ")
+# Types of other HashiCorp providers that infra/ uses, with their schema written out (small and stable):
+# hashicorp/archive 2.x `data "archive_file"`. kind -> type -> (arguments, required, attributes).
+OTHER_PROVIDERS: dict[str, dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]]] = {
+    "data": {
+        "archive_file": (
+            frozenset(
+                {
+                    "type",
+                    "output_path",
+                    "output_file_mode",
+                    "source_content",
+                    "source_content_filename",
+                    "source_file",
+                    "source_dir",
+                    "excludes",
+                    "exclude_symlink_directories",
+                    "source",
+                }
+            ),
+            frozenset({"type", "output_path"}),
+            frozenset(
+                {
+                    "id",
+                    "output_path",
+                    "output_size",
+                    "output_md5",
+                    "output_sha",
+                    "output_sha256",
+                    "output_base64sha256",
+                    "output_sha512",
+                    "output_base64sha512",
+                }
+            ),
+        )
+    }
+}
+_OTHER_REFERENCE = re.compile(r"(?<![\w.])data\.(archive_file)\.([a-z0-9_]+)\.([a-z0-9_]+)")
 _REFERENCE = re.compile(r"(?<![\w.])(data\.)?(aws_[a-z0-9_]+)\.([a-z0-9_]+)(?:\[[^\]]*\])?\.([a-z0-9_]+)")
 
 
@@ -159,12 +196,30 @@ class ProviderSchema:
         for kind in ("resource", "data"):
             for block in parsed.get(kind, []):
                 for type_name, named in block.items():
+                    other = OTHER_PROVIDERS.get(kind, {}).get(type_name)
+                    if other is not None:
+                        for name, body in named.items():
+                            where = f"{label}: {type_name}.{name}"
+                            problems += [
+                                f"{where}: required argument {r!r} is missing"
+                                for r in sorted(other[1] - set(body))
+                            ]
+                            problems += [
+                                f"{where}: unknown argument or block {k!r}"
+                                for k in sorted(set(body) - other[0] - META_ARGUMENTS)
+                            ]
+                        continue
                     found = self.fqns(kind, type_name)
                     if found is None:
                         problems.append(f"{label}: {kind} type {type_name} does not exist")
                         continue
                     for name, body in named.items():
                         problems += self.check_body(body, found[0], f"{label}: {type_name}.{name}")
+        for match in _OTHER_REFERENCE.finditer(text):
+            if match.group(3) not in OTHER_PROVIDERS["data"][match.group(1)][2]:
+                problems.append(
+                    f"{label}: {match.group(0)}: {match.group(1)} has no attribute {match.group(3)}"
+                )
         for match in _REFERENCE.finditer(text):
             kind = "data" if match.group(1) else "resource"
             found = self.fqns(kind, match.group(2))

@@ -21,9 +21,13 @@ from iac_policy import (
     rule_events_queue,
     rule_fast_rollout_defaults,
     rule_hygiene,
+    rule_image_writers,
+    rule_ledger_write_once,
     rule_oidc_trust,
     rule_only_build_pushes,
     rule_private_bucket,
+    rule_shared_ledger_locked,
+    rule_tagger,
     rule_wiring,
 )
 
@@ -60,6 +64,9 @@ REAL_RULES: list[tuple[str, Callable[[Config], list[str]], Path]] = [
     ("fast-rollout", rule_fast_rollout_defaults, module("ecs-fargate-service")),
     ("events-queue", rule_events_queue, module("ecs-events-queue")),
     ("ledger-bucket", lambda c: rule_private_bucket(c, "ledger"), module("ledger")),
+    ("ledger-write-once", rule_ledger_write_once, module("ledger")),
+    ("shared-ledger-locked", rule_shared_ledger_locked, INFRA / "envs" / "shared"),
+    ("promotion-tagger", rule_tagger, module("promotion-tagger")),
     ("state-bucket", lambda c: rule_private_bucket(c, "state"), INFRA / "bootstrap" / "state"),
 ]
 
@@ -69,6 +76,66 @@ REAL_RULES: list[tuple[str, Callable[[Config], list[str]], Path]] = [
 )
 def test_real_infrastructure_complies(rule: Callable[[Config], list[str]], directory: Path) -> None:
     assert rule(load(directory)) == []
+
+
+def test_only_the_build_role_and_the_tagger_write_images() -> None:
+    assert rule_image_writers([load(path) for path in MODULES]) == []
+
+
+def test_image_writers_rule_catches_a_deploy_role_that_tags_images() -> None:
+    configs = [load(path) for path in MODULES if path.name != "github-oidc-role"]
+    configs.append(
+        mutated(
+            ROLE,
+            "main.tf",
+            '"ecr:DescribeRepositories",',
+            '"ecr:DescribeRepositories",\n      "ecr:PutImage",',
+        )
+    )
+    assert any("deploy/EcrReadOnly: writes images (ecr:putimage)" in p for p in rule_image_writers(configs))
+
+
+def oidc_role_calls() -> list[tuple[str, str, dict[str, object]]]:
+    """Every call of modules/github-oidc-role in infra/ (modules and roots): (where, call name, arguments)."""
+    calls = []
+    for directory in [*MODULES, *ROOTS]:
+        for name, call in load(directory).modules.items():
+            if str(call.get("source", "")).endswith("/github-oidc-role"):
+                calls.append((f"{directory.parent.name}/{directory.name}", name, call))
+    return calls
+
+
+def test_every_deploy_role_trusts_exactly_one_github_environment() -> None:
+    """Deploy roles: kind deploy, bound to the environment (no branch, no wildcard); one build role only."""
+    calls = oidc_role_calls()
+    deploy = [(where, name, call) for where, name, call in calls if call.get("kind") == "deploy"]
+    build = [(where, name) for where, name, call in calls if call.get("kind") == "build"]
+    assert [(where, name) for where, name, _ in deploy] == [("modules/environment", "deploy_role")]
+    assert build == [("envs/shared", "build_role")]
+    for _, _, call in deploy:
+        assert call["environment"] == "${var.environment}"
+        assert "branch" not in call
+    # and the role module turns that environment into an exact, environment-scoped subject
+    assert rule_oidc_trust(load(ROLE)) == []
+    subject = str(load(ROLE).locals["subject"])
+    assert (
+        'local.deploy ? "repo:${var.github_repository}:environment:${coalesce(var.environment, "-")}"'
+        in subject
+    )
+
+
+def test_github_settings_the_trust_relies_on_are_documented() -> None:
+    readme = (INFRA / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## GitHub settings the deploy roles rely on", 1)[1].split("\n## ", 1)[0]
+    for setting in (
+        "Required reviewers",
+        "Prevent self-review",
+        "Deployment branches",
+        "Allow administrators to bypass",
+        "environment:<env>",
+        "Deployment protection rules",
+    ):
+        assert setting in section, setting
 
 
 @pytest.mark.parametrize("directory", MODULES, ids=[p.name for p in MODULES])
@@ -266,6 +333,175 @@ REGRESSIONS: list[tuple[str, Callable[[], Config], Callable[[Config], list[str]]
         ),
         rule_deploy_policy,
         "dynamodb:LeadingKeys",
+    ),
+    (
+        "deploy-role-can-tag-images",
+        lambda: mutated(
+            ROLE,
+            "main.tf",
+            '"ecr:DescribeRepositories",',
+            '"ecr:DescribeRepositories",\n      "ecr:PutImage",',
+        ),
+        rule_deploy_policy,
+        "can create, re-point or remove images (ecr:putimage)",
+    ),
+    (
+        "builds-tagged-git-never-expire",
+        lambda: mutated(
+            module("ecr"), "variables.tf", 'default     = ["git-"]', 'default     = ["sha-", "build-"]'
+        ),
+        rule_ecr,
+        "build tag git-0123456789ab matches no build_tag_prefixes",
+    ),
+    (
+        "ledger-records-overwritable",
+        lambda: mutated(
+            module("ledger"),
+            "main.tf",
+            '      test     = "Null"\n      variable = "s3:if-none-match"\n      values   = ["true"]\n    }\n  }\n\n  statement {\n    sid       = "HeadMovesOnlyConditionally"',
+            '      test     = "Null"\n      variable = "s3:if-none-match"\n      values   = ["false"]\n    }\n  }\n\n  statement {\n    sid       = "HeadMovesOnlyConditionally"',
+        ),
+        rule_ledger_write_once,
+        "no deny of record writes without If-None-Match",
+    ),
+    (
+        "ledger-head-overwritable",
+        lambda: mutated(
+            module("ledger"),
+            "main.tf",
+            '    condition {\n      test     = "Null"\n      variable = "s3:if-match"\n      values   = ["true"]\n    }\n',
+            "",
+        ),
+        rule_ledger_write_once,
+        "no deny of head.json writes",
+    ),
+    (
+        "ledger-every-key-is-a-head",
+        lambda: mutated(
+            module("ledger"),
+            "main.tf",
+            'head_objects = "${aws_s3_bucket.ledger.arn}/${var.prefix}/envs/*/head.json"',
+            'head_objects = "${aws_s3_bucket.ledger.arn}/${var.prefix}/envs/*"',
+        ),
+        rule_ledger_write_once,
+        "not <bucket>/<prefix>/envs/*/head.json",
+    ),
+    (
+        "ledger-records-deletable",
+        lambda: mutated(
+            module("ledger"),
+            "main.tf",
+            'actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]',
+            'actions   = ["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]',
+        ),
+        rule_ledger_write_once,
+        "no unconditional deny of ['s3:deleteobject']",
+    ),
+    (
+        "ledger-roles-write-any-environment",
+        lambda: mutated(
+            module("ledger"),
+            "main.tf",
+            'not_resources = ["${aws_s3_bucket.ledger.arn}/${var.prefix}/envs/${statement.key}/*"]',
+            'not_resources = ["${aws_s3_bucket.ledger.arn}/${var.prefix}/envs/*"]',
+        ),
+        rule_ledger_write_once,
+        "does not confine each environment's role",
+    ),
+    (
+        "ledger-without-object-lock",
+        lambda: mutated(
+            module("ledger"), "main.tf", "      mode = var.object_lock_mode\n", '      mode = "GOVERNANCE"\n'
+        ),
+        rule_ledger_write_once,
+        "no Object Lock configuration",
+    ),
+    (
+        "production-ledger-lock-optional",
+        lambda: mutated(
+            INFRA / "envs" / "shared",
+            "variables.tf",
+            'contains(["GOVERNANCE", "COMPLIANCE"], var.object_lock_mode)',
+            'contains(["NONE", "GOVERNANCE", "COMPLIANCE"], var.object_lock_mode)',
+        ),
+        rule_shared_ledger_locked,
+        "without Object Lock",
+    ),
+    (
+        "production-ledger-short-retention",
+        lambda: mutated(
+            INFRA / "envs" / "shared", "variables.tf", "var.retention_days >= 365", "var.retention_days >= 1"
+        ),
+        rule_shared_ledger_locked,
+        "at least 365 days",
+    ),
+    (
+        "shared-ledger-roles-unconfined",
+        lambda: mutated(
+            INFRA / "envs" / "shared", "main.tf", "  environment_writers = local.environment_writers\n", ""
+        ),
+        rule_shared_ledger_locked,
+        "does not confine",
+    ),
+    (
+        "tagger-writes-the-ledger",
+        lambda: mutated(
+            module("promotion-tagger"),
+            "main.tf",
+            'actions   = ["s3:GetObject", "s3:GetObjectVersion"]',
+            'actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]',
+        ),
+        rule_tagger,
+        "beyond reading records and tagging",
+    ),
+    (
+        "tagger-can-push-layers",
+        lambda: mutated(
+            module("promotion-tagger"),
+            "main.tf",
+            '"ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"',
+            '"ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage", "ecr:UploadLayerPart"',
+        ),
+        rule_tagger,
+        "ecr:uploadlayerpart",
+    ),
+    (
+        "tagger-tags-any-repository",
+        lambda: mutated(
+            module("promotion-tagger"), "main.tf", "resources = [var.repository_arn]", 'resources = ["*"]'
+        ),
+        rule_tagger,
+        "beyond the one repository",
+    ),
+    (
+        "tagger-reads-the-whole-bucket",
+        lambda: mutated(
+            module("promotion-tagger"),
+            "main.tf",
+            'record_objects = "${var.ledger_bucket_arn}/${var.ledger_prefix}/envs/*"',
+            'record_objects = "${var.ledger_bucket_arn}/*"',
+        ),
+        rule_tagger,
+        "S3 reads outside <prefix>/envs/",
+    ),
+    (
+        "tagger-hears-build-records",
+        lambda: mutated(
+            module("promotion-tagger"),
+            "main.tf",
+            'filter_prefix       = "${var.ledger_prefix}/envs/${lambda_function.value}/${var.record_dir}/"',
+            'filter_prefix       = "${var.ledger_prefix}/"',
+        ),
+        rule_tagger,
+        "keys outside <prefix>/envs/<env>/",
+    ),
+    (
+        "tagger-invocable-by-any-bucket",
+        lambda: mutated(
+            module("promotion-tagger"), "main.tf", "  source_arn     = var.ledger_bucket_arn\n", ""
+        ),
+        rule_tagger,
+        "not limited to the ledger bucket",
     ),
     (
         "production-role-able-to-push",

@@ -31,9 +31,24 @@ def test_every_argument_block_and_reference_exists(schema: ProviderSchema) -> No
 
 def test_terraform_test_files_mock_and_reference_real_attributes(schema: ProviderSchema) -> None:
     files = sorted(INFRA.rglob("*.tftest.hcl"))
-    assert len(files) == 7
+    assert len(files) == 8
     problems = [p for path in files for p in check_test_file(schema, path, str(path.relative_to(INFRA)))]
     assert problems == []
+
+
+def test_archive_file_is_checked_against_its_own_provider(schema: ProviderSchema, tmp_path: Path) -> None:
+    bad = tmp_path / "main.tf"
+    bad.write_text(
+        'data "archive_file" "s" {\n  source_file = "a.py"\n  output = "a.zip"\n}\n\n'
+        "locals {\n  hash = data.archive_file.s.output_sha9\n}\n",
+        encoding="utf-8",
+    )
+    assert schema.check_file(bad, "m") == [
+        "m: archive_file.s: required argument 'output_path' is missing",
+        "m: archive_file.s: required argument 'type' is missing",
+        "m: archive_file.s: unknown argument or block 'output'",
+        "m: data.archive_file.s.output_sha9: archive_file has no attribute output_sha9",
+    ]
 
 
 def test_test_file_check_catches_a_wrong_mock_attribute(schema: ProviderSchema, tmp_path: Path) -> None:

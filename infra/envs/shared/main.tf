@@ -2,6 +2,7 @@
 # environments, which look these resources up by name (never through this root's state).
 
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 data "aws_iam_openid_connect_provider" "github" {
   url = "https://token.actions.githubusercontent.com"
@@ -9,6 +10,12 @@ data "aws_iam_openid_connect_provider" "github" {
 
 locals {
   ledger_bucket = coalesce(var.ledger_bucket, "${var.project}-ledger-${data.aws_caller_identity.current.account_id}")
+  # The deploy role modules/environment creates per environment (<project>-<env>-deploy): the bucket policy
+  # lets each write only its own environment's records. The roles need not exist yet (a condition value).
+  environment_writers = {
+    for env in var.environments :
+    env => "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${var.project}-${env}-deploy"
+  }
 }
 
 module "registry" {
@@ -25,6 +32,25 @@ module "ledger" {
   object_lock_mode = var.object_lock_mode
   retention_days   = var.retention_days
   lock_table_name  = var.lock_table
+
+  environment_writers = local.environment_writers
+}
+
+# Marks every digest a ledger success record names (promoted-<env>-<digest12>) so it never expires.
+# The only image writer besides the build role; deploy roles have no ECR write at all.
+module "promotion_tagger" {
+  source = "../../modules/promotion-tagger"
+
+  name                = "${var.project}-promotion-tagger"
+  ledger_bucket_name  = module.ledger.bucket_name
+  ledger_bucket_arn   = module.ledger.bucket_arn
+  ledger_prefix       = module.ledger.prefix
+  ledger_kms_key_arn  = module.ledger.kms_key_arn
+  repository_name     = module.registry.repository_name
+  repository_arn      = module.registry.repository_arn
+  promoted_tag_prefix = module.registry.promoted_tag_prefix
+  environments        = var.environments
+  alarm_actions       = var.tagger_alarm_actions
 }
 
 # The only role that can push images: trusted by pushes to the build branch, nothing else.

@@ -28,3 +28,8 @@ output "build_role_arn" {
   description = "Role the build workflow assumes to push images."
   value       = module.build_role.role_arn
 }
+
+output "promotion_tagger_function" {
+  description = "The Lambda function that tags released digests from ledger success records."
+  value       = module.promotion_tagger.function_name
+}

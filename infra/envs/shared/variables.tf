@@ -53,16 +53,45 @@ variable "ledger_prefix" {
   default     = "releases"
 }
 
+# This root's bucket is every environment's ledger, production's included: Object Lock is not optional here
+# (modules/ledger accepts NONE for throwaway accounts; this root does not).
 variable "object_lock_mode" {
-  description = "Object Lock mode of the ledger: NONE, GOVERNANCE or COMPLIANCE (chosen at creation only)."
+  description = "Object Lock mode of the ledger: GOVERNANCE or COMPLIANCE (chosen at bucket creation only; production's records live here)."
   type        = string
   default     = "GOVERNANCE"
+
+  validation {
+    condition     = contains(["GOVERNANCE", "COMPLIANCE"], var.object_lock_mode)
+    error_message = "object_lock_mode must be GOVERNANCE or COMPLIANCE: the shared ledger holds production's records."
+  }
 }
 
 variable "retention_days" {
-  description = "Default Object Lock retention of ledger records, in days."
+  description = "Default Object Lock retention of ledger records, in days (at least 365: a year of audit trail)."
   type        = number
   default     = 400
+
+  validation {
+    condition     = var.retention_days >= 365 && var.retention_days <= 36500 && floor(var.retention_days) == var.retention_days
+    error_message = "retention_days must be a whole number between 365 and 36500."
+  }
+}
+
+variable "environments" {
+  description = "Environments whose deploy roles (<project>-<env>-deploy) write the ledger; each may write only its own records."
+  type        = list(string)
+  default     = ["dev", "staging", "production"]
+
+  validation {
+    condition     = length(var.environments) > 0 && alltrue([for env in var.environments : can(regex("^[a-z][a-z0-9-]{0,31}$", env))])
+    error_message = "environments must be a non-empty list of environment names (a-z, 0-9, '-')."
+  }
+}
+
+variable "tagger_alarm_actions" {
+  description = "ARNs (for example an SNS topic) notified when the promotion tagger fails or gives up on a ledger event."
+  type        = list(string)
+  default     = []
 }
 
 variable "lock_table" {

@@ -42,9 +42,9 @@ variable "promoted_images_kept" {
 }
 
 variable "build_tag_prefixes" {
-  description = "Tag prefixes that builds push (for example sha- for sha-<commit>). Old build-only images beyond build_images_kept expire."
+  description = "Tag prefixes that builds push: envpromote/build.py tags git-<12 hex>[-dirty], scenario builds git-<12 hex>[-dirty]-<slug>. Old never-promoted build images beyond build_images_kept expire."
   type        = list(string)
-  default     = ["sha-", "build-"]
+  default     = ["git-"]
 
   validation {
     condition     = length(var.build_tag_prefixes) > 0 && alltrue([for prefix in var.build_tag_prefixes : can(regex("^[a-zA-Z0-9][a-zA-Z0-9._-]{0,100}$", prefix))])

@@ -136,6 +136,9 @@ data "aws_iam_policy_document" "deploy" {
     resources = ["*"]
   }
 
+  # Read only: no PutImage, no layer upload. A deploy role can neither create nor re-point an image; the
+  # promoted-<env>-<digest12> tag that protects released digests from expiry is written by
+  # modules/promotion-tagger from the ledger's success records.
   statement {
     sid = "EcrReadOnly"
     actions = [
@@ -146,16 +149,6 @@ data "aws_iam_policy_document" "deploy" {
       "ecr:DescribeRepositories",
       "ecr:GetDownloadUrlForLayer",
     ]
-    resources = [var.ecr_repository_arn]
-  }
-
-  # Promotion adds the immutable tag promoted-<env>-<shortdigest> to the image it promotes, which keeps
-  # the image from expiring (see modules/ecr). PutImage without any layer-upload action can only
-  # reference blobs already in the repository, and IMMUTABLE tags stop it from moving a tag: the role
-  # can mark an image but cannot push new content. See README.md.
-  statement {
-    sid       = "MarkPromotedImage"
-    actions   = ["ecr:PutImage"]
     resources = [var.ecr_repository_arn]
   }
 

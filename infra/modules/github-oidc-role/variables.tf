@@ -61,7 +61,7 @@ variable "branch" {
 }
 
 variable "ecr_repository_arn" {
-  description = "The ECR repository: read-only for deploy roles (plus the promotion tag), push for the build role."
+  description = "The ECR repository: read-only for deploy roles, push for the build role."
   type        = string
 
   validation {

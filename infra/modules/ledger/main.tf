@@ -2,6 +2,8 @@ locals {
   create_kms_key = var.kms_key_arn == null
   kms_key_arn    = local.create_kms_key ? aws_kms_key.ledger[0].arn : var.kms_key_arn
   object_lock    = var.object_lock_mode != "NONE"
+  # The per-environment head (envpromote/ledger.py): the only key that is ever overwritten.
+  head_objects = "${aws_s3_bucket.ledger.arn}/${var.prefix}/envs/*/head.json"
 }
 
 data "aws_caller_identity" "current" {}
@@ -44,7 +46,7 @@ resource "aws_kms_alias" "ledger" {
 #trivy:ignore:AVD-AWS-0089 Access logging is optional (access_log_bucket): the log bucket is organisation-specific.
 resource "aws_s3_bucket" "ledger" {
   #checkov:skip=CKV_AWS_144:Cross-region replication is a per-organisation disaster-recovery choice; versioning plus Object Lock already keep every record.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes ledger write notifications; EnvPromote reads the ledger directly.
+  #checkov:skip=CKV2_AWS_62:The notification configuration lives in modules/promotion-tagger (one per bucket), applied by the same root.
   #checkov:skip=CKV2_AWS_61:Records are an audit trail kept by Object Lock retention; an expiring lifecycle rule would defeat the ledger.
   bucket              = var.bucket_name
   object_lock_enabled = local.object_lock
@@ -111,7 +113,90 @@ resource "aws_s3_bucket_logging" "ledger" {
   target_prefix = "s3-access/${var.bucket_name}/"
 }
 
+# Write rules every principal obeys (roles, administrators, Terraform): the ledger is append-only by
+# construction, not by the good behaviour of its writers. Record keys are written once (If-None-Match: *,
+# condition key s3:if-none-match); the one object that moves, <prefix>/envs/<env>/head.json, moves only
+# with If-Match (s3:if-match) or is created with If-None-Match; nothing is deleted (no delete markers that
+# would hide a record either). Break glass = change this policy, a CloudTrail-logged act of its own.
 data "aws_iam_policy_document" "ledger" {
+  statement {
+    sid           = "DenyUnconditionalRecordWrites"
+    effect        = "Deny"
+    actions       = ["s3:PutObject"]
+    not_resources = [local.head_objects]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "s3:if-none-match"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "HeadMovesOnlyConditionally"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = [local.head_objects]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "s3:if-match"
+      values   = ["true"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "s3:if-none-match"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "NobodyDeletesOrUnlocksRecords"
+    effect    = "Deny"
+    actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]
+    resources = ["${aws_s3_bucket.ledger.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+  }
+
+  # Defence in depth behind the deploy roles' own IAM policies: each environment's role writes only under
+  # <prefix>/envs/<its environment>/ (so it cannot append to the next environment's chain and open its gate).
+  dynamic "statement" {
+    for_each = var.environment_writers
+
+    content {
+      sid           = "OnlyOwnEnvironmentRecords${replace(title(replace(statement.key, "-", " ")), " ", "")}"
+      effect        = "Deny"
+      actions       = ["s3:PutObject"]
+      not_resources = ["${aws_s3_bucket.ledger.arn}/${var.prefix}/envs/${statement.key}/*"]
+
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:PrincipalArn"
+        values   = [statement.value]
+      }
+    }
+  }
+
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"

@@ -41,6 +41,20 @@ variable "retention_days" {
   }
 }
 
+variable "environment_writers" {
+  description = "Environment name -> ARN of its deploy role. The bucket policy denies each role any write outside <prefix>/envs/<environment>/ (on top of the role's own policy)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for env, arn in var.environment_writers :
+      can(regex("^[a-z][a-z0-9-]{0,31}$", env)) && can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[^*]+$", arn))
+    ])
+    error_message = "environment_writers maps environment names (a-z, 0-9, '-') to role ARNs without wildcards."
+  }
+}
+
 variable "lock_table_name" {
   description = "Name of the DynamoDB table that holds the per-environment promotion locks (envpromote.toml [lock] table)."
   type        = string

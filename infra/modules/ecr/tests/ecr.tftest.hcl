@@ -63,3 +63,16 @@ run "rejects_invalid_name" {
 
   expect_failures = [var.name]
 }
+
+run "builds_expire_by_the_tag_the_build_writes" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[2].selection.tagPrefixList == ["git-"]
+    error_message = "Builds are tagged git-<12 hex>[-dirty][-<slug>]: the build rule must select git-."
+  }
+  assert {
+    condition     = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[1].selection.tagStatus == "untagged"
+    error_message = "Untagged images expire."
+  }
+}

@@ -67,3 +67,15 @@ run "rejects_unknown_lock_mode" {
 
   expect_failures = [var.object_lock_mode]
 }
+
+run "environment_writers_are_exact_roles" {
+  command = plan
+
+  variables {
+    environment_writers = {
+      production = "arn:aws:iam::123456789012:role/*"
+    }
+  }
+
+  expect_failures = [var.environment_writers]
+}
