@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from envpromote import scan
+from tools import bandit_check
 
 SOURCE = """\
 import random
@@ -44,7 +44,7 @@ def test_each_bandit_result_is_explained_or_reported(
     bandit_report: tuple[dict[str, object], dict[str, list[str]]],
 ) -> None:
     report, sources = bandit_report
-    unexplained, explained = scan.unexplained_bandit_results(
+    unexplained, explained = bandit_check.unexplained_bandit_results(
         report, source_lines=sources, ignored_project_wide=["S603", "S607"]
     )
     found = {(line.split()[0].rsplit(":", 1)[1], line.split()[1]) for line in unexplained + explained}
@@ -61,14 +61,16 @@ def test_project_wide_ignores_come_from_the_caller(
     bandit_report: tuple[dict[str, object], dict[str, list[str]]],
 ) -> None:
     report, sources = bandit_report
-    unexplained, _ = scan.unexplained_bandit_results(report, source_lines=sources, ignored_project_wide=[])
+    unexplained, _ = bandit_check.unexplained_bandit_results(
+        report, source_lines=sources, ignored_project_wide=[]
+    )
     assert any(":7 B603" in line for line in unexplained)
 
 
 def test_noqa_reasons() -> None:
-    assert scan.noqa_reasons("x = 1  # noqa: S105, S106 - fixture value") == {
+    assert bandit_check.noqa_reasons("x = 1  # noqa: S105, S106 - fixture value") == {
         "S105": "fixture value",
         "S106": "fixture value",
     }
-    assert scan.noqa_reasons("x = 1  # noqa: S105") == {"S105": ""}
-    assert scan.noqa_reasons("x = 1  # a comment") == {}
+    assert bandit_check.noqa_reasons("x = 1  # noqa: S105") == {"S105": ""}
+    assert bandit_check.noqa_reasons("x = 1  # a comment") == {}
