@@ -47,7 +47,9 @@ def _summary_validator() -> Any:
 def summary_problems(data: Any) -> list[str]:
     """Every way ``data`` breaks SUMMARY_SCHEMA, one line each (``counts.HIGH: -1 is less than ...``)."""
     problems = []
-    for error in sorted(_summary_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+    for error in sorted(
+        _summary_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
+    ):
         where = ".".join(str(part) for part in error.absolute_path) or "summary"
         if error.validator == "propertyNames":  # the message names the bad key, not where it is
             where = "counts"
