@@ -9,6 +9,8 @@ Shell completion: ``envpromote --print-completion-script bash`` (or zsh, fish).
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING
 
 from envpromote import __version__
@@ -31,7 +33,11 @@ def main(argv: list[str] | None = None) -> None:
 
     ``argv`` is a whole command line, program name first (default: ``sys.argv``).
     """
-    program().run(argv, exit=True)
+    try:
+        program().run(argv, exit=True)
+    except BrokenPipeError:  # `envpromote --list | head`: the reader went away, not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
 
 
 if __name__ == "__main__":
