@@ -74,3 +74,20 @@ def test_noqa_reasons() -> None:
     }
     assert bandit_check.noqa_reasons("x = 1  # noqa: S105") == {"S105": ""}
     assert bandit_check.noqa_reasons("x = 1  # a comment") == {}
+
+
+def test_module_cli_fails_on_unexplained_results_and_reads_ignores_from_pyproject(
+    bandit_report: tuple[dict[str, object], dict[str, list[str]]], tmp_path: Path
+) -> None:
+    report, _ = bandit_report
+    (tmp_path / "bandit.json").write_text(json.dumps(report))
+    (tmp_path / "pyproject.toml").write_text('[tool.ruff.lint]\nignore = ["S603", "S607"]\n')
+    completed = subprocess.run(
+        [sys.executable, "-m", "tools.bandit_check", str(tmp_path / "bandit.json"), "--pyproject",
+         str(tmp_path / "pyproject.toml")],
+        capture_output=True, text=True, cwd=Path(__file__).parents[2], check=False,
+    )  # fmt: skip
+    assert completed.returncode == 1, completed.stderr
+    assert "UNEXPLAINED:" in completed.stdout
+    assert "ignored project-wide in pyproject.toml" in completed.stdout
+    assert completed.stdout.rstrip().splitlines()[-1].startswith("bandit: ")

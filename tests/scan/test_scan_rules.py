@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envpromote.errors import BadInput, PreflightFailed
-from envpromote.scan import ignore, model, trivy
+from envpromote.scan import ignore, model, report, trivy
 
 TODAY = date(2026, 11, 26)
 
@@ -190,3 +190,25 @@ def test_offline_flags_never_reach_trivy_config() -> None:
     for argv in commands.values():
         assert "--disable-telemetry" in argv
         assert "--skip-check-update" in argv
+
+
+def test_table_lists_every_finding_and_wraps_long_titles_instead_of_cutting_them() -> None:
+    long_title = "S3 buckets should each define an aws_s3_bucket_public_access_block " * 2
+    findings = (
+        model.Finding("misconfiguration", "AWS-0094", "LOW", long_title.strip(), "main.tf", "config", 2),
+        model.Finding(
+            "vulnerability", "CVE-2026-0001", "CRITICAL", "bad", "app/requirements.txt", "fs",
+            package="jinja2", installed_version="3.1.0", fixed_version="3.1.6",
+        ),
+    )  # fmt: skip
+    result = model.ScanReport(summary=summary(CRITICAL=1, LOW=1), findings=findings, notes=("a note",))
+    text = report.render_table(result, width=90)
+    lines = text.splitlines()
+    assert lines[0] == "trivy 0.76.0 | modes: image | vulnerability DB: 2026-11-26T06:00:00Z"
+    assert "CRITICAL 1  HIGH 0  MEDIUM 0  LOW 1  UNKNOWN 0" in lines
+    assert "jinja2 3.1.0 -> 3.1.6 (app/requirements.txt)" in text
+    assert "AWS-0094" in text
+    assert "aws_s3_bucket_public_access_block" in " ".join(text.split())  # wrapped, not truncated
+    assert max(len(line) for line in lines if not line.startswith("trivy")) <= 90
+    assert lines[-1] == "note: a note"
+    assert "\x1b[" not in text  # plain text: it also goes to logs and the GitHub step summary
