@@ -34,9 +34,10 @@ def render_table(report: ScanReport, *, width: int | None = None) -> str:
     )
     if report.findings:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for column in ("SEVERITY", "KIND", "ID", "WHERE"):
+        for column in ("SEVERITY", "KIND", "ID"):
             table.add_column(column, no_wrap=True)
-        table.add_column("TITLE", overflow="fold")
+        for column in ("WHERE", "TITLE"):  # long paths and titles wrap: nothing is cut off
+            table.add_column(column, overflow="fold")
         for finding in report.findings:
             where = finding.location
             if finding.package:

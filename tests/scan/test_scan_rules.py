@@ -202,13 +202,15 @@ def test_table_lists_every_finding_and_wraps_long_titles_instead_of_cutting_them
         ),
     )  # fmt: skip
     result = model.ScanReport(summary=summary(CRITICAL=1, LOW=1), findings=findings, notes=("a note",))
-    text = report.render_table(result, width=90)
+    text = report.render_table(result, width=120)
     lines = text.splitlines()
     assert lines[0] == "trivy 0.76.0 | modes: image | vulnerability DB: 2026-11-26T06:00:00Z"
     assert "CRITICAL 1  HIGH 0  MEDIUM 0  LOW 1  UNKNOWN 0" in lines
-    assert "jinja2 3.1.0 -> 3.1.6 (app/requirements.txt)" in text
+    assert "jinja2 3.1.0 -> 3.1.6" in text
+    assert "(app/requirements.txt)" in text
     assert "AWS-0094" in text
     assert "aws_s3_bucket_public_access_block" in " ".join(text.split())  # wrapped, not truncated
-    assert max(len(line) for line in lines if not line.startswith("trivy")) <= 90
+    assert max(len(line) for line in lines) <= 120
+    assert len(lines) > 4 + 2 + 1 + 2, "the long title wraps onto a second line"
     assert lines[-1] == "note: a note"
     assert "\x1b[" not in text  # plain text: it also goes to logs and the GitHub step summary
