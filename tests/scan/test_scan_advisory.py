@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from envpromote import scan
+from tools import advisory
 
 ROOT = Path(__file__).parents[2]
 
@@ -53,7 +53,7 @@ def base_url() -> Iterator[str]:
 
 
 def test_truthful_service_is_reachable(base_url: str) -> None:
-    reachable, reason = scan.advisory_service_reachable(f"{base_url}/truthful")
+    reachable, reason = advisory.advisory_service_reachable(f"{base_url}/truthful")
     assert reachable
     assert "CVE-2018-18074" in reason
 
@@ -68,13 +68,13 @@ def test_truthful_service_is_reachable(base_url: str) -> None:
     ],
 )
 def test_untrustworthy_answers_count_as_unreachable(base_url: str, path: str, reason: str) -> None:
-    reachable, why = scan.advisory_service_reachable(f"{base_url}{path}")
+    reachable, why = advisory.advisory_service_reachable(f"{base_url}{path}")
     assert not reachable
     assert reason in why
 
 
 def test_refused_connection_is_unreachable(closed_port: int) -> None:
-    reachable, why = scan.advisory_service_reachable(f"http://127.0.0.1:{closed_port}/x", timeout_s=2)
+    reachable, why = advisory.advisory_service_reachable(f"http://127.0.0.1:{closed_port}/x", timeout_s=2)
     assert not reachable
     assert "unreachable" in why
 
@@ -82,7 +82,7 @@ def test_refused_connection_is_unreachable(closed_port: int) -> None:
 @pytest.mark.parametrize(("path", "code"), [("/truthful", 0), ("/empty", 1)])
 def test_module_cli_exit_code(base_url: str, path: str, code: int) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "envpromote.scan", "--advisory-reachable", "--url", f"{base_url}{path}"],
+        [sys.executable, "-m", "tools.advisory", "--url", f"{base_url}{path}"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from envpromote import scan
+from tools import bandit_check
 
 SOURCE = """\
 import random
@@ -44,7 +44,7 @@ def test_each_bandit_result_is_explained_or_reported(
     bandit_report: tuple[dict[str, object], dict[str, list[str]]],
 ) -> None:
     report, sources = bandit_report
-    unexplained, explained = scan.unexplained_bandit_results(
+    unexplained, explained = bandit_check.unexplained_bandit_results(
         report, source_lines=sources, ignored_project_wide=["S603", "S607"]
     )
     found = {(line.split()[0].rsplit(":", 1)[1], line.split()[1]) for line in unexplained + explained}
@@ -61,14 +61,33 @@ def test_project_wide_ignores_come_from_the_caller(
     bandit_report: tuple[dict[str, object], dict[str, list[str]]],
 ) -> None:
     report, sources = bandit_report
-    unexplained, _ = scan.unexplained_bandit_results(report, source_lines=sources, ignored_project_wide=[])
+    unexplained, _ = bandit_check.unexplained_bandit_results(
+        report, source_lines=sources, ignored_project_wide=[]
+    )
     assert any(":7 B603" in line for line in unexplained)
 
 
 def test_noqa_reasons() -> None:
-    assert scan.noqa_reasons("x = 1  # noqa: S105, S106 - fixture value") == {
+    assert bandit_check.noqa_reasons("x = 1  # noqa: S105, S106 - fixture value") == {
         "S105": "fixture value",
         "S106": "fixture value",
     }
-    assert scan.noqa_reasons("x = 1  # noqa: S105") == {"S105": ""}
-    assert scan.noqa_reasons("x = 1  # a comment") == {}
+    assert bandit_check.noqa_reasons("x = 1  # noqa: S105") == {"S105": ""}
+    assert bandit_check.noqa_reasons("x = 1  # a comment") == {}
+
+
+def test_module_cli_fails_on_unexplained_results_and_reads_ignores_from_pyproject(
+    bandit_report: tuple[dict[str, object], dict[str, list[str]]], tmp_path: Path
+) -> None:
+    report, _ = bandit_report
+    (tmp_path / "bandit.json").write_text(json.dumps(report))
+    (tmp_path / "pyproject.toml").write_text('[tool.ruff.lint]\nignore = ["S603", "S607"]\n')
+    completed = subprocess.run(
+        [sys.executable, "-m", "tools.bandit_check", str(tmp_path / "bandit.json"), "--pyproject",
+         str(tmp_path / "pyproject.toml")],
+        capture_output=True, text=True, cwd=Path(__file__).parents[2], check=False,
+    )  # fmt: skip
+    assert completed.returncode == 1, completed.stderr
+    assert "UNEXPLAINED:" in completed.stdout
+    assert "ignored project-wide in pyproject.toml" in completed.stdout
+    assert completed.stdout.rstrip().splitlines()[-1].startswith("bandit: ")

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from envpromote import scan
 from envpromote.errors import EXIT_BAD_INPUT, EXIT_PREFLIGHT_FAILED, BadInput, PreflightFailed
+from envpromote.scan import model, report, trivy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -46,26 +46,26 @@ def raw_counts(report: dict[str, Any]) -> Counter[str]:
     return counts
 
 
-def fixture_request(**overrides: Any) -> scan.ScanRequest:
+def fixture_request(**overrides: Any) -> trivy.ScanRequest:
     settings: dict[str, Any] = {"root": FIXTURES, "offline": True, "skip_dirs": ()}
     settings.update(overrides)
-    return scan.ScanRequest(**settings)
+    return trivy.ScanRequest(**settings)
 
 
 @pytest.fixture(scope="module")
-def fs_report(trivy_bin: str) -> scan.ScanReport:
-    return scan.run_scan(fixture_request(fs=True), trivy=trivy_bin)
+def fs_report(trivy_bin: str) -> model.ScanReport:
+    return trivy.run_scan(fixture_request(fs=True), trivy=trivy_bin)
 
 
-def by_rule(report: scan.ScanReport) -> dict[str, list[scan.Finding]]:
-    found: dict[str, list[scan.Finding]] = {}
+def by_rule(report: model.ScanReport) -> dict[str, list[model.Finding]]:
+    found: dict[str, list[model.Finding]] = {}
     for finding in report.findings:
         found.setdefault(finding.rule_id, []).append(finding)
     return found
 
 
 def test_fs_offline_finds_root_dockerfile_unencrypted_bucket_and_planted_secret(
-    fs_report: scan.ScanReport,
+    fs_report: model.ScanReport,
 ) -> None:
     rules = by_rule(fs_report)
     (root_user,) = rules["DS-0002"]
@@ -81,16 +81,16 @@ def test_fs_offline_finds_root_dockerfile_unencrypted_bucket_and_planted_secret(
     assert "GITHUB_TOKEN" in source_lines[secret.start_line - 1]
 
 
-def test_fs_summary_counts_match_trivys_own_json(trivy_bin: str, fs_report: scan.ScanReport) -> None:
+def test_fs_summary_counts_match_trivys_own_json(trivy_bin: str, fs_report: model.ScanReport) -> None:
     raw = raw_trivy(trivy_bin, "fs", *OFFLINE, "--scanners", "secret,misconfig", str(FIXTURES))
     expected = raw_counts(raw)
     assert sum(expected.values()) == len(fs_report.findings) > 0
-    for severity in scan.SEVERITIES:
+    for severity in model.SEVERITIES:
         assert fs_report.summary.counts[severity] == expected[severity], severity
 
 
 def test_offline_summary_is_partial_and_records_the_trivy_version(
-    trivy_bin: str, fs_report: scan.ScanReport
+    trivy_bin: str, fs_report: model.ScanReport
 ) -> None:
     version = subprocess.run([trivy_bin, "--version"], capture_output=True, text=True, check=True).stdout
     summary = fs_report.summary
@@ -98,11 +98,11 @@ def test_offline_summary_is_partial_and_records_the_trivy_version(
     assert summary.db_date is None
     assert summary.modes == ("fs",)
     assert f"Version: {summary.trivy_version}" in version
-    assert "PARTIAL SCAN" in scan.render_table(fs_report)
+    assert "PARTIAL SCAN" in report.render_table(fs_report)
 
 
 def test_config_mode_reports_misconfigurations_only(trivy_bin: str) -> None:
-    report = scan.run_scan(fixture_request(config=True), trivy=trivy_bin)
+    report = trivy.run_scan(fixture_request(config=True), trivy=trivy_bin)
     raw = raw_trivy(trivy_bin, "config", "--skip-check-update", "--quiet", str(FIXTURES))
     assert {f.kind for f in report.findings} == {"misconfiguration"}
     assert sum(raw_counts(raw).values()) == len(report.findings)
@@ -111,20 +111,20 @@ def test_config_mode_reports_misconfigurations_only(trivy_bin: str) -> None:
 
 
 def test_fs_and_config_together_count_each_misconfiguration_once(
-    trivy_bin: str, fs_report: scan.ScanReport
+    trivy_bin: str, fs_report: model.ScanReport
 ) -> None:
-    both = scan.run_scan(fixture_request(fs=True, config=True), trivy=trivy_bin)
+    both = trivy.run_scan(fixture_request(fs=True, config=True), trivy=trivy_bin)
     assert both.summary.counts == fs_report.summary.counts
     assert both.summary.modes == ("fs", "config")
 
 
-def test_thresholds_on_real_findings(fs_report: scan.ScanReport) -> None:
+def test_thresholds_on_real_findings(fs_report: model.ScanReport) -> None:
     summary = fs_report.summary
-    critical_only = scan.exceeds(summary, scan.thresholds_for("CRITICAL"), allow_partial=True)
+    critical_only = model.exceeds(summary, model.thresholds_for("CRITICAL"), allow_partial=True)
     assert critical_only == [f"{summary.counts['CRITICAL']} CRITICAL finding (at most 0 allowed)"]
-    lenient = {severity: summary.counts[severity] for severity in scan.SEVERITIES}
-    assert scan.exceeds(summary, lenient, allow_partial=True) == []
-    refused = scan.exceeds(summary, lenient)
+    lenient = {severity: summary.counts[severity] for severity in model.SEVERITIES}
+    assert model.exceeds(summary, lenient, allow_partial=True) == []
+    refused = model.exceeds(summary, lenient)
     assert len(refused) == 1
     assert "PARTIAL" in refused[0]
 
@@ -135,7 +135,7 @@ def test_trivyignore_with_reason_and_expiry_silences_a_finding(trivy_bin: str, t
     ignore.write_text(
         f"# ECS runs this fixture nowhere; checking the ignore mechanism\nDS-0002 exp:{expiry}\n"
     )
-    report = scan.run_scan(fixture_request(fs=True, ignore_file=ignore), trivy=trivy_bin)
+    report = trivy.run_scan(fixture_request(fs=True, ignore_file=ignore), trivy=trivy_bin)
     assert "DS-0002" not in by_rule(report)
     assert "github-pat" in by_rule(report)
 
@@ -143,7 +143,7 @@ def test_trivyignore_with_reason_and_expiry_silences_a_finding(trivy_bin: str, t
 def test_expired_trivyignore_entry_no_longer_applies(trivy_bin: str, tmp_path: Path) -> None:
     ignore = tmp_path / ".trivyignore"
     ignore.write_text("# accepted until the fix landed\nDS-0002 exp:2020-01-01\n")
-    report = scan.run_scan(fixture_request(fs=True, ignore_file=ignore), trivy=trivy_bin)
+    report = trivy.run_scan(fixture_request(fs=True, ignore_file=ignore), trivy=trivy_bin)
     assert "DS-0002" in by_rule(report)
     assert any("DS-0002 expired 2020-01-01" in note for note in report.notes)
 
@@ -153,7 +153,7 @@ def test_trivyignore_without_reason_or_expiry_is_refused_before_trivy_runs(tmp_p
     ignore.write_text("DS-0002 exp:2099-01-01\n\n# a reason\nDS-0026\n")
     with pytest.raises(BadInput) as caught:
         # A non-existent binary proves validation happens first: trivy is never looked up.
-        scan.run_scan(fixture_request(fs=True, ignore_file=ignore), trivy="/nonexistent/trivy")
+        trivy.run_scan(fixture_request(fs=True, ignore_file=ignore), trivy="/nonexistent/trivy")
     message = caught.value.one_line()
     assert "line 1: DS-0002 has no reason" in message or "line 1: DS-0002 expires" in message
     assert "line 4: DS-0026 has no expiry" in message
@@ -163,7 +163,7 @@ def test_trivyignore_without_reason_or_expiry_is_refused_before_trivy_runs(tmp_p
 def test_missing_vulnerability_database_fails_loudly(trivy_bin: str, empty_cache: Path) -> None:
     request = fixture_request(fs=True, offline=False, download_db=False, cache_dir=empty_cache)
     with pytest.raises(PreflightFailed) as caught:
-        scan.run_scan(request, trivy=trivy_bin)
+        trivy.run_scan(request, trivy=trivy_bin)
     message = caught.value.one_line()
     assert "vulnerability database is unavailable" in message
     assert "not a pass" in message
@@ -178,7 +178,7 @@ def test_undownloadable_vulnerability_database_fails_loudly(
     monkeypatch.setenv("TRIVY_DB_REPOSITORY", f"127.0.0.1:{closed_port}/trivy-db")
     request = fixture_request(fs=True, offline=False, cache_dir=empty_cache)
     with pytest.raises(PreflightFailed) as caught:
-        scan.run_scan(request, trivy=trivy_bin)
+        trivy.run_scan(request, trivy=trivy_bin)
     assert "failed to download vulnerability DB" in caught.value.message
     assert "vulnerability database is unavailable" in caught.value.message
 
@@ -187,17 +187,17 @@ def test_db_date_comes_from_trivy_version(trivy_bin: str, tmp_path: Path) -> Non
     (tmp_path / "db").mkdir()
     metadata = {"Version": 2, "UpdatedAt": "2026-11-20T06:12:00Z", "NextUpdate": "2026-11-21T06:12:00Z"}
     (tmp_path / "db" / "metadata.json").write_text(json.dumps(metadata))
-    version, db_date = scan.trivy_version(trivy_bin, cache_dir=tmp_path)
+    version, db_date = trivy.trivy_version(trivy_bin, cache_dir=tmp_path)
     assert db_date == "2026-11-20T06:12:00Z"
     assert version
-    assert scan.trivy_version(trivy_bin, cache_dir=tmp_path / "none")[1] is None
+    assert trivy.trivy_version(trivy_bin, cache_dir=tmp_path / "none")[1] is None
 
 
 def test_image_layout_offline_finds_root_user_and_secret_and_writes_sbom(
     trivy_bin: str, oci_layout: Path, fake_image_token: str, tmp_path: Path
 ) -> None:
     sbom = tmp_path / "sbom.cdx.json"
-    report = scan.scan_image(oci_layout, offline=True, root=tmp_path, sbom_path=sbom, trivy=trivy_bin)
+    report = trivy.scan_image(oci_layout, offline=True, root=tmp_path, sbom_path=sbom, trivy=trivy_bin)
     rules = by_rule(report)
     assert report.summary.modes == ("image",)
     assert report.summary.partial
@@ -217,9 +217,9 @@ def test_image_without_installed_packages_says_so(
     make_oci_layout(
         bare, {"srv/app/main.py": b"print('hi')\n", "srv/app/requirements.txt": b"six==1.16.0\n"}, user="1000"
     )
-    bare_report = scan.scan_image(bare, offline=True, root=tmp_path, trivy=trivy_bin)
+    bare_report = trivy.scan_image(bare, offline=True, root=tmp_path, trivy=trivy_bin)
     assert any("no installed OS or language packages" in note for note in bare_report.notes)
-    with_packages = scan.scan_image(oci_layout, offline=True, root=tmp_path, trivy=trivy_bin)
+    with_packages = trivy.scan_image(oci_layout, offline=True, root=tmp_path, trivy=trivy_bin)
     assert not any("no installed" in note for note in with_packages.notes)
 
 
@@ -231,7 +231,7 @@ def test_docker_save_tarball_is_scanned(
 ) -> None:
     tarball = tmp_path / "image.tar"
     make_docker_archive(tarball, {"srv/app/settings.py": f'TOKEN = "{fake_image_token}"\n'.encode()})
-    report = scan.scan_image(tarball, offline=True, root=tmp_path, trivy=trivy_bin)
+    report = trivy.scan_image(tarball, offline=True, root=tmp_path, trivy=trivy_bin)
     (secret,) = by_rule(report)["github-pat"]
     assert secret.target.endswith("srv/app/settings.py")
     assert secret.mode == "image"
@@ -239,10 +239,10 @@ def test_docker_save_tarball_is_scanned(
 
 def test_image_path_that_is_not_a_layout_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="not an OCI image layout"):
-        scan.image_source(str(tmp_path))
+        trivy.image_source(str(tmp_path))
     with pytest.raises(BadInput, match="does not exist"):
-        scan.image_source(str(tmp_path / "missing.tar"))
-    assert scan.image_source("registry.example/app@sha256:" + "a" * 64) == [
+        trivy.image_source(str(tmp_path / "missing.tar"))
+    assert trivy.image_source("registry.example/app@sha256:" + "a" * 64) == [
         "registry.example/app@sha256:" + "a" * 64
     ]
 
@@ -251,15 +251,15 @@ def test_sbom_of_app_dir(trivy_bin: str, tmp_path: Path) -> None:
     app = tmp_path / "app"
     app.mkdir()
     (app / "requirements.txt").write_text("jinja2==3.1.4\nmarkupsafe==2.1.5\n")
-    sbom = scan.write_sbom(
-        scan.ScanRequest(root=tmp_path), tmp_path / "out" / "app.cdx.json", trivy=trivy_bin
+    sbom = trivy.write_sbom(
+        trivy.ScanRequest(root=tmp_path), tmp_path / "out" / "app.cdx.json", trivy=trivy_bin
     )
     components = {(c["name"], c.get("version")) for c in json.loads(sbom.read_text())["components"]}
     assert {("jinja2", "3.1.4"), ("markupsafe", "2.1.5")} <= components
 
 
-def test_sarif_from_real_findings(fs_report: scan.ScanReport, tmp_path: Path) -> None:
-    path = scan.write_sarif(fs_report, tmp_path / "trivy.sarif")
+def test_sarif_from_real_findings(fs_report: model.ScanReport, tmp_path: Path) -> None:
+    path = report.write_sarif(fs_report, tmp_path / "trivy.sarif")
     sarif = json.loads(path.read_text())
     assert sarif["version"] == "2.1.0"
     (run,) = sarif["runs"]
@@ -279,7 +279,7 @@ def test_sarif_from_real_findings(fs_report: scan.ScanReport, tmp_path: Path) ->
 def test_repository_scan_skips_the_insecure_fixtures(trivy_bin: str) -> None:
     """The fixtures exist to be found; the repository scan must not trip over them (they are skipped)."""
     repo = FIXTURES.parents[2]
-    request = scan.ScanRequest(root=repo, config=True, offline=True)
-    report = scan.run_scan(request, trivy=trivy_bin)
+    request = trivy.ScanRequest(root=repo, config=True, offline=True)
+    report = trivy.run_scan(request, trivy=trivy_bin)
     assert not [f for f in report.findings if f.target.startswith("tests/scan/fixtures")]
-    assert "tests/scan/fixtures" in scan.REPO_SKIP_DIRS
+    assert "tests/scan/fixtures" in trivy.REPO_SKIP_DIRS

@@ -11,7 +11,7 @@ import pytest
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # wf_policy sits beside the tests
 
-from envpromote.ci_plan import load_workflows  # noqa: E402
+from tools.ci_plan import load_workflows  # noqa: E402
 
 ROOT = HERE.parents[1]
 WORKFLOWS_DIR = ROOT / ".github" / "workflows"

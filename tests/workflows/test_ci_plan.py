@@ -1,4 +1,4 @@
-"""envpromote.ci_plan: command parsing, reusable-workflow expansion, the plan, and `invoke ci.plan` itself."""
+"""tools.ci_plan: command parsing, reusable-workflow expansion, the plan, and `invoke ci.plan` itself."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from envpromote import ci_plan
 from envpromote.errors import BadInput, PreflightFailed
+from tools import ci_plan
 
 ROOT = Path(__file__).parents[2]
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from wf_policy import PROTECTED_ENVIRONMENTS, RULES, check
 
-from envpromote.ci_plan import command_lines, environment_name, expand_jobs, parse_workflow, triggers
+from tools.ci_plan import command_lines, environment_name, expand_jobs, parse_workflow, triggers
 
 ROOT = Path(__file__).parents[2]
 BAD = Path(__file__).parent / "fixtures" / "bad"

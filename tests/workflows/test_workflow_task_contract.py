@@ -11,7 +11,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from envpromote.ci_plan import command_lines, command_tool
+from tools.ci_plan import command_lines, command_tool
 
 ROOT = Path(__file__).parents[2]
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from envpromote.ci_plan import (
+from tools.ci_plan import (
     command_lines,
     command_tool,
     environment_name,

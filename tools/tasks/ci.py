@@ -9,8 +9,8 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import Task, task
 
-from envpromote import ci_plan
 from envpromote.tasks._common import handle_errors, print_json
+from tools import ci_plan
 
 
 @task(
