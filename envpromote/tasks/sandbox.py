@@ -1,4 +1,4 @@
-"""Tasks: the local AWS sandbox (sandbox.up, down, status, env, reset)."""
+"""Tasks: the local AWS sandbox (sandbox.up, down, status, env, reset, build)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from envpromote import sandbox as sbx
-from envpromote.errors import EXIT_PREFLIGHT_FAILED, PreflightFailed
+from envpromote.errors import EXIT_PREFLIGHT_FAILED, BadInput, PreflightFailed
 from envpromote.tasks._common import handle_errors, print_json
 
 CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml)."
@@ -87,5 +87,51 @@ def reset(c: Context, config: str = "") -> None:
     print(f"sandbox at {info.url} reset and provisioned")
 
 
+@task(
+    name="build",
+    help={
+        "scenario": "Rollout scenario recorded on the image, e.g. healthy:5, circuit-breaker:5:20, stuck.",
+        "tag": "Image tag (default: git-<12 hex>[-dirty]-<scenario slug>, distinct from the plain build's).",
+        "push": "Push to the sandbox's ECR (default); --no-push only writes the OCI layout.",
+        "config": CONFIG_HELP,
+        "json": "Print the build record (with the scenario) as JSON.",
+    },
+)
+@handle_errors
+def build_scenario(
+    c: Context, scenario: str, tag: str = "", push: bool = True, config: str = "", json: bool = False
+) -> None:
+    """Build app/ like 'invoke build', with a sandbox rollout scenario recorded as an image annotation.
+
+    The sandbox's ECS simulation reads the annotation when a task definition runs the image (a task-definition
+    tag 'sandbox-scenario' wins). Tags get the scenario as a suffix, so a scenario build of a commit never
+    collides with its plain build.
+    """
+    from envpromote.build import build as build_image
+    from envpromote.build import tag_variant
+    from envpromote.config import load_config
+    from envpromote.sandbox.scenarios import SCENARIO_ANNOTATION, ScenarioError, parse_scenario
+    from envpromote.tasks.build import print_build
+
+    try:
+        parsed = parse_scenario(scenario)
+    except ScenarioError as exc:
+        raise BadInput(str(exc), fix="Pass --scenario with one of the forms listed.") from None
+    cfg = load_config(config or None)
+    result = build_image(
+        repo_root=cfg.path.resolve().parent,
+        repository=cfg.registry.repository,
+        region=cfg.registry.region,
+        tag=tag or None,
+        annotations={SCENARIO_ANNOTATION: parsed.text},
+        variant=tag_variant(parsed.text),
+        push=push,
+    )
+    if json:
+        print_json({**result.to_json(), "scenario": parsed.text})
+    else:
+        print_build(result, json=False)
+
+
 ROOT_TASKS: list[Any] = []
-COLLECTIONS: dict[str, Collection] = {"sandbox": Collection(up, down, status, env, reset)}
+COLLECTIONS: dict[str, Collection] = {"sandbox": Collection(up, down, status, env, reset, build_scenario)}
