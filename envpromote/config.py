@@ -28,6 +28,12 @@ _REPO = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PRODUCTION_NAMES = frozenset({"prod", "production"})
+
+
+def is_production(name: str, approval_required: bool = False) -> bool:
+    """THE production rule: a production name, or an environment that requires approval."""
+    return name in PRODUCTION_NAMES or approval_required
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,7 @@ class Environment:
 
     @property
     def is_production(self) -> bool:
-        return self.name in {"prod", "production"} or self.approval_required
+        return is_production(self.name, self.approval_required)
 
 
 @dataclass(frozen=True)
@@ -360,7 +366,7 @@ def _parse_environment(check: _Checker, name: str, raw: Any, upstream: str | Non
             )
     approval = check.boolean(data, "approval", key, default=False)
     allow_unscanned = check.boolean(scan_raw, "allow_unscanned", f"{key}.scan", default=False)
-    if allow_unscanned and (approval or name in {"prod", "production"}):
+    if allow_unscanned and is_production(name, approval):
         check.problem(f"{key}.scan.allow_unscanned", "not allowed for production (approval) environments")
 
     taskdef = check.table(data.get("taskdef"), f"{key}.taskdef", _TASKDEF_KEYS)

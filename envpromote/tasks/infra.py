@@ -25,6 +25,15 @@ def _infra() -> Path:
 
 
 ENV_HELP = "environment root under infra/envs: shared, dev, staging or production"
+CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml); decides production"
+
+
+def _optional_config(explicit: str) -> Any:
+    """The project config when there is one (it decides which environment is production), else None."""
+    from envpromote.config import config_path, load_config
+
+    path = config_path(explicit or None)
+    return load_config(path) if explicit or path.is_file() else None
 
 
 def _confirm(env: str) -> Callable[[tf.PlanSummary], bool]:
@@ -108,6 +117,7 @@ def plan(
         "yes": "do not ask for confirmation (production asks otherwise; without a terminal it refuses)",
         "var-file": "extra .tfvars file (repeatable)",
         "var": "KEY=VALUE variable (repeatable)",
+        "config": CONFIG_HELP,
     },
 )
 @handle_errors
@@ -117,6 +127,7 @@ def apply(
     yes: bool = False,
     var_file: list[str] | None = None,
     var: list[str] | None = None,
+    config: str = "",
 ) -> None:
     """Plan, then apply exactly that plan; production asks for confirmation unless --yes (exit 3 if declined)."""
     root = tf.environment_root(_infra(), env)
@@ -126,7 +137,9 @@ def apply(
         runner,
         var_files=tf.root_var_files(root, var_file or []),
         variables=tf.root_variables(root, os.environ, var or []),
-        confirm=_confirm(name) if tf.require_confirmation(name, yes=yes) else None,
+        confirm=_confirm(name)
+        if tf.require_confirmation(name, yes=yes, config=_optional_config(config))
+        else None,
     )
     print(f"{name}: {'applied: ' + summary.one_line() if summary.has_changes else summary.one_line()}")
 
