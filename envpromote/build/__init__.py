@@ -21,7 +21,7 @@ import os
 import re
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -115,18 +115,7 @@ class BuildResult:
     scan_target: str | None = None  # what `invoke scan --image` takes: the OCI layout or the local Docker image
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "digest": self.digest,
-            "image_uri": self.image_uri,
-            "tag": self.tag,
-            "oci_layout": self.oci_layout,
-            "source_commit": self.source_commit,
-            "annotations": dict(self.annotations),
-            "built_at": self.built_at,
-            "pushed": self.pushed,
-            "method": self.method,
-            "scan_target": self.scan_target,
-        }
+        return asdict(self)
 
 
 def build(
@@ -190,6 +179,23 @@ class _Context:
     push: bool
     built_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
+    def result(
+        self, *, digest: str, image_uri: str, oci_layout: str | None, method: str, annotations: Mapping[str, str]
+    ) -> BuildResult:
+        """The record of this build; `scan_target` is the OCI layout, else the local Docker image."""
+        return BuildResult(
+            digest=digest,
+            image_uri=image_uri,
+            tag=self.tag,
+            oci_layout=oci_layout,
+            source_commit=self.commit,
+            built_at=self.built_at,
+            pushed=self.push,
+            method=method,
+            annotations=dict(annotations),
+            scan_target=oci_layout or f"{LOCAL_IMAGE}:{self.tag}",
+        )
+
 
 def _docker_build(ctx: _Context) -> BuildResult:
     local_ref = f"{LOCAL_IMAGE}:{ctx.tag}"
@@ -199,17 +205,8 @@ def _docker_build(ctx: _Context) -> BuildResult:
     if ctx.push:
         digest, uri = docker_push(ctx.factory.client("ecr"), ctx.repository, ctx.tag, local_ref)
         image_uri = f"{uri}@{digest}"
-    return BuildResult(
-        digest=digest,
-        image_uri=image_uri,
-        tag=ctx.tag,
-        oci_layout=None,
-        source_commit=ctx.commit,
-        built_at=ctx.built_at,
-        pushed=ctx.push,
-        method="docker-buildx",
-        annotations=dict(ctx.annotations),
-        scan_target=local_ref,
+    return ctx.result(
+        digest=digest, image_uri=image_uri, oci_layout=None, method="docker-buildx", annotations=ctx.annotations
     )
 
 
@@ -228,15 +225,10 @@ def _oci_build(ctx: _Context) -> BuildResult:
         ecr = ctx.factory.client("ecr")
         uri = repository_uri(ecr, ctx.repository)
         push_image(ecr, ctx.repository, image, ctx.tag)
-    return BuildResult(
+    return ctx.result(
         digest=image.digest,
         image_uri=f"{uri}@{image.digest}",
-        tag=ctx.tag,
         oci_layout=layout,
-        source_commit=ctx.commit,
-        built_at=ctx.built_at,
-        pushed=ctx.push,
         method="oci-layout",
         annotations=image.annotations,
-        scan_target=layout,
     )

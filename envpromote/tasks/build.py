@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from invoke.context import Context
 from invoke.tasks import task
 
 from envpromote.tasks._common import handle_errors, print_json
+
+
+def run_build(
+    config: str, *, tag: str, push: bool, annotations: Mapping[str, str] | None = None, variant: str = ""
+) -> Any:
+    """The product build for the project of `config` (its folder holds app/); shared with `sandbox.build`."""
+    from envpromote.build import build as build_image
+    from envpromote.config import load_config
+
+    cfg = load_config(config or None)
+    return build_image(
+        repo_root=cfg.path.resolve().parent,
+        repository=cfg.registry.repository,
+        region=cfg.registry.region,
+        tag=tag or None,
+        annotations=annotations,
+        variant=variant,
+        push=push,
+    )
 
 
 def print_build(result: Any, *, json: bool) -> None:
@@ -39,18 +59,7 @@ def build(c: Context, tag: str = "", push: bool = True, config: str = "", json: 
     .envpromote/build.json and, in GitHub Actions, the step outputs digest and image_uri.
     (A sandbox rollout scenario is recorded on the image by 'invoke sandbox.build --scenario S'.)
     """
-    from envpromote.build import build as build_image
-    from envpromote.config import load_config
-
-    cfg = load_config(config or None)
-    result = build_image(
-        repo_root=cfg.path.resolve().parent,
-        repository=cfg.registry.repository,
-        region=cfg.registry.region,
-        tag=tag or None,
-        push=push,
-    )
-    print_build(result, json=json)
+    print_build(run_build(config, tag=tag, push=push), json=json)
 
 
 ROOT_TASKS: list[Any] = [build]

@@ -107,25 +107,20 @@ def build_scenario(
     tag 'sandbox-scenario' wins). Tags get the scenario as a suffix, so a scenario build of a commit never
     collides with its plain build.
     """
-    from envpromote.build import build as build_image
     from envpromote.build import tag_variant
-    from envpromote.config import load_config
     from envpromote.sandbox.scenarios import SCENARIO_ANNOTATION, ScenarioError, parse_scenario
-    from envpromote.tasks.build import print_build
+    from envpromote.tasks.build import print_build, run_build
 
     try:
         parsed = parse_scenario(scenario)
     except ScenarioError as exc:
         raise BadInput(str(exc), fix="Pass --scenario with one of the forms listed.") from None
-    cfg = load_config(config or None)
-    result = build_image(
-        repo_root=cfg.path.resolve().parent,
-        repository=cfg.registry.repository,
-        region=cfg.registry.region,
-        tag=tag or None,
+    result = run_build(
+        config,
+        tag=tag,
+        push=push,
         annotations={SCENARIO_ANNOTATION: parsed.text},
         variant=tag_variant(parsed.text),
-        push=push,
     )
     if json:
         print_json({**result.to_json(), "scenario": parsed.text})

@@ -37,6 +37,14 @@ from envpromote.terraform.engine import (
 from envpromote.terraform.plan import PlanSummary, parse_plan
 
 
+def _variable_options(var_files: Iterable[Path], variables: Mapping[str, str] | None) -> dict[str, Any]:
+    """-var-file and -var lists (never python-terraform's temporary var file for a dict)."""
+    return {
+        "var_file": [str(path) for path in var_files] or None,
+        "var": [f"{key}={value}" for key, value in (variables or {}).items()] or None,
+    }
+
+
 class TerraformRunner:
     """One Terraform root module (a working directory) driven through python-terraform."""
 
@@ -133,8 +141,7 @@ class TerraformRunner:
             code, text, _ = self._run(
                 "plan",
                 ok=(0, 2),
-                var_file=[str(path) for path in var_files] or None,
-                var=[f"{key}={value}" for key, value in (variables or {}).items()] or None,
+                **_variable_options(var_files, variables),
                 out=str(plan_file),
                 input=False,
                 no_color=IsFlagged,
@@ -175,8 +182,7 @@ class TerraformRunner:
         """terraform apply -auto-approve (callers ask for confirmation before this where needed)."""
         _, out, _ = self._run(
             "apply",
-            var_file=[str(path) for path in var_files] or None,
-            var=[f"{key}={value}" for key, value in (variables or {}).items()] or None,
+            **_variable_options(var_files, variables),
             input=False,
             no_color=IsFlagged,
             auto_approve=IsFlagged,
@@ -188,8 +194,7 @@ class TerraformRunner:
         """terraform destroy -auto-approve (never the removed -force flag)."""
         _, out, _ = self._run(
             "destroy",
-            var_file=[str(path) for path in var_files] or None,
-            var=[f"{key}={value}" for key, value in (variables or {}).items()] or None,
+            **_variable_options(var_files, variables),
             input=False,
             no_color=IsFlagged,
             force=IsNotFlagged,
