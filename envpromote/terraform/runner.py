@@ -173,33 +173,20 @@ class TerraformRunner:
         """Apply a saved plan (no prompt: a saved plan is the approval; variables are baked into it)."""
         if not plan_file.is_file():
             raise BadInput(f"Plan file {plan_file} does not exist.", fix="Run the plan step first.")
-        _, out, _ = self._run(
-            "apply", str(plan_file), input=False, no_color=IsFlagged, auto_approve=IsFlagged, capture=False
-        )
-        return out
+        return self._auto_approved("apply", str(plan_file))
 
     def apply(self, *, var_files: Iterable[Path] = (), variables: Mapping[str, str] | None = None) -> str:
         """terraform apply -auto-approve (callers ask for confirmation before this where needed)."""
-        _, out, _ = self._run(
-            "apply",
-            **_variable_options(var_files, variables),
-            input=False,
-            no_color=IsFlagged,
-            auto_approve=IsFlagged,
-            capture=False,
-        )
-        return out
+        return self._auto_approved("apply", **_variable_options(var_files, variables))
 
     def destroy(self, *, var_files: Iterable[Path] = (), variables: Mapping[str, str] | None = None) -> str:
         """terraform destroy -auto-approve (never the removed -force flag)."""
+        return self._auto_approved("destroy", force=IsNotFlagged, **_variable_options(var_files, variables))
+
+    def _auto_approved(self, command: str, *args: str, **options: Any) -> str:
+        """A changing command: no input, no colour, -auto-approve, terraform's output streamed if asked."""
         _, out, _ = self._run(
-            "destroy",
-            **_variable_options(var_files, variables),
-            input=False,
-            no_color=IsFlagged,
-            force=IsNotFlagged,
-            auto_approve=IsFlagged,
-            capture=False,
+            command, *args, input=False, no_color=IsFlagged, auto_approve=IsFlagged, capture=False, **options
         )
         return out
 
