@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from envpromote.errors import BadInput, ConfigError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 DEFAULT_CONFIG_NAME = "envpromote.toml"
 CONFIG_ENV_VAR = "ENVPROMOTE_CONFIG"
@@ -188,6 +189,8 @@ DEFAULT_MEMORY = "512"
 
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # imported when a config is validated, not at start-up
+
     text = resources.files("envpromote").joinpath("schemas/config.schema.json").read_text("utf-8")
     schema = json.loads(text)
     Draft202012Validator.check_schema(schema)

@@ -6,15 +6,17 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 from invoke.tasks import Task, task
 
-from envpromote import terraform as tf
 from envpromote.errors import BadInput
 from envpromote.tasks._common import handle_errors, print_json
+
+if TYPE_CHECKING:
+    from envpromote.terraform import PlanSummary
 
 INFRA_DIR_ENV = "ENVPROMOTE_INFRA_DIR"
 
@@ -36,11 +38,12 @@ def _optional_config(explicit: str) -> Any:
     return load_config(path) if explicit or path.is_file() else None
 
 
-def _confirm(env: str) -> Callable[[tf.PlanSummary], bool]:
+def _confirm(env: str) -> Callable[[PlanSummary], bool]:
     """A person confirms on a terminal; without one (CI) the answer is no, so --yes must be explicit."""
+    from envpromote.terraform import plan_digest
 
-    def ask(summary: tf.PlanSummary) -> bool:
-        print(tf.plan_digest(summary))
+    def ask(summary: PlanSummary) -> bool:
+        print(plan_digest(summary))
         if not sys.stdin.isatty():
             return False
         return input(f"Apply these changes to {env}? Type 'yes' to continue: ").strip() == "yes"
@@ -69,6 +72,8 @@ def init(
 
     backend.hcl holds the state key; the bucket and region are this account's, given here.
     """
+    from envpromote import terraform as tf
+
     root = tf.environment_root(_infra(), env)
     backend = tf.state_backend(state_bucket, state_region, os.environ)
     runner = tf.init_root(root, backend=backend, workspace=workspace)
@@ -97,6 +102,8 @@ def plan(
 
     Run `invoke infra.init --env ENV` first.
     """
+    from envpromote import terraform as tf
+
     root = tf.environment_root(_infra(), env)
     runner = tf.TerraformRunner(root)
     summary = runner.plan(
@@ -130,6 +137,8 @@ def apply(
     config: str = "",
 ) -> None:
     """Plan, then apply exactly that plan; production asks for confirmation unless --yes (exit 3 if declined)."""
+    from envpromote import terraform as tf
+
     root = tf.environment_root(_infra(), env)
     name = root.name
     runner = tf.TerraformRunner(root, stream=True)
@@ -148,6 +157,8 @@ def apply(
 @handle_errors
 def output(c: Any, env: str | None = None, json: bool = False) -> None:
     """Print the root's outputs in envpromote.toml's terms (a TOML snippet to paste, or JSON)."""
+    from envpromote import terraform as tf
+
     root = tf.environment_root(_infra(), env)
     tables = tf.config_tables(root.name, tf.TerraformRunner(root).output())
     if json:
@@ -171,6 +182,8 @@ def bootstrap(
     c: Any, state_bucket: str, region: str | None = None, step: str = "all", yes: bool = False
 ) -> None:
     """Create the state bucket (local state) and the GitHub OIDC provider (state in that bucket); once per account."""
+    from envpromote import terraform as tf
+
     if step not in {"state", "oidc", "all"}:
         raise BadInput(f"Unknown bootstrap step {step!r}.", fix="Use --step state, oidc or all.")
     backend = tf.state_backend(state_bucket, region, os.environ)

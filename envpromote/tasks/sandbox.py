@@ -9,7 +9,6 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from envpromote import sandbox as sbx
 from envpromote.errors import EXIT_PREFLIGHT_FAILED, BadInput, PreflightFailed
 from envpromote.tasks._common import handle_errors, print_json
 
@@ -24,6 +23,8 @@ def _not_running() -> PreflightFailed:
 @handle_errors
 def up(c: Context, port: int = 0, config: str = "", json: bool = False) -> None:
     """Start the local AWS sandbox (moto + ECS rollout simulation) and provision the chain; idempotent."""
+    from envpromote import sandbox as sbx
+
     info = sbx.ensure_running(config or None, port=port)
     if json:
         print_json({"endpoint": info.url, "pid": info.pid})
@@ -36,6 +37,8 @@ def up(c: Context, port: int = 0, config: str = "", json: bool = False) -> None:
 @handle_errors
 def down(c: Context, config: str = "") -> None:
     """Stop the sandbox (all its state is lost); does nothing if it is not running."""
+    from envpromote import sandbox as sbx
+
     pid = sbx.shutdown(config or None)
     print(f"sandbox stopped (pid {pid})" if pid else "sandbox was not running")
 
@@ -44,6 +47,8 @@ def down(c: Context, config: str = "") -> None:
 @handle_errors
 def status(c: Context, config: str = "", json: bool = False) -> None:
     """Show the sandbox endpoint and its provisioned resources; exit 4 if it is not running."""
+    from envpromote import sandbox as sbx
+
     report = sbx.status(config or None)
     if json:
         print_json(report)
@@ -63,6 +68,7 @@ def status(c: Context, config: str = "", json: bool = False) -> None:
 @handle_errors
 def env(c: Context, config: str = "") -> None:
     """Print shell exports (endpoint, fake credentials, region) for the running sandbox: eval "$(invoke sandbox.env)"."""
+    from envpromote import sandbox as sbx
     from envpromote.config import config_path
 
     info = sbx.running(sbx.state_dir_for(config_path(config or None)))
@@ -76,6 +82,7 @@ def env(c: Context, config: str = "") -> None:
 @handle_errors
 def reset(c: Context, config: str = "") -> None:
     """Wipe the running sandbox (resources, rollouts, faults) and provision the chain again."""
+    from envpromote import sandbox as sbx
     from envpromote.config import config_path
 
     path = config_path(config or None)
