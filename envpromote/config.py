@@ -1,33 +1,40 @@
 """Load and validate ``envpromote.toml`` into frozen dataclasses.
 
-Validation collects every problem with its key path (``environments.staging.soak_seconds: ...``) and reports
-them together, so a broken file is fixed in one pass rather than one error at a time.
+Validation is the JSON Schema envpromote/schemas/config.schema.json (types, patterns, ranges, unknown keys)
+plus the cross-key rules it does not express well (chain.order vs environments, production vs allow_unscanned,
+Fargate cpu/memory pairs). Every problem is one line starting with its key path
+(``environments.staging.soak_seconds: ...``), all reported together so a broken file is fixed in one pass.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envpromote.errors import BadInput, ConfigError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 DEFAULT_CONFIG_NAME = "envpromote.toml"
 CONFIG_ENV_VAR = "ENVPROMOTE_CONFIG"
 MAX_CONFIG_BYTES = 256 * 1024
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
-_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-_REPO = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PRODUCTION_NAMES = frozenset({"prod", "production"})
+
+
+def is_production(name: str, approval_required: bool = False) -> bool:
+    """THE production rule: a production name, or an environment that requires approval."""
+    return name in PRODUCTION_NAMES or approval_required
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,7 @@ class Environment:
 
     @property
     def is_production(self) -> bool:
-        return self.name in {"prod", "production"} or self.approval_required
+        return is_production(self.name, self.approval_required)
 
 
 @dataclass(frozen=True)
@@ -166,242 +173,216 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     return parse_config(data, cfg_path)
 
 
-class _MissingTable(dict[str, Any]):
-    """Stands in for an absent table so that its keys are not reported again one by one."""
-
-
-class _Checker:
-    """Collects problems with key paths while reading a nested mapping."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def problem(self, key: str, message: str) -> None:
-        self.problems.append(f"{key}: {message}")
-
-    def table(self, data: Any, key: str, allowed: set[str], required: bool = True) -> dict[str, Any]:
-        if data is None:
-            if required:
-                self.problem(key, "missing table")
-                return _MissingTable()
-            return {}
-        if not isinstance(data, dict):
-            self.problem(key, f"must be a table, got {type(data).__name__}")
-            return {}
-        for unknown in sorted(set(data) - allowed):
-            self.problem(f"{key}.{unknown}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        return data
-
-    def string(
-        self,
-        data: dict[str, Any],
-        key: str,
-        path: str,
-        *,
-        pattern: re.Pattern[str] | None = None,
-        hint: str = "",
-        default: str | None = None,
-        required: bool = True,
-    ) -> str:
-        value = data.get(key, default)
-        if value is None:
-            if required and not isinstance(data, _MissingTable):
-                self.problem(f"{path}.{key}", "missing")
-            return ""
-        if not isinstance(value, str):
-            self.problem(f"{path}.{key}", f"must be a string, got {type(value).__name__}")
-            return ""
-        if pattern is not None and not pattern.fullmatch(value):
-            self.problem(f"{path}.{key}", f"invalid value {value[:60]!r}{' (' + hint + ')' if hint else ''}")
-        return value
-
-    def integer(self, data: dict[str, Any], key: str, path: str, *, default: int, low: int, high: int) -> int:
-        value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(f"{path}.{key}", f"must be an integer, got {type(value).__name__}")
-            return default
-        if not low <= value <= high:
-            self.problem(f"{path}.{key}", f"must be between {low} and {high}, got {value}")
-        return value
-
-    def boolean(self, data: dict[str, Any], key: str, path: str, *, default: bool) -> bool:
-        value = data.get(key, default)
-        if not isinstance(value, bool):
-            self.problem(f"{path}.{key}", f"must be true or false, got {value!r}"[:120])
-            return default
-        return value
-
-
-_ENV_KEYS = {
-    "region",
-    "cluster",
-    "service",
-    "family",
-    "container",
-    "desired_count",
-    "soak_seconds",
-    "approval",
-    "execution_role_arn",
-    "task_role_arn",
-    "role_arn",
-    "url",
-    "events_queue",
-    "scan",
-    "taskdef",
+# ------------------------------------------------------------------------------------------- validation
+FARGATE_MEMORY: Mapping[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
 }
-_TASKDEF_KEYS = {"cpu", "memory", "port", "log_group", "log_level", "env", "secrets", "stop_timeout"}
+DEFAULT_CPU = "256"
+DEFAULT_MEMORY = "512"
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # imported when a config is validated, not at start-up
+
+    text = resources.files("envpromote").joinpath("schemas/config.schema.json").read_text("utf-8")
+    schema = json.loads(text)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _key(path: Iterable[Any]) -> str:
+    return ".".join(str(part) for part in path) or "<root>"
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "table",
+    }.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _schema_problems(error: ValidationError) -> list[str]:
+    """One line per problem, starting with its key path (``environments.staging.soak_seconds: ...``)."""
+    key = _key(error.absolute_path)
+    schema: Any = error.schema
+    value: Any = error.instance
+    kind: Any = error.validator
+    expected: Any = error.validator_value
+    hint = f" ({schema['description']})" if isinstance(schema, dict) and "description" in schema else ""
+    if "propertyNames" in error.schema_path:
+        return [f"{_key([*error.absolute_path, value])}: invalid name{hint}"]
+    if kind == "additionalProperties" and isinstance(value, dict):
+        allowed = sorted(schema.get("properties", {}))
+        listed = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        extra = sorted(set(value) - set(allowed)) if allowed else []
+        return [f"{_key([*error.absolute_path, name])}: unknown key{listed}" for name in extra]
+    if kind == "required":
+        missing = [name for name in expected if name not in value]
+        at_root = not error.absolute_path
+        return [
+            f"{_key([*error.absolute_path, name])}: missing{' table' if at_root else ''}" for name in missing
+        ]
+    if kind == "type":
+        wanted = expected
+        wanted_text = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        words = {"object": "a table", "boolean": "true or false", "array": "a list"}
+        wanted_text = words.get(wanted_text, f"a {wanted_text}" if wanted_text != "integer" else "an integer")
+        return [f"{key}: must be {wanted_text}, got {_type_name(value)}"]
+    if kind in {"minimum", "maximum"}:
+        low, high = schema.get("minimum"), schema.get("maximum")
+        return [f"{key}: must be between {low} and {high}, got {value}"]
+    if kind == "enum":
+        return [f"{key}: must be one of {', '.join(map(str, expected))}, got {_shown(value)}"]
+    if kind == "pattern":
+        return [f"{key}: invalid value {_shown(value)}{hint}"]
+    if kind == "uniqueItems":
+        return [f"{key}: lists an environment twice"]
+    if kind == "minItems":
+        return [f"{key}: must not be empty"]
+    if kind == "minLength":
+        return [f"{key}: must not be empty"]
+    return [f"{key}: {error.message}"]
+
+
+def _fargate_problems(key: str, taskdef: Mapping[str, Any]) -> list[str]:
+    """Fargate accepts only certain cpu/memory pairs; name the allowed values."""
+    cpu_text, memory_text = str(taskdef.get("cpu", DEFAULT_CPU)), str(taskdef.get("memory", DEFAULT_MEMORY))
+    if not (cpu_text.isdigit() and memory_text.isdigit()):
+        return []  # the schema already named it
+    cpu, memory = int(cpu_text), int(memory_text)
+    if cpu not in FARGATE_MEMORY:
+        sizes = ", ".join(map(str, FARGATE_MEMORY))
+        return [f"{key}.cpu: {cpu_text!r} is not a Fargate CPU size (allowed: {sizes})"]
+    allowed = FARGATE_MEMORY[cpu]
+    if memory not in allowed:
+        step = allowed[1] - allowed[0]
+        choices = (
+            ", ".join(map(str, allowed))
+            if len(allowed) <= 4
+            else f"{allowed[0]}-{allowed[-1]} in steps of {step}"
+        )
+        return [f"{key}.memory: {memory_text!r} MiB does not fit cpu {cpu} on Fargate (allowed: {choices})"]
+    return []
+
+
+def _rule_problems(data: Mapping[str, Any]) -> list[str]:
+    """The cross-key rules a schema does not express well."""
+    problems: list[str] = []
+    chain = data.get("chain")
+    order = chain.get("order", []) if isinstance(chain, dict) else []
+    order = [name for name in order if isinstance(name, str)] if isinstance(order, list) else []
+    environments = data.get("environments", {})
+    environments = environments if isinstance(environments, dict) else {}
+    for name in order:
+        if name not in environments:
+            problems.append(f"environments.{name}: missing table for an environment listed in chain.order")
+    for name, raw in environments.items():
+        if name not in order:
+            problems.append(f"environments.{name}: not listed in chain.order")
+        if not isinstance(raw, dict):
+            continue
+        scan: Mapping[str, Any] = raw["scan"] if isinstance(raw.get("scan"), dict) else {}
+        approval = raw.get("approval") is True
+        if scan.get("allow_unscanned") is True and is_production(name, approval):
+            problems.append(
+                f"environments.{name}.scan.allow_unscanned: not allowed for production (approval) environments"
+            )
+        if isinstance(raw.get("taskdef"), dict):
+            problems.extend(_fargate_problems(f"environments.{name}.taskdef", raw["taskdef"]))
+    return problems
+
+
+def validate(data: Mapping[str, Any]) -> list[str]:
+    """Every problem of a parsed envpromote.toml, one line each with its key path (empty: valid)."""
+    problems: list[str] = []
+    for error in sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        problems.extend(_schema_problems(error))
+    if isinstance(data, dict):
+        problems.extend(_rule_problems(data))
+    return list(dict.fromkeys(problems))  # one line per problem (each missing key is reported once)
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
-    """Validate a parsed TOML document; pure apart from resolving relative paths against the file."""
-    check = _Checker()
-    root = check.table(
-        data, "<root>", {"project", "registry", "ledger", "lock", "chain", "environments"}, required=True
-    )
-    base = path.parent
+    """Validate a parsed TOML document (JSON Schema, then cross-key rules) and build the Config.
 
-    project = check.table(root.get("project"), "project", {"name", "template", "summary_template"})
-    project_name = check.string(project, "name", "project", pattern=_NAME, hint="letters, digits, - and _")
-    template = check.string(project, "template", "project", default="templates/taskdef.json.j2")
-    summary = project.get("summary_template")
-
-    reg = check.table(root.get("registry"), "registry", {"repository", "region"})
-    registry = Registry(
-        repository=check.string(reg, "repository", "registry", pattern=_REPO, hint="an ECR repository name"),
-        region=check.string(reg, "region", "registry", pattern=_REGION, hint="e.g. us-east-1"),
-    )
-
-    led = check.table(
-        root.get("ledger"),
-        "ledger",
-        {"bucket", "prefix", "region", "local_dir", "object_lock", "retention_days"},
-    )
-    object_lock = check.string(led, "object_lock", "ledger", default="none")
-    if object_lock not in {"none", "governance", "compliance"}:
-        check.problem("ledger.object_lock", f"must be none, governance or compliance, got {object_lock!r}")
-    ledger = LedgerSettings(
-        bucket=check.string(led, "bucket", "ledger", pattern=_BUCKET, hint="an S3 bucket name"),
-        prefix=check.string(led, "prefix", "ledger", default="releases").strip("/"),
-        region=check.string(led, "region", "ledger", pattern=_REGION, hint="e.g. us-east-1"),
-        local_dir=base / check.string(led, "local_dir", "ledger", default=".envpromote/records"),
-        object_lock=object_lock,
-        retention_days=check.integer(led, "retention_days", "ledger", default=0, low=0, high=36500),
-    )
-
-    lck = check.table(root.get("lock"), "lock", {"table", "region", "lease_seconds"})
-    lock = LockSettings(
-        table=check.string(lck, "table", "lock", pattern=re.compile(r"^[A-Za-z0-9_.-]{3,255}$")),
-        region=check.string(lck, "region", "lock", pattern=_REGION, hint="e.g. us-east-1"),
-        lease_seconds=check.integer(lck, "lease_seconds", "lock", default=1800, low=5, high=86400),
-    )
-
-    chain_table = check.table(root.get("chain"), "chain", {"order"})
-    order = chain_table.get("order", [])
-    if not isinstance(order, list) or not order or not all(isinstance(n, str) for n in order):
-        check.problem("chain.order", "must be a non-empty list of environment names")
-        order = []
-    if len(set(order)) != len(order):
-        check.problem("chain.order", "lists an environment twice")
-    raw_envs = root.get("environments")
-    known = set(raw_envs) if isinstance(raw_envs, dict) else set()
-    envs_table = check.table(raw_envs, "environments", set(order) | known)
-    for name in order:
-        if not _ENV_NAME.fullmatch(name):
-            check.problem("chain.order", f"invalid environment name {name[:40]!r} (lowercase, digits and -)")
-        if name not in envs_table:
-            check.problem(f"environments.{name}", "missing table for an environment listed in chain.order")
-    for name in envs_table:
-        if name not in order:
-            check.problem(f"environments.{name}", "not listed in chain.order")
-
-    environments: list[Environment] = []
-    for index, name in enumerate(order):
-        if name not in envs_table:
-            continue
-        environments.append(
-            _parse_environment(check, name, envs_table[name], order[index - 1] if index else None)
-        )
-
-    if check.problems:
-        count = len(check.problems)
+    Pure apart from resolving relative paths against the file's folder.
+    """
+    problems = validate(data)
+    if problems:
+        count = len(problems)
         raise ConfigError(
-            f"Config file {path} has {count} problem{'s' if count > 1 else ''}: {'; '.join(check.problems)}.",
-            problems=check.problems,
+            f"Config file {path} has {count} problem{'s' if count > 1 else ''}: {'; '.join(problems)}.",
+            problems=problems,
             fix="Correct the keys named above (see envpromote.toml in the README).",
         )
+    base = path.parent
+    project, led, lck = data["project"], data["ledger"], data["lock"]
+    order: list[str] = data["chain"]["order"]
+    environments = tuple(
+        _environment(name, data["environments"][name], order[index - 1] if index else None)
+        for index, name in enumerate(order)
+    )
+    summary = project.get("summary_template")
     return Config(
         path=path,
-        project_name=project_name,
-        template=base / template,
-        registry=registry,
-        ledger=ledger,
-        lock=lock,
-        environments=tuple(environments),
-        summary_template=(base / summary) if isinstance(summary, str) else None,
+        project_name=project["name"],
+        template=base / project.get("template", "templates/taskdef.json.j2"),
+        registry=Registry(repository=data["registry"]["repository"], region=data["registry"]["region"]),
+        ledger=LedgerSettings(
+            bucket=led["bucket"],
+            prefix=led.get("prefix", "releases").strip("/"),
+            region=led["region"],
+            local_dir=base / led.get("local_dir", ".envpromote/records"),
+            object_lock=led.get("object_lock", "none"),
+            retention_days=led.get("retention_days", 0),
+        ),
+        lock=LockSettings(
+            table=lck["table"], region=lck["region"], lease_seconds=lck.get("lease_seconds", 1800)
+        ),
+        environments=environments,
+        summary_template=(base / summary) if summary else None,
         _by_name={env.name: env for env in environments},
     )
 
 
-def _parse_environment(check: _Checker, name: str, raw: Any, upstream: str | None) -> Environment:
-    key = f"environments.{name}"
-    data = check.table(raw, key, _ENV_KEYS)
-    scan_raw = check.table(
-        data.get("scan"),
-        f"{key}.scan",
-        {f"max_{s.lower()}" for s in SEVERITIES} | {"allow_unscanned", "accept_partial"},
-        required=False,
-    )
-    max_by_severity: dict[str, int] = {}
-    for severity in SEVERITIES:
-        field_name = f"max_{severity.lower()}"
-        if field_name in scan_raw:
-            max_by_severity[severity] = check.integer(
-                scan_raw, field_name, f"{key}.scan", default=0, low=0, high=100000
-            )
-    approval = check.boolean(data, "approval", key, default=False)
-    allow_unscanned = check.boolean(scan_raw, "allow_unscanned", f"{key}.scan", default=False)
-    if allow_unscanned and (approval or name in {"prod", "production"}):
-        check.problem(f"{key}.scan.allow_unscanned", "not allowed for production (approval) environments")
-
-    taskdef = check.table(data.get("taskdef"), f"{key}.taskdef", _TASKDEF_KEYS)
-    for table_name in ("env", "secrets"):
-        table = taskdef.get(table_name, {})
-        if not isinstance(table, dict):
-            check.problem(f"{key}.taskdef.{table_name}", 'must be a table of NAME = "value"')
-            continue
-        for var, value in table.items():
-            if not _ENV_VAR.fullmatch(var):
-                check.problem(f"{key}.taskdef.{table_name}.{var[:40]}", "invalid environment variable name")
-            if not isinstance(value, str):
-                check.problem(f"{key}.taskdef.{table_name}.{var[:40]}", "value must be a string")
-    if "port" in taskdef:
-        check.integer(taskdef, "port", f"{key}.taskdef", default=8080, low=1, high=65535)
-
-    role_arn = check.string(data, "role_arn", key, pattern=_ROLE_ARN, hint="an IAM role ARN", required=False)
-    url = check.string(data, "url", key, required=False)
-    events_queue = check.string(data, "events_queue", key, required=False)
+def _environment(name: str, data: Mapping[str, Any], upstream: str | None) -> Environment:
+    scan = data.get("scan", {})
     return Environment(
         name=name,
         upstream=upstream,
-        region=check.string(data, "region", key, pattern=_REGION, hint="e.g. us-east-1"),
-        cluster=check.string(data, "cluster", key, pattern=_NAME),
-        service=check.string(data, "service", key, pattern=_NAME),
-        family=check.string(data, "family", key, pattern=_NAME),
-        container=check.string(data, "container", key, pattern=_NAME),
-        desired_count=check.integer(data, "desired_count", key, default=2, low=0, high=1000),
-        soak_seconds=check.integer(data, "soak_seconds", key, default=0, low=0, high=30 * 86400),
-        approval_required=approval,
-        execution_role_arn=check.string(
-            data, "execution_role_arn", key, pattern=_ROLE_ARN, hint="an IAM role ARN"
-        ),
-        task_role_arn=check.string(data, "task_role_arn", key, pattern=_ROLE_ARN, hint="an IAM role ARN"),
-        role_arn=role_arn or None,
-        url=url or None,
-        events_queue=events_queue or None,
+        region=data["region"],
+        cluster=data["cluster"],
+        service=data["service"],
+        family=data["family"],
+        container=data["container"],
+        desired_count=data.get("desired_count", 2),
+        soak_seconds=data.get("soak_seconds", 0),
+        approval_required=data.get("approval", False),
+        execution_role_arn=data["execution_role_arn"],
+        task_role_arn=data["task_role_arn"],
+        role_arn=data.get("role_arn") or None,
+        url=data.get("url") or None,
+        events_queue=data.get("events_queue") or None,
         scan=ScanPolicy(
-            max_by_severity=max_by_severity,
-            allow_unscanned=allow_unscanned,
-            accept_partial=check.boolean(scan_raw, "accept_partial", f"{key}.scan", default=False),
+            max_by_severity={s: scan[f"max_{s.lower()}"] for s in SEVERITIES if f"max_{s.lower()}" in scan},
+            allow_unscanned=scan.get("allow_unscanned", False),
+            accept_partial=scan.get("accept_partial", False),
         ),
-        taskdef=dict(taskdef),
+        taskdef=dict(data.get("taskdef", {})),
     )

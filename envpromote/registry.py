@@ -7,6 +7,7 @@ from typing import Any
 import botocore.exceptions
 
 from envpromote.errors import PreflightFailed
+from envpromote.image import short_digest
 
 
 def _missing_repository(repository: str) -> PreflightFailed:
@@ -53,7 +54,7 @@ def describe_image(ecr: Any, repository: str, digest: str) -> dict[str, Any] | N
 
 def promotion_tag(environment: str, digest: str) -> str:
     """The immutable tag that marks a digest as promoted, so ECR lifecycle rules never expire it."""
-    return f"promoted-{environment}-{digest.removeprefix('sha256:')[:12]}"
+    return f"promoted-{environment}-{short_digest(digest)}"
 
 
 def add_tag(ecr: Any, repository: str, digest: str, tag: str) -> bool:

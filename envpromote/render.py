@@ -6,6 +6,7 @@ shape that botocore ships, so there is no hand-written schema to drift from the 
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from collections.abc import Mapping
@@ -15,10 +16,12 @@ from typing import Any
 
 import botocore.session
 import jinja2
+import jinja2.nodes
 from botocore.exceptions import ParamValidationError
 from botocore.validate import ParamValidator
+from jinja2 import meta
 
-from envpromote.config import Config, Environment
+from envpromote.config import DEFAULT_CPU, DEFAULT_MEMORY, Config, Environment
 from envpromote.errors import BadInput
 from envpromote.image import ImageRef
 
@@ -41,8 +44,8 @@ def template_values(
         "source_commit": source_commit,
         "execution_role_arn": env.execution_role_arn,
         "task_role_arn": env.task_role_arn,
-        "cpu": taskdef.get("cpu", "256"),
-        "memory": taskdef.get("memory", "512"),
+        "cpu": taskdef.get("cpu", DEFAULT_CPU),
+        "memory": taskdef.get("memory", DEFAULT_MEMORY),
         "port": taskdef.get("port", 8080),
         "log_group": taskdef.get("log_group", f"/ecs/{env.family}"),
         "log_level": taskdef.get("log_level", "info"),
@@ -68,20 +71,35 @@ def render_task_definition(template_path: Path, values: Mapping[str, Any]) -> di
     )
     name = template_path.name
     try:
-        template = environment.from_string(source)
-        template.name = name
-        text = template.render(**values)
+        parsed = environment.parse(source, name=name)
     except jinja2.TemplateSyntaxError as exc:
         raise BadInput(
             f"Template {name} line {exc.lineno}: syntax error: {exc.message}.",
             fix="Correct the Jinja syntax on that line.",
         ) from None
+    _refuse_undefined_names(parsed, values, name)
+    try:
+        template = environment.from_string(parsed)
+        template.name = name
+        text = template.render(**values)
     except jinja2.UndefinedError as exc:
         line = _template_line_from_traceback()
         where = f" line {line}" if line else ""
         raise BadInput(
             f"Template {name}{where}: {exc.message}.",
             fix=f"Use only defined values ({', '.join(sorted(values))}) or add it to [environments.*.taskdef].",
+        ) from None
+    except (
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        LookupError,
+    ) as exc:  # a filter or an operation on a value
+        line = _template_line_from_traceback()
+        where = f" line {line}" if line else ""
+        raise BadInput(
+            f"Template {name}{where}: {type(exc).__name__}: {exc}.",
+            fix="Correct the expression on that line.",
         ) from None
     try:
         document = json.loads(text)
@@ -94,6 +112,29 @@ def render_task_definition(template_path: Path, values: Mapping[str, Any]) -> di
         raise BadInput(f"Template {name} must render a JSON object.", fix="Wrap the definition in {...}.")
     validate_task_definition(document, template_name=name)
     return document
+
+
+def _refuse_undefined_names(parsed: jinja2.nodes.Template, values: Mapping[str, Any], name: str) -> None:
+    """A name the template uses that no value defines is refused before rendering, with its line.
+
+    Checked on the parsed template rather than caught while rendering: ``{{ log_grup | tojson }}`` would
+    otherwise fail inside the filter as a TypeError about StrictUndefined, without the name.
+    """
+    undefined = meta.find_undeclared_variables(parsed) - set(values)
+    if not undefined:
+        return
+    first = min(
+        (node for node in parsed.find_all(jinja2.nodes.Name) if node.name in undefined),
+        key=lambda node: node.lineno,
+    )
+    hint = difflib.get_close_matches(first.name, list(values), n=1)
+    others = sorted(undefined - {first.name})
+    more = f" (also undefined: {', '.join(others)})" if others else ""
+    raise BadInput(
+        f"Template {name} line {first.lineno}: {first.name!r} is undefined{more}.",
+        fix=(f"Did you mean {hint[0]!r}? " if hint else "")
+        + f"Use only defined values ({', '.join(sorted(values))}) or add it to [environments.*.taskdef].",
+    )
 
 
 def _template_line_from_traceback() -> int | None:

@@ -21,8 +21,10 @@ import boto3
 import botocore.exceptions
 
 from envpromote.aws import ClientFactory
-from envpromote.build import OCI_MANIFEST, bootstrap_image
+from envpromote.build.oci import ImageConfig, OciImage, assemble_image
+from envpromote.build.push import push_image
 from envpromote.config import Config, Environment, load_config
+from envpromote.registry import repository_uri
 
 BOOTSTRAP_TAG = "bootstrap"
 ECS_EVENT_TYPES = ["ECS Deployment State Change", "ECS Service Action", "ECS Task State Change"]
@@ -90,6 +92,17 @@ class _Factories:
         return self._by_region[region]
 
 
+def bootstrap_image() -> OciImage:
+    """The tiny image every sandbox service starts on before the first real deploy."""
+    config = ImageConfig(cmd=("/bootstrap/hello",), workdir="/bootstrap", user="65534")
+    content = b"#!/bin/sh\necho 'envpromote sandbox bootstrap image'\n"
+    return assemble_image(
+        [("bootstrap/hello", content, 0o755)],
+        config,
+        annotations={"org.opencontainers.image.title": "envpromote-bootstrap"},
+    )
+
+
 def _role_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
@@ -113,20 +126,9 @@ def provision(config_path: str | Path | None = None, *, cfg: Config | None = Non
             imageScanningConfiguration={"scanOnPush": True},
         ),
     )
-    repo_uri = ecr.describe_repositories(repositoryNames=[cfg.registry.repository])["repositories"][0][
-        "repositoryUri"
-    ]
+    repo_uri = repository_uri(ecr, cfg.registry.repository)
     image = bootstrap_image()
-    _ignore(
-        "ImageAlreadyExistsException|ImageTagAlreadyExistsException",
-        lambda: ecr.put_image(
-            repositoryName=cfg.registry.repository,
-            imageManifest=image.manifest.decode(),
-            imageManifestMediaType=OCI_MANIFEST,
-            imageDigest=image.digest,
-            imageTag=BOOTSTRAP_TAG,
-        ),
-    )
+    push_image(ecr, cfg.registry.repository, image, BOOTSTRAP_TAG)  # idempotent: same bytes, same digest
     bootstrap_uri = f"{repo_uri}@{image.digest}"
 
     _provision_ledger(cfg, factories)

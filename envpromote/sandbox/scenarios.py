@@ -1,7 +1,8 @@
 """Rollout scenarios: what a simulated ECS deployment does over time (pure, no I/O).
 
 A scenario comes from the task definition tag ``sandbox-scenario`` (it wins) or from the image manifest
-annotation ``org.envpromote.sandbox-scenario`` (set by ``invoke build --scenario``). Times are seconds after
+annotation ``org.envpromote.sandbox-scenario`` (set by ``invoke sandbox.build --scenario``; the
+product's build only carries annotations, it knows nothing of scenarios). Times are seconds after
 the UpdateService call that created the deployment.
 """
 

@@ -6,15 +6,17 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 from invoke.tasks import Task, task
 
-from envpromote import terraform as tf
 from envpromote.errors import BadInput
 from envpromote.tasks._common import handle_errors, print_json
+
+if TYPE_CHECKING:
+    from envpromote.terraform import PlanSummary
 
 INFRA_DIR_ENV = "ENVPROMOTE_INFRA_DIR"
 
@@ -25,13 +27,23 @@ def _infra() -> Path:
 
 
 ENV_HELP = "environment root under infra/envs: shared, dev, staging or production"
+CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml); decides production"
 
 
-def _confirm(env: str) -> Callable[[tf.PlanSummary], bool]:
+def _optional_config(explicit: str) -> Any:
+    """The project config when there is one (it decides which environment is production), else None."""
+    from envpromote.config import config_path, load_config
+
+    path = config_path(explicit or None)
+    return load_config(path) if explicit or path.is_file() else None
+
+
+def _confirm(env: str) -> Callable[[PlanSummary], bool]:
     """A person confirms on a terminal; without one (CI) the answer is no, so --yes must be explicit."""
+    from envpromote.terraform import plan_digest
 
-    def ask(summary: tf.PlanSummary) -> bool:
-        print(tf.plan_digest(summary))
+    def ask(summary: PlanSummary) -> bool:
+        print(plan_digest(summary))
         if not sys.stdin.isatty():
             return False
         return input(f"Apply these changes to {env}? Type 'yes' to continue: ").strip() == "yes"
@@ -60,6 +72,8 @@ def init(
 
     backend.hcl holds the state key; the bucket and region are this account's, given here.
     """
+    from envpromote import terraform as tf
+
     root = tf.environment_root(_infra(), env)
     backend = tf.state_backend(state_bucket, state_region, os.environ)
     runner = tf.init_root(root, backend=backend, workspace=workspace)
@@ -88,6 +102,8 @@ def plan(
 
     Run `invoke infra.init --env ENV` first.
     """
+    from envpromote import terraform as tf
+
     root = tf.environment_root(_infra(), env)
     runner = tf.TerraformRunner(root)
     summary = runner.plan(
@@ -108,6 +124,7 @@ def plan(
         "yes": "do not ask for confirmation (production asks otherwise; without a terminal it refuses)",
         "var-file": "extra .tfvars file (repeatable)",
         "var": "KEY=VALUE variable (repeatable)",
+        "config": CONFIG_HELP,
     },
 )
 @handle_errors
@@ -117,8 +134,11 @@ def apply(
     yes: bool = False,
     var_file: list[str] | None = None,
     var: list[str] | None = None,
+    config: str = "",
 ) -> None:
     """Plan, then apply exactly that plan; production asks for confirmation unless --yes (exit 3 if declined)."""
+    from envpromote import terraform as tf
+
     root = tf.environment_root(_infra(), env)
     name = root.name
     runner = tf.TerraformRunner(root, stream=True)
@@ -126,7 +146,9 @@ def apply(
         runner,
         var_files=tf.root_var_files(root, var_file or []),
         variables=tf.root_variables(root, os.environ, var or []),
-        confirm=_confirm(name) if tf.require_confirmation(name, yes=yes) else None,
+        confirm=_confirm(name)
+        if tf.require_confirmation(name, yes=yes, config=_optional_config(config))
+        else None,
     )
     print(f"{name}: {'applied: ' + summary.one_line() if summary.has_changes else summary.one_line()}")
 
@@ -135,6 +157,8 @@ def apply(
 @handle_errors
 def output(c: Any, env: str | None = None, json: bool = False) -> None:
     """Print the root's outputs in envpromote.toml's terms (a TOML snippet to paste, or JSON)."""
+    from envpromote import terraform as tf
+
     root = tf.environment_root(_infra(), env)
     tables = tf.config_tables(root.name, tf.TerraformRunner(root).output())
     if json:
@@ -158,6 +182,8 @@ def bootstrap(
     c: Any, state_bucket: str, region: str | None = None, step: str = "all", yes: bool = False
 ) -> None:
     """Create the state bucket (local state) and the GitHub OIDC provider (state in that bucket); once per account."""
+    from envpromote import terraform as tf
+
     if step not in {"state", "oidc", "all"}:
         raise BadInput(f"Unknown bootstrap step {step!r}.", fix="Use --step state, oidc or all.")
     backend = tf.state_backend(state_bucket, region, os.environ)

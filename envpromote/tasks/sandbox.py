@@ -1,4 +1,4 @@
-"""Tasks: the local AWS sandbox (sandbox.up, down, status, env, reset)."""
+"""Tasks: the local AWS sandbox (sandbox.up, down, status, env, reset, build)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from envpromote import sandbox as sbx
-from envpromote.errors import EXIT_PREFLIGHT_FAILED, PreflightFailed
+from envpromote.errors import EXIT_PREFLIGHT_FAILED, BadInput, PreflightFailed
 from envpromote.tasks._common import handle_errors, print_json
 
 CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml)."
@@ -24,6 +23,8 @@ def _not_running() -> PreflightFailed:
 @handle_errors
 def up(c: Context, port: int = 0, config: str = "", json: bool = False) -> None:
     """Start the local AWS sandbox (moto + ECS rollout simulation) and provision the chain; idempotent."""
+    from envpromote import sandbox as sbx
+
     info = sbx.ensure_running(config or None, port=port)
     if json:
         print_json({"endpoint": info.url, "pid": info.pid})
@@ -36,6 +37,8 @@ def up(c: Context, port: int = 0, config: str = "", json: bool = False) -> None:
 @handle_errors
 def down(c: Context, config: str = "") -> None:
     """Stop the sandbox (all its state is lost); does nothing if it is not running."""
+    from envpromote import sandbox as sbx
+
     pid = sbx.shutdown(config or None)
     print(f"sandbox stopped (pid {pid})" if pid else "sandbox was not running")
 
@@ -44,6 +47,8 @@ def down(c: Context, config: str = "") -> None:
 @handle_errors
 def status(c: Context, config: str = "", json: bool = False) -> None:
     """Show the sandbox endpoint and its provisioned resources; exit 4 if it is not running."""
+    from envpromote import sandbox as sbx
+
     report = sbx.status(config or None)
     if json:
         print_json(report)
@@ -63,6 +68,7 @@ def status(c: Context, config: str = "", json: bool = False) -> None:
 @handle_errors
 def env(c: Context, config: str = "") -> None:
     """Print shell exports (endpoint, fake credentials, region) for the running sandbox: eval "$(invoke sandbox.env)"."""
+    from envpromote import sandbox as sbx
     from envpromote.config import config_path
 
     info = sbx.running(sbx.state_dir_for(config_path(config or None)))
@@ -76,6 +82,7 @@ def env(c: Context, config: str = "") -> None:
 @handle_errors
 def reset(c: Context, config: str = "") -> None:
     """Wipe the running sandbox (resources, rollouts, faults) and provision the chain again."""
+    from envpromote import sandbox as sbx
     from envpromote.config import config_path
 
     path = config_path(config or None)
@@ -87,5 +94,46 @@ def reset(c: Context, config: str = "") -> None:
     print(f"sandbox at {info.url} reset and provisioned")
 
 
+@task(
+    name="build",
+    help={
+        "scenario": "Rollout scenario recorded on the image, e.g. healthy:5, circuit-breaker:5:20, stuck.",
+        "tag": "Image tag (default: git-<12 hex>[-dirty]-<scenario slug>, distinct from the plain build's).",
+        "push": "Push to the sandbox's ECR (default); --no-push only writes the OCI layout.",
+        "config": CONFIG_HELP,
+        "json": "Print the build record (with the scenario) as JSON.",
+    },
+)
+@handle_errors
+def build_scenario(
+    c: Context, scenario: str, tag: str = "", push: bool = True, config: str = "", json: bool = False
+) -> None:
+    """Build app/ like 'invoke build', with a sandbox rollout scenario recorded as an image annotation.
+
+    The sandbox's ECS simulation reads the annotation when a task definition runs the image (a task-definition
+    tag 'sandbox-scenario' wins). Tags get the scenario as a suffix, so a scenario build of a commit never
+    collides with its plain build.
+    """
+    from envpromote.build import tag_variant
+    from envpromote.sandbox.scenarios import SCENARIO_ANNOTATION, ScenarioError, parse_scenario
+    from envpromote.tasks.build import print_build, run_build
+
+    try:
+        parsed = parse_scenario(scenario)
+    except ScenarioError as exc:
+        raise BadInput(str(exc), fix="Pass --scenario with one of the forms listed.") from None
+    result = run_build(
+        config,
+        tag=tag,
+        push=push,
+        annotations={SCENARIO_ANNOTATION: parsed.text},
+        variant=tag_variant(parsed.text),
+    )
+    if json:
+        print_json({**result.to_json(), "scenario": parsed.text})
+    else:
+        print_build(result, json=False)
+
+
 ROOT_TASKS: list[Any] = []
-COLLECTIONS: dict[str, Collection] = {"sandbox": Collection(up, down, status, env, reset)}
+COLLECTIONS: dict[str, Collection] = {"sandbox": Collection(up, down, status, env, reset, build_scenario)}

@@ -153,16 +153,29 @@ def test_only_production_asks() -> None:
     assert require_confirmation("production", yes=False)
     assert not require_confirmation("production", yes=True)
     assert not require_confirmation("staging", yes=False)
+    assert not require_confirmation("shared", yes=False)
+
+
+def test_production_is_the_configs_rule(tmp_path: Path) -> None:
+    """An environment that requires approval is production for infra.apply too (Environment.is_production)."""
+    raw = tomllib.loads((REPO / "envpromote.toml").read_text(encoding="utf-8"))
+    raw["environments"]["staging"]["approval"] = True
+    config = parse_config(raw, tmp_path / "envpromote.toml")
+    assert require_confirmation("staging", yes=False, config=config)
+    assert not require_confirmation("staging", yes=True, config=config)
+    assert not require_confirmation("dev", yes=False, config=config)
+    assert require_confirmation("production", yes=False, config=config)
 
 
 def test_plan_digest_lists_resource_changes() -> None:
-    text = (
-        "  # module.service.aws_ecs_service.this will be updated in-place\n"
-        "  # aws_sqs_queue.events will be created\n"
-        "  # aws_lb.this must be replaced\n"
-        "Plan: 2 to add, 1 to change, 1 to destroy.\n"
-    )
-    digest = plan_digest(parse_plan(2, text))
+    plan = {
+        "resource_changes": [
+            {"address": "module.service.aws_ecs_service.this", "change": {"actions": ["update"]}},
+            {"address": "aws_sqs_queue.events", "change": {"actions": ["create"]}},
+            {"address": "aws_lb.this", "change": {"actions": ["delete", "create"]}},
+        ]
+    }
+    digest = plan_digest(parse_plan(2, plan))
     assert digest.splitlines() == [
         "~ module.service.aws_ecs_service.this",
         "+ aws_sqs_queue.events",

@@ -166,14 +166,40 @@ def test_engine_env_var_that_does_not_run_is_a_preflight_error(
         find_engine(tmp_path)
 
 
-def test_parse_plan_reads_terraforms_counts() -> None:
-    text = "\x1b[1mPlan:\x1b[0m 3 to add, 1 to change, 2 to destroy.\n"
-    summary = parse_plan(2, "Terraform will perform...\nPlan: 3 to add, 1 to change, 2 to destroy.\n")
-    assert (summary.to_add, summary.to_change, summary.to_destroy) == (3, 1, 2)
-    assert summary.one_line() == "Plan: 3 to add, 1 to change, 2 to destroy."
-    assert parse_plan(2, text).exit_code == 2
-    outputs_only = parse_plan(2, "Changes to Outputs:\n  + x = 1\n")
+def _resource(address: str, *actions: str) -> dict[str, object]:
+    return {"address": address, "change": {"actions": list(actions)}}
+
+
+def test_parse_plan_counts_like_terraform_from_show_json() -> None:
+    plan = {
+        "resource_changes": [
+            _resource("a.new", "create"),
+            _resource("a.gone", "delete"),
+            _resource("a.edit", "update"),
+            _resource("a.swap", "delete", "create"),
+            _resource("data.x.y", "read"),
+            _resource("a.same", "no-op"),
+        ],
+        "output_changes": {"x": {"change": {"actions": ["no-op"]}}},
+    }
+    summary = parse_plan(2, plan, "human text")
+    assert (summary.to_add, summary.to_change, summary.to_destroy) == (2, 1, 2)
+    assert summary.one_line() == "Plan: 2 to add, 1 to change, 2 to destroy."
+    assert summary.text == "human text"
+    assert not summary.outputs_change
+    outputs_only = parse_plan(2, {"output_changes": {"x": {"change": {"actions": ["create"]}}}})
     assert outputs_only.one_line() == "Plan: only output values change."
+    assert not parse_plan(0, {}).has_changes
+
+
+def test_plan_reads_the_saved_plan_not_the_text(runner: TerraformRunner, tfdata_root: Path) -> None:
+    out = tfdata_root / "kept.tfplan"
+    summary = runner.plan(variables={"greeting": "json"}, out=out)
+    assert summary.changes == ("+ terraform_data.greeting",)
+    assert out.is_file()  # kept for apply_plan
+    document = runner.show_plan(out)
+    assert document["resource_changes"][0]["address"] == "terraform_data.greeting"
+    assert not list((tfdata_root / ".terraform").glob("envpromote-*.tfplan"))  # temporary plans are removed
 
 
 def test_module_runs_the_engine_and_fails_loudly_without_one(

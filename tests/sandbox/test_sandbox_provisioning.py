@@ -8,8 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from envpromote.build import bootstrap_image
 from envpromote.config import load_config
+from envpromote.sandbox.provisioning import bootstrap_image
 from envpromote.sandbox.testing import Sandbox
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "envpromote.toml"

@@ -110,3 +110,63 @@ def test_loader_either_accepts_or_names_the_key(key: str, value: object) -> None
         assert cfg.env("staging").name == "staging"
         return
     assert any(p.startswith(f"environments.staging.{key}:") for p in problems), problems
+
+
+def test_fargate_cpu_must_be_a_fargate_size_and_the_message_names_the_allowed_values() -> None:
+    data = shipped()
+    data["environments"]["staging"]["taskdef"]["cpu"] = "300"
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, SHIPPED)
+    assert info.value.exit_code == 2
+    assert info.value.problems == [
+        "environments.staging.taskdef.cpu: '300' is not a Fargate CPU size "
+        "(allowed: 256, 512, 1024, 2048, 4096, 8192, 16384)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "allowed"),
+    [
+        ("256", "4096", "(allowed: 512, 1024, 2048)"),
+        ("1024", "1024", "(allowed: 2048-8192 in steps of 1024)"),
+        (8192, 20000, "(allowed: 16384-61440 in steps of 4096)"),
+    ],
+)
+def test_fargate_memory_must_fit_the_cpu(cpu: object, memory: object, allowed: str) -> None:
+    data = shipped()
+    data["environments"]["production"]["taskdef"].update(cpu=cpu, memory=memory)
+    [problem] = _problems(data)
+    assert problem.startswith("environments.production.taskdef.memory:")
+    assert problem.endswith(allowed)
+
+
+def test_valid_fargate_pairs_load() -> None:
+    data = shipped()
+    data["environments"]["production"]["taskdef"].update(cpu="4096", memory="30720")
+    data["environments"]["staging"]["taskdef"].update(cpu=2048, memory=4096)
+    cfg = parse_config(data, SHIPPED)
+    assert cfg.env("production").taskdef["memory"] == "30720"
+
+
+def test_schema_problems_are_one_line_each_with_the_key_path() -> None:
+    data = shipped()
+    del data["lock"]
+    del data["environments"]["production"]["region"]
+    data["environments"]["dev"]["taskdef"]["env"]["1BAD"] = "x"
+    data["environments"]["dev"]["desired_count"] = True
+    assert sorted(_problems(data)) == [
+        "environments.dev.desired_count: must be an integer, got boolean",
+        "environments.dev.taskdef.env.1BAD: invalid name (an environment variable name)",
+        "environments.production.region: missing",
+        "lock: missing table",
+    ]
+
+
+def test_production_is_one_rule() -> None:
+    from envpromote.config import is_production
+
+    cfg = load_config(SHIPPED)
+    assert [env.name for env in cfg.environments if env.is_production] == ["production"]
+    assert is_production("prod")
+    assert is_production("live", approval_required=True)
+    assert not is_production("staging")

@@ -95,3 +95,21 @@ def test_image_must_be_pinned_by_digest() -> None:
 def test_missing_template_file() -> None:
     with pytest.raises(BadInput, match="not found"):
         render_task_definition(ROOT / "templates" / "nope.j2", values())
+
+
+def test_undefined_name_inside_a_filter_is_bad_input_naming_it(tmp_path: Path) -> None:
+    """`{{ log_grup | tojson }}` used to escape as exit 1 `TypeError: Object of type StrictUndefined...`."""
+    template = tmp_path / "typo.json.j2"
+    template.write_text('{\n  "family": {{ family | tojson }},\n  "logGroup": {{ log_grup | tojson }}\n}\n')
+    with pytest.raises(BadInput, match=r"typo.json.j2 line 3: 'log_grup' is undefined") as info:
+        render_task_definition(template, values())
+    assert info.value.exit_code == 2
+    assert "Did you mean 'log_group'?" in (info.value.fix or "")
+
+
+def test_an_error_inside_an_expression_is_bad_input_with_the_line(tmp_path: Path) -> None:
+    template = tmp_path / "bad.json.j2"
+    template.write_text('{\n  "family": {{ family | tojson }},\n  "cpu": {{ (port / 0) | tojson }}\n}\n')
+    with pytest.raises(BadInput, match=r"bad.json.j2 line 3: ZeroDivisionError") as info:
+        render_task_definition(template, values())
+    assert info.value.exit_code == 2
