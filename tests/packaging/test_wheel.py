@@ -17,10 +17,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", ".nox", "build", "dist", "*.egg-info", "node_modules", ".envpromote", "__pycache__",
+_NOT_SOURCES = shutil.ignore_patterns(
+    ".git", ".venv", ".nox", "dist", "*.egg-info", "node_modules", ".envpromote", "__pycache__",
     ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis", ".terraform", ".venv-tools",
 )  # fmt: skip
+
+
+def NOT_SOURCES(directory: str, names: list[str]) -> set[str]:  # noqa: N802 - used like ignore_patterns
+    """What the copy leaves out; `build` only at the top (envpromote/build/ is a package, not an output)."""
+    ignored = set(_NOT_SOURCES(directory, names))
+    if Path(directory) == ROOT and "build" in names:
+        ignored.add("build")
+    return ignored
+
+
 PRODUCT_TASKS = (
     "build",
     "promote",
