@@ -7,6 +7,7 @@ The sink applies the fault settings (event loss, delay) and counts what it did.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import sys
@@ -70,7 +71,10 @@ def _entry(detail_type: str, resources: list[str], detail: dict[str, Any], when:
 class EventSink:
     """Puts entries on the default bus of moto's EventBridge for (account, region), with loss and delay."""
 
-    def __init__(self) -> None:
+    def __init__(self, guard: Any = None) -> None:
+        """`guard`: a lock held while delayed events are delivered (the simulation's, so that no delivery
+        runs during a reset or a simulation step)."""
+        self.guard = guard if guard is not None else contextlib.nullcontext()
         self.loss = 0.0
         self.delay_s = 0.0
         self.rng = random.Random()  # noqa: S311 - fault injection, not security
@@ -114,11 +118,12 @@ class EventSink:
     def _deliver_later(
         self, account: str, region: str, entry: dict[str, Any], timer: threading.Timer
     ) -> None:
-        with self._lock:
-            if timer not in self._timers:  # cancelled by a reset after it fired
-                return
-            self._timers.discard(timer)
-        self._deliver(account, region, entry)
+        with self.guard:
+            with self._lock:
+                if timer not in self._timers:  # cancelled by a reset after it fired
+                    return
+                self._timers.discard(timer)
+            self._deliver(account, region, entry)
 
     def _deliver(self, account: str, region: str, entry: dict[str, Any]) -> None:
         from moto.events.models import events_backends

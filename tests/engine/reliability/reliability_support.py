@@ -1,76 +1,11 @@
-"""Helpers for the reliability suite: run the real `invoke` CLI, write config variants, snapshot AWS state."""
+"""Kept only for test modules that still ``from reliability_support import ...``: the helpers live in
+``support.cli``, ``support.configs`` and ``support.paths``. Delete this file once nothing imports it."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tomllib
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from support.cli import run_invoke
+from support.configs import config_variant, toml_dump
+from support.paths import REPO_CONFIG as SHIPPED
+from support.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SHIPPED = REPO_ROOT / "envpromote.toml"
-
-
-def run_invoke(
-    *args: str, env: dict[str, str] | None = None, drop_env: tuple[str, ...] = (), timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in drop_env}
-    environ.update(env or {})
-    environ.pop("ENVPROMOTE_DIGEST", None)
-    environ.pop("GITHUB_ACTIONS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=REPO_ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def toml_dump(data: dict[str, Any]) -> str:
-    """Just enough TOML for our config (tables, strings, numbers, booleans, lists of strings)."""
-    lines: list[str] = []
-
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int | float):
-            return repr(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return json.dumps(str(v), ensure_ascii=False)  # a JSON string is a valid TOML basic string
-
-    def table(prefix: str, data: dict[str, Any]) -> None:
-        scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
-        if prefix:
-            lines.append(f"[{prefix}]")
-        lines.extend(
-            f'"{k}" = {value(v)}' if not k.replace("_", "").isalnum() else f"{k} = {value(v)}"
-            for k, v in scalars.items()
-        )
-        lines.append("")
-        for k, v in data.items():
-            if isinstance(v, dict):
-                table(f"{prefix}.{k}" if prefix else k, v)
-
-    table("", data)
-    return "\n".join(lines)
-
-
-def config_variant(
-    tmp_path: Path, change: Callable[[dict[str, Any]], None], name: str = "envpromote.toml"
-) -> Path:
-    """A copy of the shipped config with `change` applied; the template stays the repository's."""
-    data = tomllib.loads(SHIPPED.read_text())
-    data["project"]["template"] = str(REPO_ROOT / "templates" / "taskdef.json.j2")
-    change(data)
-    path = tmp_path / name
-    path.write_text(toml_dump(data))
-    return path
+__all__ = ["REPO_ROOT", "SHIPPED", "config_variant", "run_invoke", "toml_dump"]
