@@ -30,6 +30,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -280,6 +281,11 @@ class SandboxApp:
                 return _json(start_response, "200 OK", {"services": data})
         except (FaultSpecError, ClockError, json.JSONDecodeError) as exc:
             return _json(start_response, "400 Bad Request", {"error": str(exc)})
+        except Exception as exc:  # a bug of ours: say what it was, in the answer and in the log
+            traceback.print_exc(file=sys.stderr)
+            return _json(
+                start_response, "500 Internal Server Error", {"error": f"{type(exc).__name__}: {exc}"}
+            )
         return _json(start_response, "404 Not Found", {"error": f"no such control endpoint: {method} {name}"})
 
     def _move_clock(self, request: Any) -> dict[str, Any]:

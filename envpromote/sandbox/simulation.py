@@ -49,6 +49,7 @@ from envpromote.sandbox.scenarios import (
 
 LOCK = threading.RLock()
 MAX_SERVICE_EVENTS = 100
+SETTLE_STEP_S = 1e-6
 FAILED_TASK_REASON = "Essential container in task exited"
 FAILED_DEPLOYMENT_REASON = "ECS deployment circuit breaker: tasks failed to start."
 
@@ -305,8 +306,8 @@ class Simulation:
     """The rollout state of every service, keyed by (account, region, cluster, service)."""
 
     def __init__(self, sink: events.EventSink | None = None, clock: SandboxClock | None = None) -> None:
-        self.sink = sink or events.EventSink(guard=LOCK)
         self.clock = clock or SandboxClock()
+        self.sink = sink or events.EventSink(now=self.clock.now)
         self.services: dict[tuple[str, str, str, str], SimService] = {}
         self.rng = random.Random()  # noqa: S311 - ids, not secrets
         self._task_class: type | None = None
@@ -523,6 +524,7 @@ class Simulation:
                         changed |= self._advance_deployment(sim, deployment, now)
                 if changed:
                     self._render(sim)
+            self.sink.deliver_due()
 
     def next_due(self) -> float | None:
         """Sandbox time of the next conclusion (COMPLETED or FAILED) of a rollout in progress; None if none is due.
@@ -548,9 +550,8 @@ class Simulation:
                 due = self.next_due()
                 if due is None:
                     return self.clock.now()
-                ahead = due - self.clock.now()
-                if ahead > 0:
-                    self.clock.advance(ahead)
+                # 1 us past the due time: (start + t) - start can come out a hair below t in floats
+                self.clock.advance(max(0.0, due - self.clock.now()) + SETTLE_STEP_S)
             raise RuntimeError(f"the simulation did not settle within {max_steps} steps")
 
     def throttle_fraction(self) -> float:
