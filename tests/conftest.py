@@ -6,10 +6,13 @@
 * ``sandbox`` (function): resets the server (all AWS state, the rollout simulation, the faults) and provisions
   the chain from the repository's envpromote.toml, or from the path given with
   ``@pytest.mark.parametrize("sandbox", [path], indirect=True)``. Exposes ``.url``, ``.reset()``,
-  ``.provision(path)``, ``.set_faults(**kw)``, ``.faults()``, ``.timeline(...)``, ``.resources``.
+  ``.provision(path)``, ``.set_faults(**kw)``, ``.faults()``, ``.timeline(...)``, ``.resources`` and the sandbox
+  clock: ``.clock()``, ``.freeze()``, ``.set_time_scale(x)``, ``.advance(s)``, ``.settle()``.
+  ``@pytest.mark.sandbox_time_scale(x)`` runs one test's sandbox time at x (0 = frozen; the reset before the
+  next test restores the server's speed: $ENVPROMOTE_SANDBOX_TIME_SCALE, else 1).
 
 Tests that use either fixture are marked ``sandbox`` automatically. For type hints:
-``from envpromote.sandbox.testing import Sandbox``.
+``from envpromote.sandbox.testing import Sandbox``. Shared helpers: tests/support/ (``support.*``).
 """
 
 from __future__ import annotations
@@ -18,13 +21,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.paths import REPO_CONFIG
 
 from envpromote.sandbox import process
 from envpromote.sandbox.testing import Sandbox, SandboxServer
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-REPO_CONFIG = REPO_ROOT / "envpromote.toml"
 SANDBOX_FIXTURES = {"sandbox", "sandbox_server"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sandbox_time_scale(scale): run this test's sandbox clock at scale x real time (0 = frozen)",
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -51,6 +60,9 @@ def sandbox(sandbox_server: SandboxServer, request: pytest.FixtureRequest) -> It
     box = Sandbox(url=sandbox_server.url, config_path=config)
     box.reset()
     box.provision()
+    marker = request.node.get_closest_marker("sandbox_time_scale")
+    if marker is not None:
+        box.set_time_scale(float(marker.args[0]))
     try:
         yield box
     finally:

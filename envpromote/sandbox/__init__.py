@@ -5,6 +5,7 @@ Python API (used by ``invoke sandbox.*``, ``invoke demo``, the tests and the ben
     info = ensure_running("envpromote.toml")      # start (or find) the server and provision the chain
     os.environ.update(client_env(info.url))        # point boto3 at it
     set_faults(info.url, throttle={"ecs": 0.5})    # inject faults; reset(info.url) clears everything
+    move_clock(info.url, advance=5)                # sandbox time: scale / advance / settle (clock.py)
 
 The server itself is ``python -m envpromote.sandbox serve`` (see ``server.py``); the simulation is in
 ``simulation.py`` and the scenarios in ``scenarios.py``.
@@ -20,7 +21,9 @@ from envpromote.errors import BadInput
 from envpromote.sandbox.process import (
     SandboxInfo,
     client_env,
+    clock,
     get_faults,
+    move_clock,
     patched_env,
     requests,
     reset,
@@ -35,8 +38,10 @@ from envpromote.sandbox.process import (
 __all__ = [
     "SandboxInfo",
     "client_env",
+    "clock",
     "ensure_running",
     "get_faults",
+    "move_clock",
     "provision",
     "requests",
     "reset",

@@ -1,4 +1,5 @@
-"""``python -m envpromote.sandbox serve --host 127.0.0.1 --port N [--config PATH] [--ready-file PATH]``."""
+"""``python -m envpromote.sandbox serve --host 127.0.0.1 --port N [--config PATH] [--ready-file PATH]
+[--time-scale X]``."""
 
 from __future__ import annotations
 
@@ -20,8 +21,22 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--parent-pid", type=int, default=None, help="exit when this process (e.g. the test run) is gone"
     )
+    run.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help="speed of sandbox time (0 = frozen, 10 = ten times real time); "
+        "default $ENVPROMOTE_SANDBOX_TIME_SCALE, else 1",
+    )
     args = parser.parse_args(argv)
-    return serve(args.host, args.port, args.config, args.ready_file, parent_pid=args.parent_pid)
+    return serve(
+        args.host,
+        args.port,
+        args.config,
+        args.ready_file,
+        parent_pid=args.parent_pid,
+        time_scale=args.time_scale,
+    )
 
 
 if __name__ == "__main__":

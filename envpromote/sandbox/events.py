@@ -7,11 +7,14 @@ The sink applies the fault settings (event loss, delay) and counts what it did.
 
 from __future__ import annotations
 
+import heapq
 import json
 import random
 import sys
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -68,15 +71,24 @@ def _entry(detail_type: str, resources: list[str], detail: dict[str, Any], when:
 
 
 class EventSink:
-    """Puts entries on the default bus of moto's EventBridge for (account, region), with loss and delay."""
+    """Puts entries on the default bus of moto's EventBridge for (account, region), with loss and delay.
 
-    def __init__(self) -> None:
+    A delayed event is held until the sandbox clock reaches its due time (``deliver_due``, called by every
+    simulation step): with a scaled or advanced clock, delays shrink with the rollouts they belong to.
+    """
+
+    def __init__(self, now: Callable[[], float] | None = None) -> None:
+        """`now`: sandbox-clock seconds (the simulation's clock); real monotonic time if not given."""
+        self.now = now or time.monotonic
         self.loss = 0.0
         self.delay_s = 0.0
         self.rng = random.Random()  # noqa: S311 - fault injection, not security
         self.counters: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._timers: set[threading.Timer] = set()
+        self._held: list[
+            tuple[float, int, str, str, dict[str, Any]]
+        ] = []  # (due, order, account, region, entry)
+        self._order = 0
 
     def configure(self, *, loss: float, delay_s: float, seed: int | None = None) -> None:
         with self._lock:
@@ -89,9 +101,7 @@ class EventSink:
         with self._lock:
             self.loss, self.delay_s = 0.0, 0.0
             self.counters.clear()
-            for timer in self._timers:
-                timer.cancel()
-            self._timers.clear()
+            self._held.clear()
 
     def publish(self, account: str, region: str, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -99,26 +109,24 @@ class EventSink:
             if self.loss and self.rng.random() < self.loss:
                 self.counters["lost"] += 1
                 return
-            delay = self.delay_s
-        if delay > 0:
-            timer = threading.Timer(delay, self._deliver_later, args=(account, region, entry))
-            timer.args = (account, region, entry, timer)
-            timer.daemon = True
-            with self._lock:
+            if self.delay_s > 0:
                 self.counters["delayed"] += 1
-                self._timers.add(timer)
-            timer.start()
-        else:
-            self._deliver(account, region, entry)
-
-    def _deliver_later(
-        self, account: str, region: str, entry: dict[str, Any], timer: threading.Timer
-    ) -> None:
-        with self._lock:
-            if timer not in self._timers:  # cancelled by a reset after it fired
+                self._order += 1
+                heapq.heappush(self._held, (self.now() + self.delay_s, self._order, account, region, entry))
                 return
-            self._timers.discard(timer)
         self._deliver(account, region, entry)
+
+    def deliver_due(self) -> int:
+        """Deliver the held events whose time has come (in publication order); returns how many."""
+        due: list[tuple[str, str, dict[str, Any]]] = []
+        with self._lock:
+            now = self.now()
+            while self._held and self._held[0][0] <= now:
+                _, _, account, region, entry = heapq.heappop(self._held)
+                due.append((account, region, entry))
+        for account, region, entry in due:
+            self._deliver(account, region, entry)
+        return len(due)
 
     def _deliver(self, account: str, region: str, entry: dict[str, Any]) -> None:
         from moto.events.models import events_backends

@@ -117,6 +117,29 @@ def requests(url: str, *, clear: bool = False) -> dict[str, Any]:
     return result
 
 
+def clock(url: str) -> dict[str, Any]:
+    """The sandbox clock: {"now", "wall", "scale", "default_scale", "advanced"} (see ``clock.py``)."""
+    result: dict[str, Any] = control(url, "clock")
+    return result
+
+
+def move_clock(
+    url: str, *, scale: float | None = None, advance: float | None = None, settle: bool = False
+) -> dict[str, Any]:
+    """Set the speed of sandbox time (0 freezes it), jump it `advance` seconds forward, and/or (`settle`) jump
+    it to when every rollout in progress has concluded. The simulation has caught up when this returns.
+    Answer: the clock plus "settled_at" (sandbox seconds, when `settle`)."""
+    payload: dict[str, Any] = {}
+    if scale is not None:
+        payload["scale"] = scale
+    if advance is not None:
+        payload["advance"] = advance
+    if settle:
+        payload["settle"] = True
+    result: dict[str, Any] = control(url, "clock", payload, method="POST")
+    return result
+
+
 def timeline(url: str, cluster: str | None = None, service: str | None = None) -> list[dict[str, Any]]:
     query = "&".join(f"{k}={v}" for k, v in (("cluster", cluster), ("service", service)) if v)
     result: dict[str, Any] = control(url, "timeline" + (f"?{query}" if query else ""))
@@ -176,10 +199,12 @@ def start(
     port: int = 0,
     state_dir: Path | None = None,
     tied_to_caller: bool = False,
+    time_scale: float | None = None,
 ) -> SandboxInfo:
     """Start the server in the background (new session, pid + log files) and wait until it answers.
 
     `tied_to_caller`: the server exits when this process does (test sessions); otherwise it outlives it.
+    `time_scale`: speed of the sandbox clock (None: $ENVPROMOTE_SANDBOX_TIME_SCALE, else 1 = real time).
     """
     state_dir = state_dir or state_dir_for(config_path)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -203,6 +228,8 @@ def start(
     command += ["--ready-file", str(ready)]
     if tied_to_caller:
         command += ["--parent-pid", str(os.getpid())]
+    if time_scale is not None:
+        command += ["--time-scale", repr(float(time_scale))]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(  # the server outlives this command: its own session, output to the log
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True

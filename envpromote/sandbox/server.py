@@ -7,7 +7,13 @@ Control API (JSON, same host and port):
 * ``POST /envpromote-sandbox/faults``    <- {"throttle": {"ecs": 0.5, "s3": 0.5}, "drop_connections": 0.2,
   "latency_s": {"ecs": 2}, "event_loss": 0.3, "event_delay_s": 0.5, "seed": 7}; replaces the settings
   (``{}`` clears them). A share is per service name (SigV4 scope: ecs, s3, sqs, ...) or one number for all.
-* ``GET  /envpromote-sandbox/timeline?cluster=C&service=S`` -> the simulated state changes per service
+* ``GET  /envpromote-sandbox/timeline?cluster=C&service=S`` -> the simulated state changes per service, and
+  per service ``in_progress`` (rollouts the clock still moves) and ``stuck`` (rollouts that never conclude)
+* ``GET  /envpromote-sandbox/clock`` -> {"now", "wall", "scale", "default_scale", "advanced"}
+* ``POST /envpromote-sandbox/clock`` <- {"scale": 0..1000} and/or {"advance": seconds} and/or {"settle": true}:
+  set the speed of sandbox time (0 freezes it), jump it forward, or jump it to the moment every rollout
+  in progress has concluded (stuck ones excepted); the simulation is applied before the answer, which is
+  the clock plus {"settled_at": sandbox seconds or null}. Test-only: sandbox time then runs ahead of real time.
 * ``GET  /envpromote-sandbox/requests`` -> AWS requests received (total, by service:Operation, by client);
   ``DELETE`` zeroes them (for benchmarks counting the calls of tools they cannot instrument)
 * ``POST /moto-api/reset`` (moto's) also resets the simulation and the faults.
@@ -24,14 +30,16 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from envpromote.sandbox import patches
+from envpromote.sandbox.clock import ClockError, SandboxClock, scale_from_env
 from envpromote.sandbox.faults import FaultSettings, FaultSpecError, FaultState
 from envpromote.sandbox.simulation import LOCK, Simulation
 
@@ -117,6 +125,58 @@ class RequestCounter:
             }
 
 
+class RequestGate:
+    """Requests are served concurrently with each other, a reset with none of them.
+
+    moto's reset re-initialises every backend in place (``BaseBackend.reset`` empties the backend's
+    ``__dict__`` before calling ``__init__`` again). A request served meanwhile by another server thread
+    (an S3, IAM, STS or EC2 call of a test's setup, say) then fails inside moto with an AttributeError,
+    which werkzeug answers with an HTML 500 page: botocore reports that as ``ResponseParserError ...
+    invalid XML``. The more loaded the machine, the wider the window. So a reset waits until the requests
+    in flight are answered, and requests arriving meanwhile wait until the reset is done.
+
+    SQS ReceiveMessage is not gated: a long poll may stay in flight for up to 20 s after its client is gone
+    (a killed CLI), and moto's receive loop re-reads the queue on every turn.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._resetting = False
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        with self._cond:
+            while self._resetting:
+                self._cond.wait()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                if self._active == 0:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            while self._resetting:
+                self._cond.wait()
+            self._resetting = True
+            while self._active:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._resetting = False
+                self._cond.notify_all()
+
+
+UNGATED_TARGETS = {"AmazonSQS.ReceiveMessage"}
+
+
 class SandboxApp:
     """WSGI middleware around moto's dispatcher."""
 
@@ -132,10 +192,12 @@ class SandboxApp:
         self.faults = faults
         self.info = info
         self.requests = RequestCounter()
+        self.gate = RequestGate()
 
     def reset(self) -> None:
         with LOCK:
             self.sim.reset()
+            self.sim.clock.reset_scale()
             self.faults.reset()
             self.sim.sink.reset()
             self.requests.reset()
@@ -143,13 +205,23 @@ class SandboxApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        if path.startswith(CONTROL_PREFIX):
-            return self._control(path[len(CONTROL_PREFIX) :], method, environ, start_response)
         if path.startswith("/moto-api/reset") and method == "POST":
-            with LOCK:
-                body = list(self.inner(environ, start_response))
+            with self.gate.exclusive(), LOCK:
+                _drain(environ)
+                reset_moto()
                 self.reset()
-            return body
+            return _json(start_response, "200 OK", {"status": "ok"})
+        if environ.get("HTTP_X_AMZ_TARGET") in UNGATED_TARGETS:
+            return self._serve(path, method, environ, start_response)
+        with self.gate.request():
+            return self._serve(path, method, environ, start_response)
+
+    def _serve(
+        self, path: str, method: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes]:
+        """One request, its whole body produced here (so that the gate covers all of moto's work)."""
+        if path.startswith(CONTROL_PREFIX):
+            return list(self._control(path[len(CONTROL_PREFIX) :], method, environ, start_response))
         target = environ.get("HTTP_X_AMZ_TARGET")
         service = service_of(environ.get("HTTP_AUTHORIZATION"), target)
         if not path.startswith("/moto-api"):
@@ -170,7 +242,7 @@ class SandboxApp:
             with LOCK:
                 self.sim.advance()
                 return list(self.inner(environ, start_response))
-        return self.inner(environ, start_response)
+        return list(self.inner(environ, start_response))
 
     def _control(
         self, name: str, method: str, environ: dict[str, Any], start_response: StartResponse
@@ -198,20 +270,68 @@ class SandboxApp:
             if name == "requests" and method in {"DELETE", "POST"}:
                 self.requests.reset()
                 return _json(start_response, "200 OK", self.requests.to_json())
+            if name == "clock" and method == "GET":
+                return _json(start_response, "200 OK", self.sim.clock.to_json())
+            if name == "clock" and method in {"POST", "PUT"}:
+                return _json(start_response, "200 OK", self._move_clock(json.loads(_drain(environ) or b"{}")))
             if name == "timeline" and method == "GET":
                 query = parse_qs(environ.get("QUERY_STRING", ""))
                 with LOCK:
                     self.sim.advance()
                     data = self.sim.timeline(query.get("cluster", [None])[0], query.get("service", [None])[0])
                 return _json(start_response, "200 OK", {"services": data})
-        except (FaultSpecError, json.JSONDecodeError) as exc:
+        except (FaultSpecError, ClockError, json.JSONDecodeError) as exc:
             return _json(start_response, "400 Bad Request", {"error": str(exc)})
+        except Exception as exc:  # a bug of ours: say what it was, in the answer and in the log
+            traceback.print_exc(file=sys.stderr)
+            return _json(
+                start_response, "500 Internal Server Error", {"error": f"{type(exc).__name__}: {exc}"}
+            )
         return _json(start_response, "404 Not Found", {"error": f"no such control endpoint: {method} {name}"})
+
+    def _move_clock(self, request: Any) -> dict[str, Any]:
+        if not isinstance(request, dict) or set(request) - {"scale", "advance", "settle"}:
+            raise ClockError('expected a JSON object with "scale", "advance" and/or "settle"')
+        clock = self.sim.clock
+        with LOCK:  # nobody sees the clock moved before the simulation caught up with it
+            if "scale" in request:
+                clock.set_scale(request["scale"])
+            if "advance" in request:
+                self.sim.advance()  # what was due before the jump happens at its own time
+                clock.advance(request["advance"])
+            settled_at = self.sim.settle() if request.get("settle") else None
+            self.sim.advance()
+            return {**clock.to_json(), "settled_at": settled_at}
 
     def _fault_report(self) -> dict[str, Any]:
         report = self.faults.to_json()
         report["counters"].update({f"events.{k}": v for k, v in self.sim.sink.counters.items()})
         return report
+
+
+KEPT_ON_RESET = frozenset({"ec2"})
+
+
+def reset_moto(keep: frozenset[str] = KEPT_ON_RESET) -> None:
+    """What ``POST /moto-api/reset`` does in moto, except for the backends in `keep`.
+
+    EC2's backend (default VPC, subnets, security groups, AMI and instance-type catalogues) is what every
+    fresh moto builds first and is the slowest by far to rebuild (0.7 s idle, seconds on a busy machine);
+    the chain only reads it. Keeping it makes a test's reset + provision about twice as fast.
+    """
+    from moto.core.base_backend import BackendDict, backend_lock
+    from moto.core.model_instances import reset_model_data
+
+    with backend_lock:
+        instances: list[Any] = getattr(BackendDict, "_instances")  # noqa: B009 - moto keeps no public handle
+        for backend_dict in list(instances):
+            if backend_dict.service_name in keep:
+                continue
+            for account_specific in backend_dict.values():
+                account_specific.reset()
+            backend_dict.clear()
+            instances.remove(backend_dict)
+    reset_model_data()
 
 
 def _drain(environ: dict[str, Any]) -> bytes:
@@ -271,19 +391,38 @@ def _watch_parent(parent_pid: int, stop: threading.Event, shutdown: Callable[[],
 
 
 def serve(
-    host: str, port: int, config: str | None, ready_file: str | None, *, parent_pid: int | None = None
+    host: str,
+    port: int,
+    config: str | None,
+    ready_file: str | None,
+    *,
+    parent_pid: int | None = None,
+    time_scale: float | None = None,
 ) -> int:
-    """Run the server until SIGTERM/SIGINT. Writes `ready_file` (JSON: url, pid, port) once listening."""
+    """Run the server until SIGTERM/SIGINT. Writes `ready_file` (JSON: url, pid, port) once listening.
+
+    `time_scale`: speed of sandbox time (default $ENVPROMOTE_SANDBOX_TIME_SCALE, else 1 = real time).
+    """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     if host != "127.0.0.1":
         print("envpromote-sandbox: error: the sandbox only listens on 127.0.0.1.", file=sys.stderr)
         return 2
-    sim = Simulation()
+    try:
+        clock = SandboxClock(scale_from_env() if time_scale is None else time_scale)
+    except ClockError as exc:
+        print(f"envpromote-sandbox: error: {exc}", file=sys.stderr)
+        return 2
+    sim = Simulation(clock=clock)
     faults = FaultState()
     patches.apply(sim)
-    info: dict[str, Any] = {"service": "envpromote-sandbox", "pid": os.getpid(), "config": config}
+    info: dict[str, Any] = {
+        "service": "envpromote-sandbox",
+        "pid": os.getpid(),
+        "config": config,
+        "time_scale": clock.default_scale,
+    }
     app = SandboxApp(DomainDispatcherApplication(create_backend_app), sim, faults, info)
     try:
         if port:  # werkzeug reports a taken port with several lines and exit 1; say it in one, with exit 4

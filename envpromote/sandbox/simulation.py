@@ -1,8 +1,8 @@
 """ECS rollout simulation layered on moto's (static) ECS backend.
 
 moto stores services and task definitions but never rolls anything out. This module keeps, per service, a
-list of deployments that advance on a wall-clock timeline chosen by the rollout's scenario
-(``scenarios.py``), and writes the result back into moto's objects so every ECS API (DescribeServices,
+list of deployments that advance on a timeline chosen by the rollout's scenario (``scenarios.py``),
+measured on the sandbox clock (``clock.py``: scaled and advanceable, so tests need not wait in real time), and writes the result back into moto's objects so every ECS API (DescribeServices,
 ListTasks, DescribeTasks, the waiters) sees it:
 
 * CreateService keeps ``deploymentConfiguration``; its first deployment is COMPLETED at once (so a freshly
@@ -20,21 +20,23 @@ ListTasks, DescribeTasks, the waiters) sees it:
 Every deployment state change and every stopped task is also published as an ECS EventBridge event, and each
 UpdateService gets a service deployment (ListServiceDeployments / DescribeServiceDeployments).
 
-All state is guarded by ``LOCK``: the server's ticker thread and every ECS request advance the simulation
-under it, so changes happen in real time whether or not anybody is asking.
+All state is guarded by ``LOCK``: the server's ticker thread, every ECS request and every clock advance move
+the simulation under it, so changes happen on the sandbox clock whether or not anybody is asking. Every
+timestamp the simulation reports (deployments, service events, tasks, EventBridge events) is
+``clock.wall(...)`` of its scheduled sandbox time.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from envpromote.sandbox import events
+from envpromote.sandbox.clock import SandboxClock
 from envpromote.sandbox.scenarios import (
     DEFAULT_SCENARIO,
     SCENARIO_ANNOTATION,
@@ -47,6 +49,7 @@ from envpromote.sandbox.scenarios import (
 
 LOCK = threading.RLock()
 MAX_SERVICE_EVENTS = 100
+SETTLE_STEP_S = 1e-6
 FAILED_TASK_REASON = "Essential container in task exited"
 FAILED_DEPLOYMENT_REASON = "ECS deployment circuit breaker: tasks failed to start."
 
@@ -115,7 +118,7 @@ class SimDeployment:
     id: str
     task_definition: str
     scenario: Scenario
-    start: float  # monotonic seconds; the timeline's zero
+    start: float  # sandbox-clock seconds; the timeline's zero
     created_at: datetime
     desired: int
     service_deployment: SimServiceDeployment | None
@@ -302,8 +305,9 @@ def _make_task_class() -> type:
 class Simulation:
     """The rollout state of every service, keyed by (account, region, cluster, service)."""
 
-    def __init__(self, sink: events.EventSink | None = None) -> None:
-        self.sink = sink or events.EventSink()
+    def __init__(self, sink: events.EventSink | None = None, clock: SandboxClock | None = None) -> None:
+        self.clock = clock or SandboxClock()
+        self.sink = sink or events.EventSink(now=self.clock.now)
         self.services: dict[tuple[str, str, str, str], SimService] = {}
         self.rng = random.Random()  # noqa: S311 - ids, not secrets
         self._task_class: type | None = None
@@ -401,7 +405,7 @@ class Simulation:
     def on_create_service(self, backend: Any, service: Any) -> None:
         """A new service starts steady: one COMPLETED deployment with desiredCount running tasks."""
         with LOCK:
-            now = time.monotonic()
+            now = self.clock.now()
             sim = SimService(service=service, backend=backend)
             self.services[self.key(service)] = sim
             if not service.task_definition:
@@ -412,7 +416,7 @@ class Simulation:
                 task_definition=td.arn,
                 scenario=parse_scenario("healthy:0"),
                 start=now,
-                created_at=datetime.now(UTC),
+                created_at=self.clock.wall(now),
                 desired=service.desired_count,
                 service_deployment=None,
                 rollout_state="COMPLETED",
@@ -445,8 +449,8 @@ class Simulation:
 
     def start_deployment(self, sim: SimService, td: Any) -> SimDeployment:
         scenario = self.scenario_for(sim.backend, td)
-        now = time.monotonic()
-        when = datetime.now(UTC)
+        now = self.clock.now()
+        when = self.clock.wall(now)
         service = sim.service
         config = dict(getattr(service, "deployment_configuration", None) or {})
         for previous in sim.deployments:
@@ -509,7 +513,7 @@ class Simulation:
     # ------------------------------------------------------------------ time
     def advance(self, now: float | None = None) -> None:
         with LOCK:
-            now = time.monotonic() if now is None else now
+            now = self.clock.now() if now is None else now
             for key, sim in list(self.services.items()):
                 if not self._live(sim):
                     del self.services[key]
@@ -520,6 +524,35 @@ class Simulation:
                         changed |= self._advance_deployment(sim, deployment, now)
                 if changed:
                     self._render(sim)
+            self.sink.deliver_due()
+
+    def next_due(self) -> float | None:
+        """Sandbox time of the next conclusion (COMPLETED or FAILED) of a rollout in progress; None if none is due.
+
+        Stuck rollouts never conclude, so they are never due.
+        """
+        with LOCK:
+            due = [
+                d.start
+                + (d.scenario.complete_s or 0.0 if d.scenario.kind == "healthy" else d.scenario.fail_s or 0.0)
+                for sim in self.services.values()
+                if self._live(sim)
+                for d in sim.deployments
+                if d.rollout_state == "IN_PROGRESS" and not d.superseded and d.scenario.kind != "stuck"
+            ]
+            return min(due, default=None)
+
+    def settle(self, max_steps: int = 1000) -> float:
+        """Jump the clock to the moment no rollout is in progress any more (stuck ones excepted); returns it."""
+        with LOCK:
+            for _ in range(max_steps):
+                self.advance()
+                due = self.next_due()
+                if due is None:
+                    return self.clock.now()
+                # 1 us past the due time: (start + t) - start can come out a hair below t in floats
+                self.clock.advance(max(0.0, due - self.clock.now()) + SETTLE_STEP_S)
+            raise RuntimeError(f"the simulation did not settle within {max_steps} steps")
 
     def throttle_fraction(self) -> float:
         """The largest throttle share of any rollout in progress (scenario ``throttle:<fraction>``)."""
@@ -720,7 +753,7 @@ class Simulation:
         self._publish_deployment(sim, rollback, "SERVICE_DEPLOYMENT_IN_PROGRESS", when)
 
     def _scale(self, sim: SimService, d: SimDeployment, desired: int) -> None:
-        when = datetime.now(UTC)
+        when = self.clock.wall()
         d.desired = desired
         if d.rollout_state == "COMPLETED":
             while len(d.running) < desired:
@@ -749,7 +782,7 @@ class Simulation:
         detail: str,
     ) -> None:
         scheduled = d.start + offset - d.zero
-        applied = time.monotonic() - d.zero  # when the ticker or a request actually got there
+        applied = self.clock.now() - d.zero  # when the ticker or a request actually got there
         sd_arn = d.service_deployment.arn if d.service_deployment is not None else None
         sim.timeline.append(TimelineEntry(d.id, state, scheduled, max(applied, scheduled), detail, sd_arn))
 
@@ -820,12 +853,15 @@ class Simulation:
                     continue
                 if service and service.split("/")[-1] != service_name:
                     continue
+                moving = [d for d in sim.deployments if d.rollout_state == "IN_PROGRESS" and not d.superseded]
                 out.append(
                     {
                         "region": region,
                         "cluster": cluster_name,
                         "service": service_name,
                         "entries": [e.to_json() for e in sim.timeline],
+                        "in_progress": [d.id for d in moving if d.scenario.kind != "stuck"],
+                        "stuck": [d.id for d in moving if d.scenario.kind == "stuck"],
                     }
                 )
             return out

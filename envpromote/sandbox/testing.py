@@ -54,4 +54,28 @@ class Sandbox:
         return process.requests(self.url, clear=clear)
 
     def timeline(self, cluster: str | None = None, service: str | None = None) -> list[dict[str, Any]]:
+        """Per service: {"entries": [...state changes...], "in_progress": [ids], "stuck": [ids], ...}."""
         return process.timeline(self.url, cluster, service)
+
+    # -- the sandbox clock (reset() restores the server's default speed; time never runs backwards)
+    def clock(self) -> dict[str, Any]:
+        """{"now": sandbox seconds, "wall": ISO time, "scale", "default_scale", "advanced"}."""
+        return process.clock(self.url)
+
+    def freeze(self) -> dict[str, Any]:
+        """Stop sandbox time: rollouts move only on advance()/settle(). For tests that talk to ECS directly;
+        the engine's own waits are real-time and expect sandbox timestamps not to lag behind real time."""
+        return process.move_clock(self.url, scale=0)
+
+    def set_time_scale(self, scale: float) -> dict[str, Any]:
+        """Run sandbox time at `scale` x real time (>= 1 keeps ECS timestamps at or ahead of real time)."""
+        return process.move_clock(self.url, scale=scale)
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        """Jump sandbox time forward; every rollout step due by then has happened when this returns."""
+        return process.move_clock(self.url, advance=seconds)
+
+    def settle(self) -> float:
+        """Jump sandbox time until no rollout is in progress (stuck ones excepted); returns that sandbox time.
+        Use it before comparing AWS state that a simulated rollout could otherwise still be moving."""
+        return float(process.move_clock(self.url, settle=True)["settled_at"])

@@ -1,4 +1,6 @@
-"""Fixtures for engine tests: the loaded config, a fast-polling use-case context, AWS state snapshots."""
+"""Fixtures for engine tests: the loaded config, a fast-polling use-case context, AWS state snapshots.
+
+Helpers (YES, deploy, push_test_image, record_clean_build, AwsState) are in tests/support/engine.py."""
 
 from __future__ import annotations
 
@@ -7,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_support import AwsState
+from support.engine import AwsState
 
 from envpromote import promote as usecases
 from envpromote.config import Config, load_config
 from envpromote.rollout import PollPolicy
+from envpromote.sandbox.testing import Sandbox
 
 
 @pytest.fixture
@@ -40,5 +43,6 @@ def ctx(make_context: Callable[..., usecases.Context]) -> usecases.Context:
 
 
 @pytest.fixture
-def aws_state(config: Config) -> AwsState:
-    return AwsState(config)
+def aws_state(config: Config, sandbox: Sandbox) -> AwsState:
+    """Snapshots of AWS state taken once no simulated rollout is moving (see AwsState)."""
+    return AwsState(config, sandbox)

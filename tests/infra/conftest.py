@@ -1,15 +1,15 @@
-"""Fixtures for the infrastructure tests: a real terraform engine and a moto S3 server on 127.0.0.1."""
+"""Fixtures for the infrastructure tests: a real terraform engine and the session's sandbox server (moto) for S3."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 
 from envpromote.errors import PreflightFailed
+from envpromote.sandbox.testing import SandboxServer
 from envpromote.terraform import Engine, find_engine
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,17 +27,9 @@ def terraform_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server on 127.0.0.1 (random port) for the S3 backend; stopped at the end of the session."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def moto_endpoint(sandbox_server: SandboxServer) -> str:
+    """The session's one sandbox server (moto behind it) on 127.0.0.1, for the S3 backend and EventBridge."""
+    return sandbox_server.url
 
 
 @pytest.fixture

@@ -1,4 +1,9 @@
-"""ECS-shaped events reach each environment's SQS queue through the sandbox's EventBridge rule."""
+"""ECS-shaped events reach each environment's SQS queue through the sandbox's EventBridge rule.
+
+EventBridge -> SQS delivery is synchronous in the sandbox: an event published is in the queue at once, so
+"nothing arrived" is checked with one immediate receive. Delayed events wait for the sandbox clock, which
+the delay tests freeze and advance.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +51,12 @@ def drain(sqs: Any, queue_url: str, *, until: Any = None, limit_s: float = 20.0)
     return received
 
 
+def receive_now(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """What is in the queue right now (no long poll)."""
+    batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    return [json.loads(message["Body"]) for message in batch.get("Messages", [])]
+
+
 def deployment_events(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [
         (e["detail"]["eventName"], e["detail"]["deploymentId"])
@@ -58,13 +69,14 @@ def queue(sqs: Any, service: str) -> str:
     return str(sqs.get_queue_url(QueueName=f"{service}-ecs-events")["QueueUrl"])
 
 
+@pytest.mark.sandbox_time_scale(0)
 def test_circuit_breaker_events_reach_the_queue(sandbox: Sandbox) -> None:
     ecs, sqs = boto3.client("ecs"), boto3.client("sqs")
     url = queue(sqs, SERVICE)
     _, failed_id = update_to(ecs, "circuit-breaker:0.5:1.5")
+    sandbox.settle()  # failure, rollback and steady state: every event is in the queue now
 
     def finished(events: list[dict[str, Any]]) -> bool:
-        # The steady-state action is published just after COMPLETED; under load it can arrive a poll later.
         completed = [name for name, _ in deployment_events(events)][-1:] == ["SERVICE_DEPLOYMENT_COMPLETED"]
         steady = any(e["detail"].get("eventName") == "SERVICE_STEADY_STATE" for e in events)
         return completed and steady
@@ -116,7 +128,7 @@ def test_other_services_events_stay_out_of_the_queue(sandbox: Sandbox) -> None:
     update_to(ecs, "healthy:0.2")
     dev_events = drain(sqs, queue(sqs, SERVICE), until=lambda ev: len(deployment_events(ev)) >= 2)
     assert len(deployment_events(dev_events)) == 2
-    assert drain(sqs, queue(sqs, "envpromote-staging-web"), limit_s=1.0) == []
+    assert receive_now(sqs, queue(sqs, "envpromote-staging-web")) == []
 
 
 def test_event_loss_drops_events_and_counts_them(sandbox: Sandbox) -> None:
@@ -126,7 +138,7 @@ def test_event_loss_drops_events_and_counts_them(sandbox: Sandbox) -> None:
     ecs.get_waiter("services_stable").wait(
         cluster=CLUSTER, services=[SERVICE], WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
     )
-    assert drain(sqs, queue(sqs, SERVICE), limit_s=1.0) == []
+    assert receive_now(sqs, queue(sqs, SERVICE)) == []
     counters = sandbox.faults()["counters"]
     assert counters["events.lost"] == counters["events.published"] >= 3
 
@@ -151,12 +163,16 @@ def test_partial_event_loss_is_random_but_counted(sandbox: Sandbox, loss: float)
     )
 
 
+@pytest.mark.sandbox_time_scale(0)
 def test_event_delay_holds_events_back(sandbox: Sandbox) -> None:
     ecs, sqs = boto3.client("ecs"), boto3.client("sqs")
     sandbox.set_faults(event_delay_s=2.0)
     update_to(ecs, "healthy:0")
     ecs.describe_services(cluster=CLUSTER, services=[SERVICE])  # the rollout has completed by now
+    sandbox.advance(1.9)
     assert sandbox.faults()["counters"].get("events.delivered", 0) == 0
+    assert receive_now(sqs, queue(sqs, SERVICE)) == []
+    sandbox.advance(0.2)
     events = drain(sqs, queue(sqs, SERVICE), until=lambda ev: len(deployment_events(ev)) >= 2)
     assert [name for name, _ in deployment_events(events)] == [
         "SERVICE_DEPLOYMENT_IN_PROGRESS",
@@ -165,11 +181,15 @@ def test_event_delay_holds_events_back(sandbox: Sandbox) -> None:
     assert sandbox.faults()["counters"]["events.delayed"] >= 2
 
 
+@pytest.mark.sandbox_time_scale(0)
 def test_reset_drops_delayed_events_of_the_old_state(sandbox: Sandbox) -> None:
     ecs, sqs = boto3.client("ecs"), boto3.client("sqs")
     sandbox.set_faults(event_delay_s=1.0)
     update_to(ecs, "healthy:0")
     ecs.describe_services(cluster=CLUSTER, services=[SERVICE])
+    assert sandbox.faults()["counters"]["events.delayed"] >= 2
     sandbox.reset()
     sandbox.provision()
-    assert drain(sqs, queue(sqs, SERVICE), limit_s=2.0) == []
+    sandbox.advance(60)  # far past the old events' due time
+    assert receive_now(sqs, queue(sqs, SERVICE)) == []
+    assert sandbox.faults()["counters"].get("events.delivered", 0) == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -67,6 +66,7 @@ def test_half_throttling_is_absorbed_by_retries_and_counted(sandbox: Sandbox) ->
     assert factory.counter.retries == counters["throttled"]
 
 
+@pytest.mark.sandbox_time_scale(0)
 def test_throttle_scenario_throttles_ecs_only_while_the_rollout_runs(sandbox: Sandbox) -> None:
     ecs = boto3.client("ecs", config=Config(retries={"mode": "standard", "max_attempts": 10}))
     current = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["taskDefinition"]
@@ -81,20 +81,25 @@ def test_throttle_scenario_throttles_ecs_only_while_the_rollout_runs(sandbox: Sa
         tags=[{"key": "sandbox-scenario", "value": "throttle:0.5:1"}],
     )["taskDefinition"]["taskDefinitionArn"]
     ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
-    retried = 0
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        response = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])
-        retried += response["ResponseMetadata"]["RetryAttempts"]
-        if len(response["services"][0]["deployments"]) == 1:
-            break
-    assert response["services"][0]["taskDefinition"] == td
-    during = sandbox.faults()["counters"]
-    assert during["throttled_by_scenario"] > 0
-    assert retried > 0
-    for _ in range(10):  # the rollout is over: no more throttling
-        ecs.describe_services(cluster=CLUSTER, services=[SERVICE])
-    assert sandbox.faults()["counters"]["throttled_by_scenario"] == during["throttled_by_scenario"]
+    # One attempt per call: each throttled request is seen (botocore's retry backoff would take seconds).
+    once = boto3.client("ecs", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
+    def throttled(calls: int) -> int:
+        codes = []
+        for _ in range(calls):
+            try:
+                once.describe_services(cluster=CLUSTER, services=[SERVICE])
+            except ClientError as exc:
+                codes.append(exc.response["Error"]["Code"])
+        assert set(codes) <= {"ThrottlingException"}
+        return len(codes)
+
+    during = throttled(20)  # the clock is frozen: the rollout runs all along (P(no throttle) = 0.5 ** 20)
+    assert during > 0
+    assert sandbox.faults()["counters"]["throttled_by_scenario"] == during
+    sandbox.settle()
+    assert throttled(10) == 0  # the rollout is over: no more throttling
+    assert ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["taskDefinition"] == td
 
 
 def test_dropped_connections_surface_as_connection_errors(sandbox: Sandbox) -> None:

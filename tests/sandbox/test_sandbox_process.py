@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.cli import run_invoke
+from support.paths import REPO_ROOT
 
 from envpromote.sandbox import process
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 
@@ -32,16 +33,9 @@ def project(tmp_path: Path) -> Iterator[Path]:
 
 
 def invoke(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["ENVPROMOTE_CONFIG"] = str(project / "envpromote.toml")
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(REPO_ROOT), *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    """The CLI in `project`, cut off from the test session's sandbox (no AWS_* variables)."""
+    return run_invoke(
+        *args, cwd=project, config=project / "envpromote.toml", drop_prefixes=("AWS_",), timeout=180
     )
 
 

@@ -1,13 +1,14 @@
 """Every scenario's timeline, against the real sandbox server, through plain boto3 (as any ECS tool sees it).
 
-Timings are short (1-3 s). Phase timings are asserted on the simulation's own schedule (the ``t`` of each
-state change, seconds after UpdateService) and on ordering; nothing here asserts wall-clock performance.
+The sandbox clock is frozen for these tests (``sandbox_time_scale(0)``): a rollout moves only when the test
+advances sandbox time, so every phase is observed at a moment the test chooses, with no waiting and no race
+with a machine under load. Phase timings are asserted on the simulation's own schedule (the ``t`` of each
+state change, seconds after UpdateService); the two waiter tests run sandbox time at 20x real time instead,
+because botocore's waiter polls on its own.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -19,8 +20,9 @@ from envpromote.sandbox.testing import Sandbox
 CLUSTER = "envpromote-dev"
 SERVICE = "envpromote-dev-web"
 FAMILY = "envpromote-dev-web"
-POLL_S = 0.05
-LIMIT_S = 30.0
+EPS = 0.001  # a step just past a phase's scheduled time (float sums of sandbox seconds are inexact)
+
+pytestmark = pytest.mark.sandbox_time_scale(0)
 
 
 @pytest.fixture
@@ -52,17 +54,10 @@ def describe(ecs: Any) -> dict[str, Any]:
     return service
 
 
-def wait_for(ecs: Any, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """Poll DescribeServices until `predicate` holds (bounded, so a broken simulation fails, not hangs)."""
-    deadline = time.monotonic() + LIMIT_S
-    while time.monotonic() < deadline:
-        service = describe(ecs)
-        if predicate(service):
-            return service
-        time.sleep(POLL_S)
-    raise AssertionError(
-        f"condition not reached within {LIMIT_S} s; last state: {describe(ecs)['deployments']}"
-    )
+def after(sandbox: Sandbox, ecs: Any, seconds: float) -> dict[str, Any]:
+    """DescribeServices once sandbox time has moved `seconds` (plus EPS) further."""
+    sandbox.advance(seconds + EPS)
+    return describe(ecs)
 
 
 def entries(sandbox: Sandbox) -> list[dict[str, Any]]:
@@ -91,7 +86,10 @@ def test_healthy_rollout_timeline(sandbox: Sandbox, ecs: Any) -> None:
     assert new["id"][8:].isdigit()
     assert [(d["id"], d["status"]) for d in updated["deployments"][1:]] == [(old_id, "ACTIVE")]
 
-    done = wait_for(ecs, lambda s: len(s["deployments"]) == 1)
+    almost = after(sandbox, ecs, 0.5)
+    assert almost["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    assert almost["deployments"][0]["runningCount"] == 1
+    done = after(sandbox, ecs, 0.5)
     [final] = done["deployments"]
     assert (final["id"], final["status"], final["rolloutState"]) == (new["id"], "PRIMARY", "COMPLETED")
     assert final["runningCount"] == done["runningCount"] == done["desiredCount"] == 2
@@ -122,11 +120,13 @@ def test_rollout_is_partial_midway(sandbox: Sandbox, ecs: Any) -> None:
     """slow:<n> starts tasks one by one: a phase with 1 of 2 running exists and is seen by DescribeServices."""
     td = register(ecs, "slow:2")
     ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
-    midway = wait_for(ecs, lambda s: s["deployments"][0]["runningCount"] == 1)
+    assert after(sandbox, ecs, 0.9)["deployments"][0]["runningCount"] == 0
+    midway = after(sandbox, ecs, 0.1)
+    assert midway["deployments"][0]["runningCount"] == 1
     assert midway["deployments"][0]["rolloutState"] == "IN_PROGRESS"
     assert midway["deployments"][0]["pendingCount"] == 1
     assert [d["status"] for d in midway["deployments"]] == ["PRIMARY", "ACTIVE"]
-    wait_for(ecs, lambda s: len(s["deployments"]) == 1)
+    assert len(after(sandbox, ecs, 1.0)["deployments"]) == 1
     assert states(sandbox) == [("IN_PROGRESS", 0.0), ("COMPLETED", 2.0)]
 
 
@@ -138,7 +138,10 @@ def test_circuit_breaker_fails_then_rolls_back(sandbox: Sandbox, ecs: Any) -> No
     ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
     failed_id = describe(ecs)["deployments"][0]["id"]
 
-    during = wait_for(ecs, lambda s: any(d["rolloutState"] == "FAILED" for d in s["deployments"]))
+    before_failure = after(sandbox, ecs, 0.9)
+    assert [d["rolloutState"] for d in before_failure["deployments"]] == ["IN_PROGRESS", "COMPLETED"]
+    assert before_failure["deployments"][0]["failedTasks"] == 2  # 3 crashes spread evenly up to t=1
+    during = after(sandbox, ecs, 0.1)
     rollback, failed, original = during["deployments"]
     assert (failed["id"], failed["status"], failed["rolloutState"]) == (failed_id, "ACTIVE", "FAILED")
     assert failed["failedTasks"] >= 3
@@ -159,7 +162,8 @@ def test_circuit_breaker_fails_then_rolls_back(sandbox: Sandbox, ecs: Any) -> No
     )
     assert f"(service {SERVICE}) rolling back to deployment {previous_id}." in messages
 
-    done = wait_for(ecs, lambda s: len(s["deployments"]) == 1)
+    assert len(after(sandbox, ecs, 1.9)["deployments"]) == 3
+    done = after(sandbox, ecs, 0.1)
     [final] = done["deployments"]
     assert (final["id"], final["rolloutState"], final["taskDefinition"]) == (
         rollback["id"],
@@ -199,13 +203,13 @@ def test_circuit_breaker_without_rollback_stays_failed(sandbox: Sandbox, ecs: An
     )
     td = register(ecs, "circuit-breaker:0.5:1")
     ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
-    failed = wait_for(ecs, lambda s: s["deployments"][0]["rolloutState"] == "FAILED")
+    failed = after(sandbox, ecs, 0.5)
     assert [(d["status"], d["rolloutState"]) for d in failed["deployments"]] == [
         ("PRIMARY", "FAILED"),
         ("ACTIVE", "COMPLETED"),
     ]
-    time.sleep(1.0)  # past the would-be rollback time: nothing more happens
-    assert [(d["status"], d["rolloutState"]) for d in describe(ecs)["deployments"]] == [
+    later = after(sandbox, ecs, 60)  # far past the would-be rollback time: nothing more happens
+    assert [(d["status"], d["rolloutState"]) for d in later["deployments"]] == [
         ("PRIMARY", "FAILED"),
         ("ACTIVE", "COMPLETED"),
     ]
@@ -215,8 +219,7 @@ def test_circuit_breaker_without_rollback_stays_failed(sandbox: Sandbox, ecs: An
 def test_stuck_rollout_never_concludes(sandbox: Sandbox, ecs: Any) -> None:
     td = register(ecs, "stuck")
     ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
-    time.sleep(1.5)
-    service = describe(ecs)
+    service = after(sandbox, ecs, 3600)
     primary = service["deployments"][0]
     assert (primary["rolloutState"], primary["runningCount"], primary["pendingCount"]) == (
         "IN_PROGRESS",
@@ -225,6 +228,10 @@ def test_stuck_rollout_never_concludes(sandbox: Sandbox, ecs: Any) -> None:
     )
     assert len(service["deployments"]) == 2
     assert states(sandbox) == [("IN_PROGRESS", 0.0)]
+    [timeline] = sandbox.timeline(CLUSTER, SERVICE)
+    assert (timeline["in_progress"], timeline["stuck"]) == ([], [primary["id"]])
+    sandbox.settle()  # a stuck rollout is never waited for
+    assert describe(ecs)["deployments"][0]["rolloutState"] == "IN_PROGRESS"
 
 
 def test_new_update_supersedes_a_rollout_in_progress(sandbox: Sandbox, ecs: Any) -> None:
@@ -237,7 +244,7 @@ def test_new_update_supersedes_a_rollout_in_progress(sandbox: Sandbox, ecs: Any)
     ]
     assert [d["status"] for d in deployments] == ["PRIMARY", "ACTIVE", "ACTIVE"]
     assert deployments[1]["id"] == first_id
-    done = wait_for(ecs, lambda s: len(s["deployments"]) == 1)
+    done = after(sandbox, ecs, 0.5)
     assert done["taskDefinition"] == second
     listed = ecs.list_service_deployments(cluster=CLUSTER, service=SERVICE)["serviceDeployments"]
     assert [sd["status"] for sd in listed] == ["SUCCESSFUL", "STOPPED"]
@@ -262,6 +269,7 @@ def test_scenario_tag_is_validated(sandbox: Sandbox, ecs: Any) -> None:
     assert after["taskDefinition"] == before["taskDefinition"]
 
 
+@pytest.mark.sandbox_time_scale(20)
 def test_services_stable_waiter_succeeds_on_healthy(sandbox: Sandbox, ecs: Any) -> None:
     td = register(ecs, "healthy:1")
     ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
@@ -273,6 +281,7 @@ def test_services_stable_waiter_succeeds_on_healthy(sandbox: Sandbox, ecs: Any) 
     assert [d["rolloutState"] for d in service["deployments"]] == ["COMPLETED"]
 
 
+@pytest.mark.sandbox_time_scale(20)
 def test_services_stable_waiter_reports_success_only_after_the_rollback(sandbox: Sandbox, ecs: Any) -> None:
     """ECS's real behaviour: the waiter ignores rolloutState, so a rolled-back deployment 'succeeds'."""
     previous_td = describe(ecs)["taskDefinition"]
@@ -302,13 +311,16 @@ def test_service_deployments_api_follows_the_rollout(sandbox: Sandbox, ecs: Any)
         return str(item["status"])
 
     seen = [status()]
-    deadline = time.monotonic() + LIMIT_S
-    while seen[-1] != "ROLLBACK_SUCCESSFUL" and time.monotonic() < deadline:
-        time.sleep(POLL_S)
-        current = status()
-        if current != seen[-1]:
-            seen.append(current)
-    assert seen == ["IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"]
+    for step in (0.25, 0.25, 0.5, 0.5):  # fails at 0.5, rollback done at 1.5
+        sandbox.advance(step + EPS)
+        seen.append(status())
+    assert seen == [
+        "IN_PROGRESS",
+        "IN_PROGRESS",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_SUCCESSFUL",
+    ]
     [item] = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"]
     assert item["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
     assert item["deploymentCircuitBreaker"]["failureCount"] >= 3

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_support import push_test_image, record_clean_build
-from reliability_support import config_variant, run_invoke
+from support.cli import run_invoke
+from support.configs import config_variant
+from support.engine import deploy, push_test_image, record_clean_build
 
 from envpromote import promote as usecases
 
@@ -33,10 +34,7 @@ class Case:
 
 
 def deployed_to_dev(ctx: usecases.Context, tmp: Path) -> dict[str, str]:
-    digest = push_test_image("healthy:0.3")
-    record_clean_build(ctx, digest)
-    usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", digest), timeout=60)
-    return {"@D": digest}
+    return {"@D": deploy(ctx, "healthy:0.3")}
 
 
 def deployed_unscanned(ctx: usecases.Context, tmp: Path) -> dict[str, str]:

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_support import push_test_image, record_clean_build
-from reliability_support import REPO_ROOT, config_variant, run_invoke
+from support.cli import run_invoke
+from support.configs import config_variant
+from support.engine import deploy, push_test_image, record_clean_build
+from support.paths import REPO_ROOT
 
 from envpromote import promote as usecases
 from envpromote.aws import ClientFactory
@@ -26,8 +28,6 @@ from envpromote.config import load_config
 from envpromote.errors import EnvironmentLocked
 from envpromote.ledger import Ledger, LocalRecords
 from envpromote.rollout import PollPolicy, RolloutWatcher, WatchTarget, find_deployment_for
-
-YES = usecases.Approval(approver="alice", assume_yes=True)
 
 
 def _report(name: str, **numbers: Any) -> None:
@@ -38,15 +38,8 @@ def _report(name: str, **numbers: Any) -> None:
             fh.write(json.dumps({"test": name, **numbers}) + "\n")
 
 
-def _deploy(ctx: usecases.Context, scenario: str = "healthy:0.5") -> str:
-    digest = push_test_image(scenario)
-    record_clean_build(ctx, digest)
-    usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", digest), timeout=60)
-    return digest
-
-
 def test_half_of_ecs_and_s3_calls_throttled_during_a_promotion(ctx: usecases.Context, sandbox) -> None:
-    digest = _deploy(ctx)
+    digest = deploy(ctx)
     sandbox.set_faults(throttle={"ecs": 0.5, "s3": 0.5}, seed=7)
     result = usecases.execute(
         ctx, usecases.plan_promote(ctx, "staging", digest, approval=usecases.Approval()), timeout=120
@@ -95,7 +88,7 @@ def test_connection_drops_mid_watch_never_produce_a_success(ctx: usecases.Contex
 
 
 def test_connection_drops_on_a_failing_rollout_report_the_rollback(ctx: usecases.Context, sandbox) -> None:
-    _deploy(ctx)
+    deploy(ctx)
     env, target = _start_rollout(ctx, "circuit-breaker:1:4")
     sandbox.set_faults(drop_connections={"ecs": 0.5}, seed=1)  # seed 1: the first roll (0.13) drops
     ecs = ClientFactory(env.region, max_attempts=3).client("ecs")
@@ -218,7 +211,7 @@ def test_ledger_write_failure_keeps_the_record_and_resends_it(make_context, sand
 
 
 def test_two_promotions_of_one_environment_exactly_one_deploys(ctx: usecases.Context, make_context) -> None:
-    digest = _deploy(ctx)
+    digest = deploy(ctx)
     other = make_context()
     plans = [usecases.plan_promote(c, "staging", digest, approval=usecases.Approval()) for c in (ctx, other)]
     barrier = threading.Barrier(2)
@@ -243,7 +236,7 @@ def test_two_promotions_of_one_environment_exactly_one_deploys(ctx: usecases.Con
 
 
 def test_promotions_of_different_environments_run_in_parallel(ctx: usecases.Context, make_context) -> None:
-    first = _deploy(ctx)
+    first = deploy(ctx)
     second = push_test_image("healthy:1")
     record_clean_build(ctx, second)
     other = make_context()
@@ -271,7 +264,7 @@ def _ledger(ctx: usecases.Context) -> tuple[Any, str]:
 
 def test_edited_record_is_named_by_ledger_verify(ctx: usecases.Context) -> None:
     for _ in range(3):
-        _deploy(ctx)
+        deploy(ctx)
     s3, bucket = _ledger(ctx)
     key = "releases/envs/dev/0000000002.json"
     record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -288,7 +281,7 @@ def test_edited_record_is_named_by_ledger_verify(ctx: usecases.Context) -> None:
 
 def test_reordered_records_are_named_by_ledger_verify(ctx: usecases.Context) -> None:
     for _ in range(2):
-        _deploy(ctx)
+        deploy(ctx)
     s3, bucket = _ledger(ctx)
     one, two = "releases/envs/dev/0000000001.json", "releases/envs/dev/0000000002.json"
     body_one = s3.get_object(Bucket=bucket, Key=one)["Body"].read()
@@ -303,7 +296,7 @@ def test_reordered_records_are_named_by_ledger_verify(ctx: usecases.Context) -> 
 
 def test_deleted_record_is_named_by_ledger_verify(ctx: usecases.Context) -> None:
     for _ in range(3):
-        _deploy(ctx)
+        deploy(ctx)
     s3, bucket = _ledger(ctx)
     s3.delete_object(Bucket=bucket, Key="releases/envs/dev/0000000002.json")
     result = run_invoke("ledger.verify", "--json")
@@ -314,7 +307,7 @@ def test_deleted_record_is_named_by_ledger_verify(ctx: usecases.Context) -> None
 
 
 def test_out_of_band_deploy_is_reported_by_drift(ctx: usecases.Context, config) -> None:
-    _deploy(ctx)
+    deploy(ctx)
     env = config.env("dev")
     ecs = ctx.env_client(env, "ecs")
     rogue = push_test_image("healthy:0.3", label="console")
@@ -333,7 +326,7 @@ def test_out_of_band_deploy_is_reported_by_drift(ctx: usecases.Context, config) 
 
 def test_ledger_survives_a_new_client(ctx: usecases.Context, config) -> None:
     """The records are durable in S3, not in the process: a fresh client sees the same chain."""
-    _deploy(ctx)
+    deploy(ctx)
     fresh = Ledger(ClientFactory("us-east-1").client("s3"), config.ledger)
     assert [r["record_id"] for r in fresh.history("dev")] == [
         r["record_id"] for r in ctx.ledger().history("dev")
