@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from engine_support import AwsState
 
-from envpromote import promote as usecases
+from envpromote import release as usecases
 from envpromote.config import Config, load_config
 from envpromote.rollout import PollPolicy
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from engine_support import REPO_ROOT, push_test_image, record_clean_build
 
-from envpromote import promote as usecases
+from envpromote import release as usecases
 
 
 def _promoted_to_staging(ctx: usecases.Context) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from engine_support import push_test_image, record_clean_build
 
-from envpromote import promote as usecases
+from envpromote import release as usecases
 from envpromote.config import Config
 from envpromote.errors import BadInput, EnvironmentLocked, EnvPromoteError, GateRefused, PreflightFailed
 

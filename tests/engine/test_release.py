@@ -7,7 +7,7 @@ import json
 import pytest
 from engine_support import push_test_image, record_clean_build
 
-from envpromote import promote as usecases
+from envpromote import release as usecases
 from envpromote.errors import DeploymentFailed, RolloutTimedOut
 from envpromote.ledger import schema_errors
 

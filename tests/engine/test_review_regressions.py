@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from engine_support import REPO_ROOT, push_test_image, record_clean_build
 
-from envpromote import promote as usecases
+from envpromote import release as usecases
 from envpromote.errors import PreflightFailed, RollbackFailed
 from envpromote.ledger import new_record
 from envpromote.rollout import WatchTarget, classify

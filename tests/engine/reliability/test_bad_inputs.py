@@ -16,7 +16,7 @@ import pytest
 from engine_support import push_test_image, record_clean_build
 from reliability_support import config_variant, run_invoke
 
-from envpromote import promote as usecases
+from envpromote import release as usecases
 
 GOOD_SHAPE = "sha256:" + "5" * 64
 

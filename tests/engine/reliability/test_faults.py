@@ -20,7 +20,7 @@ import pytest
 from engine_support import push_test_image, record_clean_build
 from reliability_support import REPO_ROOT, config_variant, run_invoke
 
-from envpromote import promote as usecases
+from envpromote import release as usecases
 from envpromote.aws import ClientFactory
 from envpromote.config import load_config
 from envpromote.errors import EnvironmentLocked
