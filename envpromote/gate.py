@@ -122,7 +122,11 @@ def scan_gate(
     refuse_unscanned_override(env, allow_unscanned)
     if not scan:
         if allow_unscanned or policy.allow_unscanned:
-            return None, True, [f"scan: no scan record for {short_digest(digest)}; unscanned allowed for {env.name}"]
+            return (
+                None,
+                True,
+                [f"scan: no scan record for {short_digest(digest)}; unscanned allowed for {env.name}"],
+            )
         raise GateRefused(
             f"Digest {short_digest(digest)} has no scan record; {env.name} requires one.",
             fix="Record the build's scan ('invoke ledger.record-build --digest ... --scan') and promote again.",
@@ -139,7 +143,8 @@ def scan_gate(
         if summary.partial and not any(summary.counts.get(sev, 0) for sev in policy.max_by_severity):
             fix = "Scan where trivy's vulnerability DB is available (a CI runner) and record that scan for the build."
         raise GateRefused(
-            f"Digest {short_digest(digest)} exceeds {env.name}'s scan thresholds: {'; '.join(violations)}.", fix=fix
+            f"Digest {short_digest(digest)} exceeds {env.name}'s scan thresholds: {'; '.join(violations)}.",
+            fix=fix,
         )
     counts = ", ".join(f"{sev} {summary.counts.get(sev, 0)}" for sev in ("CRITICAL", "HIGH", "MEDIUM", "LOW"))
     partial = " (partial: no vulnerability data, accepted by config)" if summary.partial else ""
