@@ -19,7 +19,7 @@ from envpromote.config import Environment
 from envpromote.errors import BadInput, GateRefused, PreflightFailed
 from envpromote.gate import refuse_unscanned_override, require_upstream, scan_gate, upstream_success
 from envpromote.image import ImageRef, parse_digest, short_digest
-from envpromote.ledger import Record, utc_now
+from envpromote.ledger import Ledger, Record, utc_now
 from envpromote.registry import describe_image
 from envpromote.release.approve import approve
 from envpromote.release.context import Approval, Context, require_digest
@@ -241,6 +241,33 @@ def _build_plan(
     )
 
 
+def _scanned_plan(
+    ctx: Context,
+    env: Environment,
+    ledger: Ledger,
+    *,
+    kind: str,
+    digest: str,
+    source_environment: str | None,
+    evidence: Sequence[str],
+    allow_unscanned: bool = False,
+) -> Plan:
+    """A plan for a digest that must pass the scan gate (deploys and promotions; rollbacks return to known-good)."""
+    build = ledger.latest_build(digest)
+    scan, unscanned, scan_lines = scan_gate(env, digest, build, allow_unscanned=allow_unscanned)
+    return _build_plan(
+        ctx,
+        env,
+        kind=kind,
+        digest=digest,
+        source_environment=source_environment,
+        evidence=[*evidence, *scan_lines],
+        build=build,
+        scan=scan,
+        allow_unscanned=unscanned,
+    )
+
+
 def _approved(plan: Plan, approval: Approval, dry_run: bool) -> Plan:
     if dry_run and plan.env.approval_required:
         note = f"approval: required for {plan.env.name}; not asked in a dry run"
@@ -257,20 +284,10 @@ def plan_deploy(ctx: Context, env_name: str, digest: str | None) -> Plan:
             fix=f"Use 'invoke promote --env {env.name}' (it checks {env.upstream}'s record first).",
         )
     ledger = ledger_ready(ctx, env.name)
-    build = ledger.latest_build(checked)
-    scan, unscanned, scan_lines = scan_gate(env, checked, build, allow_unscanned=False)
-    plan = _build_plan(
-        ctx,
-        env,
-        kind="deploy",
-        digest=checked,
-        source_environment=None,
-        evidence=scan_lines,
-        build=build,
-        scan=scan,
-        allow_unscanned=unscanned,
+    # the entry environment takes deploys without an approval step
+    return _scanned_plan(
+        ctx, env, ledger, kind="deploy", digest=checked, source_environment=None, evidence=()
     )
-    return plan  # the entry environment takes deploys without an approval step
 
 
 def plan_promote(
@@ -298,18 +315,15 @@ def plan_promote(
         checked = str(last["digest"])
     histories = {name: ledger.history(name) for name in ctx.config.chain}
     gate = upstream_success(ctx.config, env, checked, histories, utc_now())
-    build = ledger.latest_build(checked)
-    scan, unscanned, scan_lines = scan_gate(env, checked, build, allow_unscanned=allow_unscanned)
-    plan = _build_plan(
+    plan = _scanned_plan(
         ctx,
         env,
+        ledger,
         kind="promote",
         digest=checked,
         source_environment=upstream,
-        evidence=[*gate.lines, *scan_lines],
-        build=build,
-        scan=scan,
-        allow_unscanned=unscanned,
+        evidence=gate.lines,
+        allow_unscanned=allow_unscanned,
     )
     return _approved(plan, approval, dry_run)
 

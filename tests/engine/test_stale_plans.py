@@ -8,7 +8,8 @@ from release_support import deployed
 
 from envpromote import release
 from envpromote.errors import PreflightFailed
-from envpromote.rollout import classify
+from envpromote.ledger import utc_now
+from envpromote.rollout import WatchTarget, classify
 
 
 def test_service_changed_since_the_plan_is_refused_under_the_lock(ctx: release.Context, config) -> None:
@@ -31,13 +32,10 @@ def test_service_changed_since_the_plan_is_refused_under_the_lock(ctx: release.C
 
 def test_stale_read_right_after_update_is_not_a_rollback() -> None:
     old = {"id": "ecs-svc/old", "status": "PRIMARY", "rolloutState": "COMPLETED", "taskDefinition": "td:1"}
-    observation = classify({"deployments": [old]}, "ecs-svc/ours", "td:1", frozenset({"ecs-svc/old"}))
-    assert observation.verdict is None
+    target = WatchTarget("ecs-svc/ours", "td:2", "td:1", utc_now(), frozenset({"ecs-svc/old"}))
+    assert classify({"deployments": [old]}, target).verdict is None
     rollback = {**old, "id": "ecs-svc/rollback"}
-    verdict = classify(
-        {"deployments": [rollback]}, "ecs-svc/ours", "td:1", frozenset({"ecs-svc/old"})
-    ).verdict
-    assert verdict == "rolled_back"
+    assert classify({"deployments": [rollback]}, target).verdict == "rolled_back"
 
 
 @pytest.mark.parametrize(
