@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from release_support import deployed, run_cli
@@ -41,3 +43,10 @@ def test_history_rows_show_dashes_not_none(ctx: release.Context) -> None:
     drift = run_cli("drift", "--env", "dev")
     assert drift.returncode == 0, drift.stderr
     assert "None" not in drift.stdout
+
+
+def test_release_task_modules_load_no_engine_or_aws_at_import() -> None:
+    heavy = ("boto3", "botocore", "jinja2", "jsonschema", "envpromote.release", "envpromote.ledger")
+    code = f"import sys, envpromote.tasks.engine; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
