@@ -77,7 +77,7 @@ class Demo:
     def build(self, tag: str, scenario: str) -> str:
         result = self.run(
             f"Build the app once (sandbox scenario {scenario})",
-            ["build", "--tag", tag, "--scenario", scenario, "--json"],
+            ["sandbox.build", "--tag", tag, "--scenario", scenario, "--json"],
             capture=True,
         )
         if not result.ok:
@@ -148,7 +148,7 @@ def wait_until_idle(
     """Wait for ECS to finish its own rollback before ours (a rollout in progress fails preflight, exit 4)."""
     from envpromote.aws import ClientFactory
     from envpromote.config import load_config
-    from envpromote.promote import busy_deployment
+    from envpromote.release import busy_deployment
     from envpromote.sandbox.process import patched_env
 
     env = load_config(config).env(env_name)

@@ -17,6 +17,7 @@ from typing import Any
 
 from envpromote.config import Config, Environment
 from envpromote.errors import BadInput, GateRefused
+from envpromote.image import short_digest
 from envpromote.ledger import parse_iso
 from envpromote.scan import ScanSummary, exceeds
 
@@ -27,10 +28,6 @@ class GateEvidence:
 
     upstream_record: Mapping[str, Any] | None
     lines: tuple[str, ...]
-
-
-def short(digest: str) -> str:
-    return digest.removeprefix("sha256:")[:12]
 
 
 def require_upstream(env: Environment) -> str:
@@ -79,12 +76,12 @@ def upstream_success(
             next_env = config.downstream_of(last)
             target = next_env.name if next_env else upstream
             raise GateRefused(
-                f"Digest {short(digest)} has succeeded only in {', '.join(reached)}; "
+                f"Digest {short_digest(digest)} has succeeded only in {', '.join(reached)}; "
                 f"promoting to {env.name} would skip {upstream}.",
                 fix=f"Promote it to {target} first: 'invoke promote --env {target} --digest {digest}'.",
             )
         raise GateRefused(
-            f"Digest {short(digest)} has no successful release in {upstream}, the upstream of {env.name}.",
+            f"Digest {short_digest(digest)} has no successful release in {upstream}, the upstream of {env.name}.",
             fix=f"Deploy or promote it to {upstream} first, or pick a digest from 'invoke history --env {upstream}'.",
         )
     success = records[success_index]
@@ -93,7 +90,7 @@ def upstream_success(
     if soaked < env.soak_seconds:
         ready = finished + dt.timedelta(seconds=env.soak_seconds)
         raise GateRefused(
-            f"Digest {short(digest)} has soaked {int(soaked)}s in {upstream}; {env.name} needs {env.soak_seconds}s.",
+            f"Digest {short_digest(digest)} has soaked {int(soaked)}s in {upstream}; {env.name} needs {env.soak_seconds}s.",
             fix=f"Wait until {ready.strftime('%Y-%m-%dT%H:%M:%SZ')} and promote again.",
         )
     for later in records[success_index + 1 :]:
@@ -102,7 +99,7 @@ def upstream_success(
         if rolled_away or failed_again:
             what = "rolled back" if rolled_away else f"recorded {later['status']}"
             raise GateRefused(
-                f"Digest {short(digest)} was {what} in {upstream} at {later['finished_at']} after it succeeded there.",
+                f"Digest {short_digest(digest)} was {what} in {upstream} at {later['finished_at']} after it succeeded there.",
                 fix=f"Fix forward: build a new image and promote it through {upstream}.",
             )
     lines = (
@@ -125,16 +122,20 @@ def scan_gate(
     refuse_unscanned_override(env, allow_unscanned)
     if not scan:
         if allow_unscanned or policy.allow_unscanned:
-            return None, True, [f"scan: no scan record for {short(digest)}; unscanned allowed for {env.name}"]
+            return (
+                None,
+                True,
+                [f"scan: no scan record for {short_digest(digest)}; unscanned allowed for {env.name}"],
+            )
         raise GateRefused(
-            f"Digest {short(digest)} has no scan record; {env.name} requires one.",
+            f"Digest {short_digest(digest)} has no scan record; {env.name} requires one.",
             fix="Record the build's scan ('invoke ledger.record-build --digest ... --scan') and promote again.",
         )
     try:
         summary = ScanSummary.from_dict(scan)
     except BadInput as exc:
         raise GateRefused(
-            f"Digest {short(digest)} has an unreadable scan record: {exc.message}", fix=exc.fix
+            f"Digest {short_digest(digest)} has an unreadable scan record: {exc.message}", fix=exc.fix
         ) from None
     violations = exceeds(summary, policy.max_by_severity, allow_partial=policy.accept_partial)
     if violations:
@@ -142,7 +143,8 @@ def scan_gate(
         if summary.partial and not any(summary.counts.get(sev, 0) for sev in policy.max_by_severity):
             fix = "Scan where trivy's vulnerability DB is available (a CI runner) and record that scan for the build."
         raise GateRefused(
-            f"Digest {short(digest)} exceeds {env.name}'s scan thresholds: {'; '.join(violations)}.", fix=fix
+            f"Digest {short_digest(digest)} exceeds {env.name}'s scan thresholds: {'; '.join(violations)}.",
+            fix=fix,
         )
     counts = ", ".join(f"{sev} {summary.counts.get(sev, 0)}" for sev in ("CRITICAL", "HIGH", "MEDIUM", "LOW"))
     partial = " (partial: no vulnerability data, accepted by config)" if summary.partial else ""

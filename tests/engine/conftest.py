@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from support.engine import AwsState
 
-from envpromote import promote as usecases
+from envpromote import release as usecases
 from envpromote.config import Config, load_config
 from envpromote.rollout import PollPolicy
 from envpromote.sandbox.testing import Sandbox

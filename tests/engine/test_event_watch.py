@@ -13,7 +13,7 @@ from typing import Any
 
 from engine_support import push_test_image, record_clean_build
 
-from envpromote import promote as usecases
+from envpromote import release as usecases
 from envpromote.aws import ClientFactory
 from envpromote.rollout import (
     EventWatcher,

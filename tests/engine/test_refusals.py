@@ -8,20 +8,17 @@ from pathlib import Path
 
 import pytest
 from engine_support import push_test_image, record_clean_build
+from release_support import YES, config_with, deployed, settled
 
-from envpromote import promote as usecases
-from envpromote.config import Config
+from envpromote import release
+from envpromote.config import Config, load_config
 from envpromote.errors import BadInput, EnvironmentLocked, EnvPromoteError, GateRefused, PreflightFailed
 
-YES = usecases.Approval(approver="alice", assume_yes=True)
 ABSENT = "sha256:" + "9" * 64
 
 
-def _released_to_dev(ctx: usecases.Context, scenario: str = "healthy:0.5") -> str:
-    digest = push_test_image(scenario)
-    record_clean_build(ctx, digest)
-    usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", digest), timeout=60)
-    return digest
+def _released_to_dev(ctx: release.Context, scenario: str = "healthy:0.5") -> str:
+    return deployed(ctx, scenario)
 
 
 def _refused(
@@ -38,17 +35,17 @@ def _refused(
 
 def test_tag_instead_of_digest(ctx, aws_state) -> None:
     err = _refused(
-        aws_state, lambda: usecases.plan_deploy(ctx, "dev", "latest"), BadInput, "not an image digest"
+        aws_state, lambda: release.plan_deploy(ctx, "dev", "latest"), BadInput, "not an image digest"
     )
     assert err.exit_code == 2
 
 
 def test_malformed_digest(ctx, aws_state) -> None:
-    _refused(aws_state, lambda: usecases.plan_deploy(ctx, "dev", "sha256:1234"), BadInput, "64 lowercase hex")
+    _refused(aws_state, lambda: release.plan_deploy(ctx, "dev", "sha256:1234"), BadInput, "64 lowercase hex")
 
 
 def test_digest_absent_from_ecr(ctx, aws_state) -> None:
-    err = _refused(aws_state, lambda: usecases.plan_deploy(ctx, "dev", ABSENT), PreflightFailed, "not in ECR")
+    err = _refused(aws_state, lambda: release.plan_deploy(ctx, "dev", ABSENT), PreflightFailed, "not in ECR")
     assert err.exit_code == 4
 
 
@@ -57,7 +54,7 @@ def test_digest_not_successful_upstream(ctx, aws_state) -> None:
     record_clean_build(ctx, digest)
     err = _refused(
         aws_state,
-        lambda: usecases.plan_promote(ctx, "staging", digest, approval=usecases.Approval()),
+        lambda: release.plan_promote(ctx, "staging", digest, approval=release.Approval()),
         GateRefused,
         "no successful release in dev",
     )
@@ -69,27 +66,23 @@ def test_rolled_back_upstream_digest_is_refused(ctx, aws_state) -> None:
     bad = push_test_image("circuit-breaker:0.5:2")
     record_clean_build(ctx, bad)
     with pytest.raises(EnvPromoteError):
-        usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", bad), timeout=30)
+        release.execute(ctx, release.plan_deploy(ctx, "dev", bad), timeout=30)
+    settled(ctx, "dev")  # the command returns while ECS still rolls back; compare state nothing is moving
     _refused(
         aws_state,
-        lambda: usecases.plan_promote(ctx, "staging", bad, approval=usecases.Approval()),
+        lambda: release.plan_promote(ctx, "staging", bad, approval=release.Approval()),
         GateRefused,
         "no successful release in dev",
     )
 
 
-def test_soak_time_not_met(make_context, config: Config, aws_state) -> None:
-    staging = dataclasses.replace(config.env("staging"), soak_seconds=3600)
-    soaking = dataclasses.replace(
-        config,
-        environments=(config.env("dev"), staging, config.env("production")),
-        _by_name={"dev": config.env("dev"), "staging": staging, "production": config.env("production")},
-    )
+def test_soak_time_not_met(make_context, aws_state, tmp_path: Path) -> None:
+    soaking = load_config(config_with(tmp_path, "environments.staging", "soak_seconds", "3600"))
     ctx = make_context(config=soaking)
     digest = _released_to_dev(ctx)
     _refused(
         aws_state,
-        lambda: usecases.plan_promote(ctx, "staging", digest, approval=usecases.Approval()),
+        lambda: release.plan_promote(ctx, "staging", digest, approval=release.Approval()),
         GateRefused,
         "staging needs 3600s",
     )
@@ -99,7 +92,7 @@ def test_promote_that_skips_an_environment(ctx, aws_state) -> None:
     digest = _released_to_dev(ctx)
     err = _refused(
         aws_state,
-        lambda: usecases.plan_promote(ctx, "production", digest, approval=YES),
+        lambda: release.plan_promote(ctx, "production", digest, approval=YES),
         GateRefused,
         "would skip staging",
     )
@@ -108,25 +101,25 @@ def test_promote_that_skips_an_environment(ctx, aws_state) -> None:
 
 def test_missing_approval(ctx, aws_state) -> None:
     digest = _released_to_dev(ctx)
-    usecases.execute(
-        ctx, usecases.plan_promote(ctx, "staging", digest, approval=usecases.Approval()), timeout=60
+    release.execute(
+        ctx, release.plan_promote(ctx, "staging", digest, approval=release.Approval()), timeout=60
     )
     _refused(
         aws_state,
-        lambda: usecases.plan_promote(ctx, "production", digest, approval=usecases.Approval()),
+        lambda: release.plan_promote(ctx, "production", digest, approval=release.Approval()),
         GateRefused,
         "production requires approval",
     )
     _refused(
         aws_state,
-        lambda: usecases.plan_promote(ctx, "production", digest, approval=usecases.Approval(assume_yes=True)),
+        lambda: release.plan_promote(ctx, "production", digest, approval=release.Approval(assume_yes=True)),
         GateRefused,
         "without --approver",
     )
     _refused(
         aws_state,
-        lambda: usecases.plan_promote(
-            ctx, "production", digest, approval=usecases.Approval(prompt=lambda _evidence: None)
+        lambda: release.plan_promote(
+            ctx, "production", digest, approval=release.Approval(prompt=lambda _evidence: None)
         ),
         GateRefused,
         "was not approved",
@@ -135,17 +128,17 @@ def test_missing_approval(ctx, aws_state) -> None:
 
 def test_unscanned_digest_refused_where_scans_are_required(ctx, aws_state) -> None:
     digest = push_test_image("healthy:0.5")
-    usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", digest), timeout=60)  # dev allows unscanned
+    release.execute(ctx, release.plan_deploy(ctx, "dev", digest), timeout=60)  # dev allows unscanned
     assert ctx.ledger().history("dev")[-1]["allow_unscanned"] is True
     _refused(
         aws_state,
-        lambda: usecases.plan_promote(ctx, "staging", digest, approval=usecases.Approval()),
+        lambda: release.plan_promote(ctx, "staging", digest, approval=release.Approval()),
         GateRefused,
         "no scan record",
     )
     _refused(
         aws_state,
-        lambda: usecases.plan_promote(ctx, "production", digest, approval=YES, allow_unscanned=True),
+        lambda: release.plan_promote(ctx, "production", digest, approval=YES, allow_unscanned=True),
         BadInput,
         "not available for production",
     )
@@ -153,42 +146,27 @@ def test_unscanned_digest_refused_where_scans_are_required(ctx, aws_state) -> No
 
 def test_entry_and_non_entry_environments(ctx, aws_state) -> None:
     digest = push_test_image("healthy:0.5")
-    _refused(aws_state, lambda: usecases.plan_deploy(ctx, "staging", digest), BadInput, "upstream dev")
+    _refused(aws_state, lambda: release.plan_deploy(ctx, "staging", digest), BadInput, "upstream dev")
     _refused(
         aws_state,
-        lambda: usecases.plan_promote(ctx, "dev", digest, approval=YES),
+        lambda: release.plan_promote(ctx, "dev", digest, approval=YES),
         BadInput,
         "entry environment",
     )
-    _refused(aws_state, lambda: usecases.plan_deploy(ctx, "qa", digest), BadInput, "Unknown environment 'qa'")
+    _refused(aws_state, lambda: release.plan_deploy(ctx, "qa", digest), BadInput, "Unknown environment 'qa'")
 
 
 def test_lock_contention_names_the_holder(ctx, aws_state) -> None:
     digest = push_test_image("healthy:0.5")
     record_clean_build(ctx, digest)
-    plan = usecases.plan_deploy(ctx, "dev", digest)
+    plan = release.plan_deploy(ctx, "dev", digest)
     lease = ctx.lock().acquire("dev", "bob (promote from another terminal)")
     err = _refused(
-        aws_state, lambda: usecases.execute(ctx, plan, timeout=30), EnvironmentLocked, "locked by bob"
+        aws_state, lambda: release.execute(ctx, plan, timeout=30), EnvironmentLocked, "locked by bob"
     )
     assert err.exit_code == 8
     assert ctx.lock().release(lease)
-    assert usecases.execute(ctx, plan, timeout=60).record["status"] == "success"
-
-
-def test_expired_lease_is_taken_over(ctx) -> None:
-    clock = [1000.0]
-    lock = ctx.lock()
-    lock.clock = lambda: clock[0]
-    crashed = lock.acquire("staging", "crashed-runner", lease_seconds=60)
-    clock[0] += 30
-    with pytest.raises(EnvironmentLocked, match="crashed-runner"):
-        lock.acquire("staging", "next")
-    clock[0] += 31
-    taken = lock.acquire("staging", "next")
-    assert taken.holder == "next"
-    assert not lock.release(crashed), "the crashed holder no longer owns the lock"
-    assert lock.release(taken)
+    assert release.execute(ctx, plan, timeout=60).record["status"] == "success"
 
 
 def test_template_error_refuses_before_any_change(
@@ -199,7 +177,7 @@ def test_template_error_refuses_before_any_change(
     ctx = make_context(config=dataclasses.replace(config, template=template))
     digest = push_test_image("healthy:0.5")
     _refused(
-        aws_state, lambda: usecases.plan_deploy(ctx, "dev", digest), BadInput, "'no_such_value' is undefined"
+        aws_state, lambda: release.plan_deploy(ctx, "dev", digest), BadInput, "'no_such_value' is undefined"
     )
 
 
@@ -212,7 +190,7 @@ def test_rendered_definition_rejected_by_botocore(
     ctx = make_context(config=dataclasses.replace(config, template=template))
     digest = push_test_image("healthy:0.5")
     _refused(
-        aws_state, lambda: usecases.plan_deploy(ctx, "dev", digest), BadInput, "RegisterTaskDefinition model"
+        aws_state, lambda: release.plan_deploy(ctx, "dev", digest), BadInput, "RegisterTaskDefinition model"
     )
 
 
@@ -220,7 +198,8 @@ def test_deployment_in_progress_fails_preflight(ctx, aws_state) -> None:
     digest = push_test_image("stuck")
     record_clean_build(ctx, digest)
     with pytest.raises(EnvPromoteError):
-        usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", digest), timeout=1)
+        release.execute(ctx, release.plan_deploy(ctx, "dev", digest), timeout=1)
     other = push_test_image("healthy:0.5")
-    err = _refused(aws_state, lambda: usecases.plan_deploy(ctx, "dev", other), PreflightFailed, "in progress")
+    err = _refused(aws_state, lambda: release.plan_deploy(ctx, "dev", other), PreflightFailed, "in progress")
     assert err.exit_code == 4
+    assert release.drift(ctx, "dev").in_progress, "drift says so too: one rule for 'in progress'"

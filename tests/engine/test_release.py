@@ -1,4 +1,4 @@
-"""Deploy / promote / rollback against the sandbox's real server: each outcome, its record, fail-fast."""
+"""Deploy / promote against the sandbox's real server: each outcome, its record, fail-fast."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ import json
 
 import pytest
 from engine_support import push_test_image, record_clean_build
+from release_support import NO_APPROVAL, YES, deployed
 
-from envpromote import promote as usecases
+from envpromote import release
 from envpromote.errors import DeploymentFailed, RolloutTimedOut
 from envpromote.ledger import schema_errors
 
-YES = usecases.Approval(approver="alice", assume_yes=True)
 
-
-def test_deploy_success_is_recorded_everywhere(ctx: usecases.Context, config) -> None:
+def test_deploy_success_is_recorded_everywhere(ctx: release.Context) -> None:
     digest = push_test_image("healthy:1")
     record_clean_build(ctx, digest)
-    result = usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", digest), timeout=60)
+    result = release.execute(ctx, release.plan_deploy(ctx, "dev", digest), timeout=60)
     record = result.record
+    assert record is not None
     assert record["status"] == "success"
     assert record["kind"] == "deploy"
     assert record["digest"] == digest
@@ -27,29 +27,29 @@ def test_deploy_success_is_recorded_everywhere(ctx: usecases.Context, config) ->
     assert record["previous_digest"]
     assert record["previous_digest"] != digest
     assert schema_errors(record) == []
-    on_disk = json.loads(result.record_path.read_text())
-    assert on_disk == record
+    assert result.record_path is not None
+    assert json.loads(result.record_path.read_text()) == record
     assert ctx.ledger().last_success("dev")["record_id"] == record["record_id"]
-    drift = usecases.drift(ctx, "dev")
+    drift = release.drift(ctx, "dev")
     assert drift.running_digest == digest
     assert not drift.drifted
+    assert not drift.in_progress
     assert result.api_calls["ecs:UpdateService"] == 1
     assert result.api_calls["ecs:RegisterTaskDefinition"] == 1
 
 
-def test_circuit_breaker_is_reported_before_ecs_finishes_rolling_back(ctx: usecases.Context, config) -> None:
-    good = push_test_image("healthy:1")
-    record_clean_build(ctx, good)
-    usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", good), timeout=60)
+def test_circuit_breaker_is_reported_before_ecs_finishes_rolling_back(ctx: release.Context, config) -> None:
+    deployed(ctx, "healthy:1")
     bad = push_test_image("circuit-breaker:1:8")
     record_clean_build(ctx, bad)
     with pytest.raises(DeploymentFailed) as info:
-        usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", bad), timeout=60)
+        release.execute(ctx, release.plan_deploy(ctx, "dev", bad), timeout=60)
     assert info.value.exit_code == 5
     # Fail fast: when the command returned, ECS was still rolling back (two deployments listed).
     env = config.env("dev")
     service = ctx.env_client(env, "ecs").describe_services(cluster=env.cluster, services=[env.service])
     assert len(service["services"][0]["deployments"]) > 1
+    assert release.drift(ctx, "dev").in_progress, "drift and preflight share one 'in progress' rule"
     record = ctx.ledger().history("dev")[-1]
     assert record["status"] == "rolled_back"
     text = " | ".join(record["reasons"])
@@ -59,41 +59,40 @@ def test_circuit_breaker_is_reported_before_ecs_finishes_rolling_back(ctx: useca
     assert "exit " in text
 
 
-def test_stuck_rollout_times_out_with_a_statement(ctx: usecases.Context) -> None:
+def test_stuck_rollout_times_out_with_a_statement(ctx: release.Context) -> None:
     digest = push_test_image("stuck")
     record_clean_build(ctx, digest)
     with pytest.raises(RolloutTimedOut) as info:
-        usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", digest), timeout=3)
+        release.execute(ctx, release.plan_deploy(ctx, "dev", digest), timeout=3)
     assert info.value.exit_code == 7
     assert "IN_PROGRESS" in info.value.message
-    record = ctx.ledger().history("dev")[-1]
-    assert record["status"] == "timed_out"
+    assert ctx.ledger().history("dev")[-1]["status"] == "timed_out"
 
 
-def test_rollback_on_timeout_restores_the_previous_task_definition(ctx: usecases.Context, config) -> None:
+def test_rollback_on_timeout_restores_the_previous_task_definition(ctx: release.Context, config) -> None:
     digest = push_test_image("stuck")
     record_clean_build(ctx, digest)
-    plan = usecases.plan_deploy(ctx, "dev", digest)
+    plan = release.plan_deploy(ctx, "dev", digest)
     with pytest.raises(RolloutTimedOut):
-        usecases.execute(ctx, plan, timeout=2, rollback_on_timeout=True)
+        release.execute(ctx, plan, timeout=2, rollback_on_timeout=True)
     env = config.env("dev")
     service = ctx.env_client(env, "ecs").describe_services(cluster=env.cluster, services=[env.service])
     assert service["services"][0]["taskDefinition"] == plan.running_taskdef_arn
     assert "rolled back to" in ctx.ledger().history("dev")[-1]["reasons"][-1]
 
 
-def test_chain_dev_staging_production(ctx: usecases.Context) -> None:
-    digest = push_test_image("healthy:1")
-    record_clean_build(ctx, digest)
-    usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", digest), timeout=60)
-    staging = usecases.execute(
-        ctx, usecases.plan_promote(ctx, "staging", None, approval=usecases.Approval()), timeout=60
+def test_chain_dev_staging_production(ctx: release.Context) -> None:
+    digest = deployed(ctx, "healthy:1")
+    staging = release.execute(
+        ctx, release.plan_promote(ctx, "staging", None, approval=NO_APPROVAL), timeout=60
     )
+    assert staging.record is not None
     assert staging.record["digest"] == digest
     assert staging.record["source_environment"] == "dev"
-    production = usecases.execute(
-        ctx, usecases.plan_promote(ctx, "production", digest, approval=YES), timeout=60
+    production = release.execute(
+        ctx, release.plan_promote(ctx, "production", digest, approval=YES), timeout=60
     )
+    assert production.record is not None
     assert production.record["approver"] == "alice"
     assert production.record["status"] == "success"
     # promoted images carry an immutable tag so lifecycle rules never expire them
@@ -101,39 +100,26 @@ def test_chain_dev_staging_production(ctx: usecases.Context) -> None:
     assert "promoted-production-" + digest[7:19] in tags["imageDetails"][0]["imageTags"]
 
 
-def test_rollback_returns_to_the_last_known_good(ctx: usecases.Context) -> None:
-    first, second = push_test_image("healthy:1"), push_test_image("healthy:1")
-    for digest in (first, second):
-        record_clean_build(ctx, digest)
-        usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", digest), timeout=60)
-    result = usecases.execute(
-        ctx, usecases.plan_rollback(ctx, "dev", None, approval=usecases.Approval()), timeout=60
-    )
-    assert result.record["kind"] == "rollback"
-    assert result.record["digest"] == first
-    assert result.record["previous_digest"] == second
-    assert usecases.drift(ctx, "dev").running_digest == first
-
-
-def test_dry_run_changes_nothing(ctx: usecases.Context, aws_state) -> None:
+def test_dry_run_changes_nothing(ctx: release.Context, aws_state) -> None:
     digest = push_test_image("healthy:1")
     record_clean_build(ctx, digest)
     before = aws_state.snapshot()
-    plan = usecases.plan_deploy(ctx, "dev", digest)
+    plan = release.plan_deploy(ctx, "dev", digest)
     assert plan.diff  # the bootstrap definition differs from the rendered one
     assert aws_state.snapshot() == before
 
 
-def test_ledger_verify_names_a_deleted_record(ctx: usecases.Context, config) -> None:
-    for _ in range(3):
-        digest = push_test_image("healthy:0.5")
-        record_clean_build(ctx, digest)
-        usecases.execute(ctx, usecases.plan_deploy(ctx, "dev", digest), timeout=60)
-    checked, problems = ctx.ledger().verify()
-    assert (checked, problems) == (3, [])
-    s3 = ctx.clients("us-east-1").client("s3")
-    s3.delete_object(Bucket=config.ledger.bucket, Key="releases/envs/dev/0000000002.json")
-    _, problems = ctx.ledger().verify()
-    text = [str(p) for p in problems]
-    assert "dev: releases/envs/dev/0000000003.json: records 2 are missing before it (deleted?)" in text
-    assert "dev: releases/envs/dev/0000000002.json: was deleted (delete marker in S3)" in text
+def test_malformed_events_do_not_break_the_watch(ctx: release.Context, config) -> None:
+    env = config.env("dev")
+    sqs = ctx.env_client(env, "sqs")
+    url = sqs.get_queue_url(QueueName=env.events_queue)["QueueUrl"]
+    naive = {
+        "source": "aws.ecs",
+        "detail-type": "ECS Deployment State Change",
+        "time": "2026-11-26T15:00:00",
+        "detail": {"eventName": "SERVICE_DEPLOYMENT_COMPLETED", "deploymentId": "x"},
+    }
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(naive))
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({**naive, "time": ["not", "a", "time"]}))
+    assert deployed(ctx)
+    assert ctx.ledger().history("dev")[-1]["status"] == "success"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from envpromote import promote as usecases
+from envpromote import release as usecases
 from envpromote.aws import ClientFactory
 from envpromote.build import ImageConfig, assemble_image, push_image
 from envpromote.config import Config

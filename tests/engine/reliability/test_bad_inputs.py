@@ -17,7 +17,7 @@ from support.cli import run_invoke
 from support.configs import config_variant
 from support.engine import deploy, push_test_image, record_clean_build
 
-from envpromote import promote as usecases
+from envpromote import release as usecases
 
 GOOD_SHAPE = "sha256:" + "5" * 64
 
@@ -146,7 +146,7 @@ CASES = [
         2,
         "Unknown environment 'qa'",
     ),
-    Case("empty environment", ["history", "--env", ""], 2, "Unknown environment ''"),
+    Case("empty environment", ["history", "--env", ""], 2, "No --env given"),
     Case("unicode environment", ["drift", "--env", "prod🚀"], 2, "Unknown environment"),
     Case("shell in environment", ["history", "--env", "dev; rm -rf /"], 2, "Unknown environment"),
     Case("render unknown env", ["render", "--env", "nope", "--digest", GOOD_SHAPE], 2, "Unknown environment"),

@@ -22,7 +22,7 @@ from support.configs import config_variant
 from support.engine import deploy, push_test_image, record_clean_build
 from support.paths import REPO_ROOT
 
-from envpromote import promote as usecases
+from envpromote import release as usecases
 from envpromote.aws import ClientFactory
 from envpromote.config import load_config
 from envpromote.errors import EnvironmentLocked

@@ -1,0 +1,306 @@
+"""Execution: the one place that changes AWS, as a sequence of named steps.
+
+    take the lock -> [phase 2: write the intent record] -> re-check under the lock -> register the task
+    definition -> update the service -> watch -> after the outcome -> final record -> release the lock
+
+Whatever way the run ends (an outcome, a refusal under the lock, Ctrl-C, SIGTERM, AWS unreachable) a record
+is written and the lock released, with SIGINT/SIGTERM deferred while that happens; then the outcome becomes its
+documented exit code (5 rolled back/failed, 6 rollback failed, 7 timed out/unknown).
+
+Seams for phase 2 (not built here): `_write_intent` (write-ahead intent record before the first mutating call),
+reconciling an unresolved intent before planning, a heartbeat for the lock while `_watch` runs, and a rollback
+that supersedes a stuck rollout (it would replace the re-check's refusal of a busy service for rollbacks).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from typing import Any, NoReturn
+
+import botocore.exceptions
+
+from envpromote import gha
+from envpromote.errors import (
+    DeploymentFailed,
+    EnvPromoteError,
+    PreflightFailed,
+    RollbackFailed,
+    RolloutTimedOut,
+)
+from envpromote.image import short_digest
+from envpromote.ledger import Ledger, LocalRecords
+from envpromote.lock import EnvironmentLock, Lease
+from envpromote.registry import add_tag, promotion_tag
+from envpromote.release.context import DEFAULT_TIMEOUT_S, Context
+from envpromote.release.plan import Plan, busy_deployment, describe_service
+from envpromote.release.records import ReleaseResult, Run, resend_pending, store_record
+from envpromote.rollout import (
+    EventWatcher,
+    Outcome,
+    RolloutWatcher,
+    WatchTarget,
+    find_deployment_for,
+    progress_printer,
+)
+
+
+class Aborted(KeyboardInterrupt):
+    """Raised inside a rollout when the process gets SIGTERM (SIGINT already raises KeyboardInterrupt)."""
+
+
+def execute(
+    ctx: Context,
+    plan: Plan,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    rollback_on_timeout: bool = False,
+) -> ReleaseResult:
+    """Lock, register, update, watch, record, unlock. Raises the outcome's error after recording it."""
+    ledger, local = _records_ready(ctx)
+    lock = ctx.lock()
+    lease = _take_lock(ctx, lock, plan)
+    run = Run()
+    try:
+        # phase 2: _write_intent(ctx, ledger, plan, run) goes here, before the first mutating call
+        _recheck_under_lock(ctx, plan)
+        _register(ctx, plan, run)
+        _update_service(ctx, plan, run)
+        _watch(ctx, plan, run, timeout)
+        _after_outcome(ctx, plan, run, rollback_on_timeout=rollback_on_timeout)
+    except KeyboardInterrupt:
+        _note_interrupt(run)
+        raise
+    except EnvPromoteError as exc:
+        if run.outcome is None:
+            run.status, run.reasons = "aborted", [exc.one_line()]
+        raise
+    except botocore.exceptions.ClientError as exc:
+        _note_refused_by_aws(run, exc)  # raises unless the outcome was already decided
+    except botocore.exceptions.BotoCoreError as exc:
+        _note_unreachable(plan, run, exc)  # raises unless the outcome was already decided
+    finally:
+        with signals_deferred():
+            try:
+                result = store_record(ctx, ledger, local, plan, run)
+            finally:
+                _release_lock(ctx, lock, lease, plan)
+    raise_for_outcome(plan, run)
+    return result
+
+
+# ---- the steps ------------------------------------------------------------------------------------
+
+
+def _records_ready(ctx: Context) -> tuple[Ledger, LocalRecords]:
+    ledger, local = ctx.ledger(), ctx.local_records()
+    resend_pending(ctx, ledger, local)
+    local.ensure_writable()  # the record must have somewhere to go before anything changes
+    return ledger, local
+
+
+def _take_lock(ctx: Context, lock: EnvironmentLock, plan: Plan) -> Lease:
+    holder = f"{ctx.identity.actor} ({plan.kind} {short_digest(plan.image.digest)}, pid {os.getpid()}"
+    holder += f", run {ctx.identity.run_id})" if ctx.identity.run_id else ")"
+    return lock.acquire(plan.env.name, holder)
+
+
+def _recheck_under_lock(ctx: Context, plan: Plan) -> None:
+    """The plan may be minutes old (an approval prompt, a queue for the lock): is the service still as planned?"""
+    service = describe_service(ctx, plan.env)
+    busy = busy_deployment(service)
+    if busy is not None:
+        raise PreflightFailed(
+            f"A deployment started on {plan.env.service} since the plan was made: {busy.get('id')}.",
+            fix="Wait for it to finish and run the command again.",
+        )
+    if plan.running_taskdef_arn and service.get("taskDefinition") != plan.running_taskdef_arn:
+        raise PreflightFailed(
+            f"{plan.env.service} now runs {service.get('taskDefinition')}, not {plan.running_taskdef_arn} as planned.",
+            fix="Run the command again so the plan, its diff and its rollback target are current.",
+        )
+
+
+def _register(ctx: Context, plan: Plan, run: Run) -> None:
+    registered = ctx.env_client(plan.env, "ecs").register_task_definition(**plan.taskdef)["taskDefinition"]
+    run.new_arn = str(registered["taskDefinitionArn"])
+    ctx.out(f"registered {run.new_arn}")
+
+
+def _update_service(ctx: Context, plan: Plan, run: Run) -> None:
+    env = plan.env
+    assert run.new_arn is not None
+    ecs = ctx.env_client(env, "ecs")
+    updated = ecs.update_service(cluster=env.cluster, service=env.service, taskDefinition=run.new_arn)[
+        "service"
+    ]
+    deployment_id = find_deployment_for(updated, run.new_arn) or find_deployment_for(
+        describe_service(ctx, env), run.new_arn
+    )
+    if deployment_id is None:
+        run.status = "timed_out"
+        run.reasons = [f"ECS listed no deployment for {run.new_arn} after UpdateService; outcome unknown"]
+        raise RolloutTimedOut(
+            f"ECS listed no deployment for {run.new_arn}; the outcome cannot be followed.",
+            fix=f"Check the service in ECS; 'invoke drift --env {env.name}' shows what runs.",
+        )
+    run.deployment_id = deployment_id
+
+
+def _watch(ctx: Context, plan: Plan, run: Run, timeout: float) -> None:
+    """Follow our deployment until ECS decides or the timeout passes (events + safety poll, or polling)."""
+    env = plan.env
+    assert run.new_arn is not None
+    assert run.deployment_id is not None
+    use_events = ctx.watch_mode != "poll" and env.events_queue is not None
+    how = f"ECS events from {env.events_queue} + safety poll" if use_events else "adaptive polling"
+    ctx.out(f"watching deployment {run.deployment_id} via {how} (timeout {timeout:.0f}s)")
+    target = WatchTarget(
+        run.deployment_id,
+        run.new_arn,
+        plan.running_taskdef_arn,
+        run.started,
+        frozenset(plan.running_deployment_ids),
+    )
+    with closing(progress_printer(ctx.out)) as show:
+        watcher = RolloutWatcher(
+            ctx.env_client(env, "ecs"), env.cluster, env.service, policy=ctx.poll_policy, on_progress=show
+        )
+        follower: RolloutWatcher | EventWatcher = watcher
+        if use_events and env.events_queue is not None:
+            follower = EventWatcher(watcher, ctx.env_client(env, "sqs"), env.events_queue)
+        outcome: Outcome = follower.watch(target, timeout=timeout)
+    run.outcome = outcome
+    run.status = outcome.status
+    run.reasons = [f"{outcome.summary} (decided by {outcome.source})", *outcome.reasons]
+
+
+def _after_outcome(ctx: Context, plan: Plan, run: Run, *, rollback_on_timeout: bool) -> None:
+    """Put the previous definition back after a timeout (if asked); tag a promoted digest against expiry."""
+    env = plan.env
+    if run.status == "timed_out" and rollback_on_timeout and plan.running_taskdef_arn:
+        ctx.env_client(env, "ecs").update_service(
+            cluster=env.cluster, service=env.service, taskDefinition=plan.running_taskdef_arn
+        )
+        run.reasons.append(f"envpromote rolled back to {plan.running_taskdef_arn} after the timeout")
+    if run.status == "success" and plan.kind == "promote":
+        tag = promotion_tag(env.name, plan.image.digest)
+        try:
+            add_tag(ctx.ecr(), ctx.config.registry.repository, plan.image.digest, tag)
+        except botocore.exceptions.ClientError as exc:
+            run.reasons.append(
+                f"could not add the promotion tag: {exc.response.get('Error', {}).get('Code')}"
+            )
+
+
+def _release_lock(ctx: Context, lock: EnvironmentLock, lease: Lease, plan: Plan) -> None:
+    if not lock.release(lease):
+        warning = f"the {plan.env.name} lock had passed to someone else before it was released"
+        ctx.out(f"WARNING: {warning}")
+        gha.annotate("warning", warning)
+
+
+# ---- how a run that did not reach its outcome is recorded -----------------------------------------
+
+
+def _note_interrupt(run: Run) -> None:
+    if run.outcome is None:
+        run.status = "aborted"
+        run.reasons = ["interrupted during the rollout; ECS may still be rolling out - run 'invoke drift'"]
+    else:
+        run.reasons.append("interrupted after ECS had decided; the outcome above stands")
+
+
+def _note_refused_by_aws(run: Run, exc: botocore.exceptions.ClientError) -> None:
+    error = exc.response.get("Error", {})
+    text = f"{error.get('Code')}: {error.get('Message', '')}"
+    if run.outcome is not None:
+        run.reasons.append(f"after the outcome, AWS refused {text}")
+        return
+    run.status, run.reasons = "aborted", [f"AWS refused {text}"]
+    raise PreflightFailed(
+        f"AWS refused the release: {text}.",
+        fix="Check the role's permissions for RegisterTaskDefinition/UpdateService and iam:PassRole.",
+    ) from None
+
+
+def _note_unreachable(plan: Plan, run: Run, exc: botocore.exceptions.BotoCoreError) -> None:
+    if run.outcome is not None:
+        run.reasons.append(f"after the outcome, AWS could not be reached ({exc})")
+        return
+    if run.new_arn is None:
+        run.status = "aborted"
+        run.reasons = [f"AWS could not be reached before anything changed ({exc})"]
+        raise PreflightFailed(
+            f"AWS could not be reached: {exc}.", fix="Check the network and AWS_ENDPOINT_URL; try again."
+        ) from None
+    run.status = "timed_out"
+    run.reasons = [f"outcome unknown: lost contact with AWS after registering {run.new_arn} ({exc})"]
+    raise RolloutTimedOut(
+        f"{plan.kind} of {short_digest(plan.image.digest)} to {plan.env.name}: outcome unknown: AWS could not be "
+        f"reached after the update ({exc}).",
+        fix=f"Run 'invoke drift --env {plan.env.name}' once AWS answers; ECS may still be rolling out.",
+    ) from None
+
+
+_OUTCOME_FIXES = {
+    "rolled_back": "ECS restored the previous release; read the reasons above, fix forward and rebuild.",
+    "failed": "Read the reasons above; another deployment replaced ours.",
+    "timed_out": "Check the service in ECS; 'invoke drift' shows what runs.",
+}
+
+
+def raise_for_outcome(plan: Plan, run: Run) -> None:
+    """The documented exit code for a recorded outcome: 5 rolled back/failed, 6 rollback failed, 7 timed out."""
+    if run.status == "success":
+        return
+    summary = run.outcome.summary if run.outcome else run.status
+    message = (
+        f"{plan.kind} of {short_digest(plan.image.digest)} to {plan.env.name}: "
+        f"{run.status.replace('_', ' ')}: {summary}."
+    )
+    fix = _OUTCOME_FIXES.get(run.status, "Check the service in ECS.")
+    if plan.kind == "rollback":
+        raise RollbackFailed(message, fix=fix)
+    if run.status == "timed_out":
+        raise RolloutTimedOut(message, fix=fix)
+    raise DeploymentFailed(message, reasons=run.outcome.reasons if run.outcome else [], fix=fix)
+
+
+# ---- signals --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """While the record is written and the lock released, SIGINT/SIGTERM wait (a cancelled CI job sends both)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_aborts() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) aborts like Ctrl-C, so the record is written and the lock released."""
+
+    def handler(_signum: int, _frame: Any) -> NoReturn:
+        raise Aborted()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

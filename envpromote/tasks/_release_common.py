@@ -1,0 +1,54 @@
+"""Options and plumbing shared by the release, query and ledger tasks.
+
+Light at import time on purpose (`invoke --list` imports every task module): the release engine, and with it
+boto3, botocore, jinja2 and jsonschema, is imported inside the task bodies, never here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from envpromote.config import load_config
+from envpromote.errors import BadInput
+
+if TYPE_CHECKING:
+    from envpromote.release import Context
+
+CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml)."
+DIGEST_HELP = "Image digest sha256:<64 hex> (default: $ENVPROMOTE_DIGEST)."
+ENV_HELP = "Target environment (from the chain in envpromote.toml)."
+RECORDS_DIR_HELP = "Where the local JSON copy of the record goes (default: [ledger] local_dir)."
+
+
+def progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def release_context(config: str, records_dir: str = "", *, env: str | None = None) -> Context:
+    """The engine's context for a task. With `env` given (even empty) the environment must be named."""
+    from envpromote.release import Context, Identity
+
+    cfg = load_config(config or None)
+    if env is not None and not env:
+        raise BadInput("No --env given.", fix=f"Pass --env with one of: {', '.join(cfg.chain)}.")
+    return Context(
+        config=cfg,
+        identity=Identity.from_environment(),
+        out=progress,
+        records_dir=Path(records_dir) if records_dir else None,
+    )
+
+
+def digest_option(value: str | None) -> str | None:
+    return value or os.environ.get("ENVPROMOTE_DIGEST") or None
+
+
+def print_calls(calls: dict[str, int]) -> None:
+    total = sum(calls.values())
+    ecs = sum(n for k, n in calls.items() if k.startswith("ecs:"))
+    progress(
+        f"AWS API calls: {total} (ECS {ecs}): " + ", ".join(f"{k} {n}" for k, n in sorted(calls.items()))
+    )

@@ -1,0 +1,115 @@
+"""Release records: appended once, never blocked by a gap, kept locally when the ledger is away, and shown
+safely in the GitHub step summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from engine_support import push_test_image
+from release_support import NO_APPROVAL, YES, deployed, promoted_to_staging, run_cli
+
+from envpromote import release
+from envpromote.errors import PreflightFailed
+from envpromote.ledger import new_record, utc_now
+
+A = "sha256:" + "a" * 64
+B = "sha256:" + "b" * 64
+
+
+def _draft(**fields: object) -> dict[str, object]:
+    now = utc_now()
+    base: dict[str, object] = {
+        "environment": "dev",
+        "kind": "deploy",
+        "status": "success",
+        "digest": A,
+        "image_uri": f"r/app@{A}",
+        "started_at": now,
+        "finished_at": now,
+    }
+    return new_record(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_append_is_idempotent_per_record(ctx: release.Context) -> None:
+    draft = _draft()
+    first = ctx.ledger().append(draft)
+    again = ctx.ledger().append(draft)  # as if the first PUT's answer had been lost and the write retried
+    assert again == first
+    assert len(ctx.ledger().history("dev")) == 1
+
+
+def test_a_deleted_record_is_reported_and_does_not_block_later_writes(ctx: release.Context, config) -> None:
+    for _ in range(3):
+        deployed(ctx)
+    assert ctx.ledger().verify() == (3, [])
+    s3 = ctx.clients("us-east-1").client("s3")
+    s3.delete_object(Bucket=config.ledger.bucket, Key="releases/envs/dev/0000000002.json")
+    problems = [str(p) for p in ctx.ledger().verify()[1]]
+    assert "dev: releases/envs/dev/0000000003.json: records 2 are missing before it (deleted?)" in problems
+    assert "dev: releases/envs/dev/0000000002.json: was deleted (delete marker in S3)" in problems
+    deployed(ctx)
+    assert [r["sequence"] for r in ctx.ledger().history("dev")] == [1, 3, 4]
+    assert any("records 2 are missing" in str(p) for p in ctx.ledger().verify(["dev"])[1]), "still reported"
+
+
+def test_records_not_yet_in_the_ledger_block_planning(ctx: release.Context, aws_state) -> None:
+    digest = promoted_to_staging(ctx)
+    kept = _draft(
+        environment="staging", kind="rollback", digest=B, image_uri=f"r/app@{B}", previous_digest=digest
+    )
+    kept["schema_version"] = "broken"  # a draft the ledger refuses, so it stays pending
+    ctx.local_records().keep_pending(kept)
+    before = aws_state.snapshot()
+    with pytest.raises(PreflightFailed, match="not yet in the ledger"):
+        release.plan_promote(ctx, "production", digest, approval=YES)
+    assert aws_state.snapshot() == before
+
+
+def test_step_summary_and_outputs_are_written_in_actions(ctx: release.Context, tmp_path: Path) -> None:
+    digest = push_test_image("healthy:0.3")
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    result = run_cli(
+        "deploy",
+        "--env",
+        "dev",
+        "--digest",
+        digest,
+        "--records-dir",
+        str(tmp_path / "records"),
+        env={"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)},
+    )
+    assert result.returncode == 0, result.stderr
+    text = summary.read_text()
+    assert "deploy to dev: success" in text
+    assert digest in text
+    assert "record_path<<" in outputs.read_text()
+
+
+def test_summary_shows_what_people_typed_as_inert_text() -> None:
+    record = {
+        **_draft(kind="promote", environment="production", source_environment="staging"),
+        "sequence": 7,
+        "prev_record_sha256": "f" * 64,
+        "approver": "eve | <img src=x> **boss**\n### owned",
+        "reasons": ["gate: ok", "[click](https://evil.example) `code` | cell\r\nnext"],
+    }
+    markdown = release.summary_markdown(record)
+    table = [line for line in markdown.splitlines() if line.startswith("| approver")]
+    assert len(table) == 1, "the approver stays on its own table row"
+    row = table[0]
+    assert row.count("|") - row.count("\\|") == 3, "no extra table cells"
+    assert "<img" not in markdown
+    assert "**boss**" not in markdown
+    assert "\n### owned" not in markdown
+    assert "[click](" not in markdown
+    assert "`code`" not in markdown
+    assert f"`{A}`" in markdown, "machine values stay readable as code"
+    assert release.summary_markdown({**record, "approver": None}).count("| approver | - |") == 1
+
+
+def test_a_promotion_needs_no_approval_where_none_is_required(ctx: release.Context) -> None:
+    digest = deployed(ctx)
+    plan = release.plan_promote(ctx, "staging", digest, approval=NO_APPROVAL)
+    assert plan.approver is None
+    assert plan.approved_via == "not-required"
