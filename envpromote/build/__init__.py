@@ -88,7 +88,9 @@ def default_tag(commit: str | None, dirty: bool, variant: str = "") -> str:
     """
     base = f"{TAG_PREFIX}{commit[:12]}" + ("-dirty" if dirty else "") if commit else "local-build"
     if variant and not _VARIANT_RE.match(variant):
-        raise BadInput(f"Tag variant {variant!r} is not a slug.", fix="Use lowercase letters, digits, '.', '-'.")
+        raise BadInput(
+            f"Tag variant {variant!r} is not a slug.", fix="Use lowercase letters, digits, '.', '-'."
+        )
     return f"{base}-{variant}" if variant else base
 
 
@@ -112,7 +114,9 @@ class BuildResult:
     pushed: bool
     method: str
     annotations: dict[str, str] = field(default_factory=dict)
-    scan_target: str | None = None  # what `invoke scan --image` takes: the OCI layout or the local Docker image
+    scan_target: str | None = (
+        None  # what `invoke scan --image` takes: the OCI layout or the local Docker image
+    )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,7 +184,13 @@ class _Context:
     built_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     def result(
-        self, *, digest: str, image_uri: str, oci_layout: str | None, method: str, annotations: Mapping[str, str]
+        self,
+        *,
+        digest: str,
+        image_uri: str,
+        oci_layout: str | None,
+        method: str,
+        annotations: Mapping[str, str],
     ) -> BuildResult:
         """The record of this build; `scan_target` is the OCI layout, else the local Docker image."""
         return BuildResult(
@@ -201,12 +211,19 @@ def _docker_build(ctx: _Context) -> BuildResult:
     local_ref = f"{LOCAL_IMAGE}:{ctx.tag}"
     if not docker_image_exists(local_ref):
         docker_build_local(ctx.repo_root / "app", ctx.tag, ctx.annotations)
-    digest, image_uri = "", local_ref  # a Docker build not pushed yet: the registry assigns the digest on push
+    digest, image_uri = (
+        "",
+        local_ref,
+    )  # a Docker build not pushed yet: the registry assigns the digest on push
     if ctx.push:
         digest, uri = docker_push(ctx.factory.client("ecr"), ctx.repository, ctx.tag, local_ref)
         image_uri = f"{uri}@{digest}"
     return ctx.result(
-        digest=digest, image_uri=image_uri, oci_layout=None, method="docker-buildx", annotations=ctx.annotations
+        digest=digest,
+        image_uri=image_uri,
+        oci_layout=None,
+        method="docker-buildx",
+        annotations=ctx.annotations,
     )
 
 
@@ -219,7 +236,9 @@ def _oci_build(ctx: _Context) -> BuildResult:
         annotations["org.opencontainers.image.revision"] = ctx.commit + ("-dirty" if ctx.dirty else "")
     annotations.update(ctx.annotations)
     image = assemble_image(app_files(app_dir, config), config, annotations=annotations)
-    layout = str(write_oci_layout(image, ctx.repo_root / ".envpromote" / "oci", ctx.tag).relative_to(ctx.repo_root))
+    layout = str(
+        write_oci_layout(image, ctx.repo_root / ".envpromote" / "oci", ctx.tag).relative_to(ctx.repo_root)
+    )
     uri = ctx.repository
     if ctx.push:
         ecr = ctx.factory.client("ecr")

@@ -62,8 +62,6 @@ def _key_values(rest: str) -> list[tuple[str, str]]:
     return pairs
 
 
-
-
 def _expand(text: str, values: dict[str, str]) -> str:
     return _VAR.sub(lambda m: values.get(m.group(1) or m.group(2), ""), text)
 

@@ -25,7 +25,9 @@ _UPLOAD_PART_BYTES = 10 * 1024 * 1024
 
 def _upload_blobs(ecr: Any, repository: str, image: OciImage) -> None:
     blobs = [image.config, *image.layers]
-    available = ecr.batch_check_layer_availability(repositoryName=repository, layerDigests=[b.digest for b in blobs])
+    available = ecr.batch_check_layer_availability(
+        repositoryName=repository, layerDigests=[b.digest for b in blobs]
+    )
     present = {
         layer["layerDigest"]
         for layer in available.get("layers", [])
@@ -45,7 +47,9 @@ def _upload_blobs(ecr: Any, repository: str, image: OciImage) -> None:
                 layerPartBlob=part,
             )
         try:
-            ecr.complete_layer_upload(repositoryName=repository, uploadId=upload_id, layerDigests=[blob.digest])
+            ecr.complete_layer_upload(
+                repositoryName=repository, uploadId=upload_id, layerDigests=[blob.digest]
+            )
         except botocore.exceptions.ClientError as exc:
             if exc.response["Error"]["Code"] != "LayerAlreadyExistsException":
                 raise
@@ -81,7 +85,9 @@ def push_image(ecr: Any, repository: str, image: OciImage, tag: str) -> None:
                 f"ECR repository {repository!r} does not exist.",
                 fix="Create it with 'invoke infra.apply' (AWS) or 'invoke sandbox.up' (local).",
             ) from None
-        raise PreflightFailed(f"ECR refused the push: {code}: {message}", fix="Check ECR permissions.") from None
+        raise PreflightFailed(
+            f"ECR refused the push: {code}: {message}", fix="Check ECR permissions."
+        ) from None
 
 
 def tagged_digest(ecr: Any, repository: str, tag: str) -> str | None:

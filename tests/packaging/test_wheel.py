@@ -23,7 +23,7 @@ _NOT_SOURCES = shutil.ignore_patterns(
 )  # fmt: skip
 
 
-def NOT_SOURCES(directory: str, names: list[str]) -> set[str]:  # noqa: N802 - used like ignore_patterns
+def NOT_SOURCES(directory: str, names: list[str]) -> set[str]:
     """What the copy leaves out; `build` only at the top (envpromote/build/ is a package, not an output)."""
     ignored = set(_NOT_SOURCES(directory, names))
     if Path(directory) == ROOT and "build" in names:

@@ -221,7 +221,7 @@ CASES = [
         "invalid scan summary",
         bad_scan_file,
     ),
-    Case("bad build scenario", ["build", "--scenario", "explode:now", "--no-push"], 2, "scenario"),
+    Case("bad build scenario", ["sandbox.build", "--scenario", "explode:now", "--no-push"], 2, "scenario"),
     Case("fail-on not a severity", ["scan", "--fail-on", "SEVERE"], 2, "not a severity"),
     Case(
         "timeout beyond the lock lease",
