@@ -44,7 +44,7 @@ def advance(head: Mapping[str, Any], record: Mapping[str, Any]) -> Head:
     if record["status"] == "in_progress":
         unresolved.append({"sequence": sequence, "record_id": record["record_id"]})
     new["unresolved"] = unresolved
-    if record["status"] == "success":
+    if record["status"] == "success" and record["kind"] != "lock_break":
         key = list(order_key(record))
         last = head.get("last_success")
         if last is None or key >= list(last["order"]):

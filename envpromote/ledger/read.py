@@ -222,10 +222,20 @@ class LedgerReader:
         pointer = state.folded.get("last_success")
         if pointer is None:
             return None
-        return next(
-            (r for r in state.orphans if r["sequence"] == pointer["sequence"]),
-            None,
-        ) or self._record(environment, int(pointer["sequence"]))
+        sequence = int(pointer["sequence"])
+        record = next((r for r in state.orphans if r["sequence"] == sequence), None)
+        record = record or self._record(environment, sequence)
+        if (
+            record["status"] != "success"
+            or record["kind"] == "lock_break"
+            or record["digest"] != pointer["digest"]
+        ):
+            raise _evidence_error(
+                self.bucket,
+                layout.head_key(self.prefix, environment),
+                f"points at record {sequence} as the last success, but that record is {record['status']}",
+            )
+        return record
 
     def unresolved_intents(self, environment: str) -> list[Record]:
         """`in_progress` records no later record resolves, oldest first."""
@@ -234,7 +244,15 @@ class LedgerReader:
             return []
         by_sequence = {r["sequence"]: r for r in state.orphans}
         wanted = [int(i["sequence"]) for i in state.folded["unresolved"]]
-        return [by_sequence.get(s) or self._record(environment, s) for s in wanted]
+        intents = [by_sequence.get(s) or self._record(environment, s) for s in wanted]
+        for intent in intents:
+            if intent["status"] != "in_progress":
+                raise _evidence_error(
+                    self.bucket,
+                    layout.head_key(self.prefix, environment),
+                    f"lists record {intent['sequence']} as an open intent, but it is {intent['status']}",
+                )
+        return intents
 
     def _digest_entries(self, environment: str, digest: str) -> Iterator[layout.IndexEntry]:
         for key in self._list(layout.digest_prefix(self.prefix, environment, digest)):
@@ -253,16 +271,8 @@ class LedgerReader:
         record, oldest first by the ordering rule: what gate.upstream_success needs from an environment."""
         state = self._state(environment)
         if state is None:
-            return [
-                r
-                for r in self._legacy_history(environment)
-                if r["digest"] == digest or (r["kind"] == "rollback" and r.get("previous_digest") == digest)
-            ]
-        orphans = [
-            r
-            for r in state.orphans
-            if r["digest"] == digest or (r["kind"] == "rollback" and r.get("previous_digest") == digest)
-        ]
+            return [r for r in self._legacy_history(environment) if _about(r, digest)]
+        orphans = [r for r in state.orphans if _about(r, digest)]
         indexed_through = int(state.head["sequence"])
         wanted: list[int] = []
         if not any(_stops(r["status"], until_status) and r["digest"] == digest for r in orphans):
@@ -272,7 +282,9 @@ class LedgerReader:
                 wanted.append(entry.sequence)
                 if entry.role == "d" and _stops(entry.status, until_status):
                     break
-        records = self._records(environment, sorted(set(wanted))) + orphans
+        indexed = self._records(environment, sorted(set(wanted)))
+        # An index entry is a hint; only records that really are about the digest count.
+        records = [r for r in indexed if _about(r, digest)] + orphans
         return sorted(records, key=order_key)
 
     def environments(self) -> list[str]:
@@ -342,6 +354,14 @@ class LedgerReader:
                 fix="Use a real S3 endpoint or the sandbox server (not an in-process mock).",
             )
         return parsedate_to_datetime(date).astimezone(dt.UTC)
+
+
+def _about(record: Mapping[str, Any], digest: str) -> bool:
+    """The record is of `digest`, or is a rollback away from it."""
+    return bool(
+        record["digest"] == digest
+        or (record["kind"] == "rollback" and record.get("previous_digest") == digest)
+    )
 
 
 def _stops(status: str, until_status: str) -> bool:

@@ -117,8 +117,8 @@ def new_record(
     environment: str,
     kind: str,
     status: str,
-    digest: str,
-    image_uri: str,
+    digest: str | None,
+    image_uri: str | None,
     started_at: dt.datetime,
     finished_at: dt.datetime,
     source_environment: str | None = None,
@@ -152,6 +152,8 @@ def new_record(
         raise ValueError(f"unknown kind {kind!r}")
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
+    if (digest is None or image_uri is None) and kind != "lock_break":
+        raise ValueError("only a lock_break record may have no digest")
     if resolves is not None and resolves.get("status") != "in_progress":
         raise ValueError("a record can only resolve an in_progress (intent) record")
     validate_person_text(actor, "actor")

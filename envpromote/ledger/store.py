@@ -122,10 +122,9 @@ class Ledger(LedgerReader):
         sequence, status = int(record["sequence"]), str(record["status"])
         body = json.dumps({"sequence": sequence}, separators=(",", ":")).encode()
         self._put_new(layout.id_key(self.prefix, environment, str(record["record_id"])), body)
-        digest_key = layout.digest_index_key(
-            self.prefix, environment, record["digest"], sequence, status, "d"
-        )
-        self._put_new(digest_key, body)
+        if record.get("digest"):
+            own = layout.digest_index_key(self.prefix, environment, record["digest"], sequence, status, "d")
+            self._put_new(own, body)
         if record["kind"] == "rollback" and record.get("previous_digest"):
             away = layout.digest_index_key(
                 self.prefix, environment, record["previous_digest"], sequence, status, "p"

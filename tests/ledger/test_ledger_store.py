@@ -186,6 +186,11 @@ def test_verified_names_a_deleted_predecessor() -> None:
     s3.delete_object(Bucket=ledger.bucket, Key=previous_key)
     with pytest.raises(LedgerError, match=previous_key):
         ledger.verified("staging", second)
+    problems = [str(p) for p in ledger.verify(["staging"])[1]]
+    assert f"staging: {previous_key}: is missing (deleted?)" in problems
+    assert f"staging: {previous_key}: was deleted (delete marker in S3)" in problems
+    second_key = layout.record_key(ledger.prefix, "staging", 2)
+    assert f"staging: {second_key}: records 1 are missing before it (deleted?)" in problems
 
 
 def test_a_forged_successor_with_a_broken_link_is_refused() -> None:

@@ -220,3 +220,33 @@ V2_ONLY = {
     "reconciled_by",
     "orders_before",
 }
+
+
+def test_only_a_lock_break_may_have_no_digest() -> None:
+    lock_break = seal(
+        new_record(
+            environment="production",
+            kind="lock_break",
+            status="success",
+            digest=None,
+            image_uri=None,
+            started_at=T0,
+            finished_at=T0,
+            actor="oncall",
+            reasons=["runner lost; lock held by run 42"],
+        ),
+        sequence=1,
+        previous=None,
+    )
+    assert schema_errors(lock_break) == []
+    assert schema_errors(dict(lock_break, kind="deploy"))
+    with pytest.raises(ValueError, match="lock_break"):
+        new_record(
+            environment="dev",
+            kind="deploy",
+            status="success",
+            digest=None,
+            image_uri=None,
+            started_at=T0,
+            finished_at=T0,
+        )
