@@ -39,19 +39,21 @@ CONFIG = REPO / "envpromote.toml"
 
 
 def measure(counter: CallCounter, repeat: int, op: Callable[[int], Any]) -> dict[str, Any]:
-    calls, seconds = [], []
+    calls, seconds, per_op = [], [], []
     for i in range(repeat):
         with counter.measure() as by_op:
             started = time.perf_counter()
             op(i)
             seconds.append(time.perf_counter() - started)
         calls.append(dict(by_op))
+        per_op.append({name: round(s, 4) for name, s in counter.seconds.items()})
     totals = [sum(c.values()) for c in calls]
     return {
         "calls": totals[-1],
         "calls_min": min(totals),
         "calls_max": max(totals),
         "by_operation": calls[-1],
+        "seconds_by_operation": per_op[-1],
         "seconds_median": round(statistics.median(seconds), 4),
         "seconds_max": round(max(seconds), 4),
     }

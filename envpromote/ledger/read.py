@@ -305,7 +305,7 @@ class LedgerReader:
         stored = self._parse(key, body)
         if body != canonical_bytes(stored) or stored != dict(record):
             raise _evidence_error(self.bucket, key, "does not match the record read earlier (edited?)")
-        versions = self._call("list versions of", "list_object_versions", Prefix=key)
+        versions = self._call("list versions of", "list_object_versions", Prefix=key, MaxKeys=3)
         own = [v for v in versions.get("Versions", []) if v["Key"] == key]
         markers = [m for m in versions.get("DeleteMarkers", []) if m["Key"] == key]
         if len(own) != 1 or markers:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -52,14 +54,29 @@ def make_ledger(s3: Any | None = None, prefix: str | None = None) -> Ledger:
 
 
 class CallCounter:
-    """Counts the S3 requests a client sends (botocore's before-send hook: one per HTTP request, retries too)."""
+    """Counts the S3 requests a client sends (botocore's before-send hook: one per HTTP request, retries too)
+    and the seconds spent per operation (before-call to after-call, retries included)."""
 
     def __init__(self, s3: Any) -> None:
         self.by_operation: Counter[str] = Counter()
+        self.seconds: dict[str, float] = {}
+        self._started = threading.local()
         s3.meta.events.register("before-send.s3", self._count)
+        s3.meta.events.register("before-call.s3", self._start)
+        s3.meta.events.register("after-call.s3", self._stop)
 
     def _count(self, request: Any, **_: Any) -> None:
         self.by_operation[_operation(request)] += 1
+
+    def _start(self, model: Any, **_: Any) -> None:
+        self._started.at = time.perf_counter()
+
+    def _stop(self, model: Any, **_: Any) -> None:
+        started = getattr(self._started, "at", None)
+        if started is not None:
+            name = str(model.name)
+            with _LOCK:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
     @property
     def total(self) -> int:
@@ -68,7 +85,11 @@ class CallCounter:
     @contextmanager
     def measure(self) -> Iterator[Counter[str]]:
         self.by_operation.clear()
+        self.seconds.clear()
         yield self.by_operation
+
+
+_LOCK = threading.Lock()
 
 
 def _operation(request: Any) -> str:

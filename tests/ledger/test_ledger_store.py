@@ -29,6 +29,7 @@ def _append_calls(ledger: Ledger, counter: CallCounter, env: str, n: int) -> dic
     return dict(calls)
 
 
+@pytest.mark.slow
 def test_append_costs_the_same_at_1000_records_as_at_10() -> None:
     s3 = s3_client()
     ledger = make_ledger(s3)
