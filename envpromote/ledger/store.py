@@ -253,24 +253,29 @@ class Ledger(LedgerReader):
         head_key = layout.head_key(self.prefix, environment)
         kwargs: dict[str, Any] = {"Prefix": layout.env_prefix(self.prefix, environment)}
         current, count = "", 0
+
+        def overwritten() -> None:
+            if count > 1:
+                problems.append(
+                    ChainProblem(environment, current, f"was overwritten ({count} versions in S3)")
+                )
+
         while True:
             page = self._call("list versions of", "list_object_versions", **kwargs)
             for version in page.get("Versions", []):
                 if version["Key"] == head_key:
                     continue
                 if version["Key"] != current:
+                    overwritten()
                     current, count = version["Key"], 0
                 count += 1
-                if count == 2:
-                    problems.append(
-                        ChainProblem(environment, current, "was overwritten (several versions in S3)")
-                    )
             for marker in page.get("DeleteMarkers", []):
                 if marker["Key"] != head_key:
                     problems.append(
                         ChainProblem(environment, marker["Key"], "was deleted (delete marker in S3)")
                     )
             if not page.get("IsTruncated"):
+                overwritten()
                 return problems
             kwargs["KeyMarker"] = page.get("NextKeyMarker")
             kwargs["VersionIdMarker"] = page.get("NextVersionIdMarker")

@@ -175,7 +175,7 @@ def test_verified_names_an_overwritten_record() -> None:
     assert caught.value.exit_code == 4
     assert ledger.verified("staging", first) == first
     _, problems = ledger.verify(["staging"])
-    assert any("overwritten" in p.problem for p in problems)
+    assert f"staging: {key}: was overwritten (2 versions in S3)" in [str(p) for p in problems]
 
 
 def test_verified_names_a_deleted_predecessor() -> None:
