@@ -5,12 +5,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envpromote.ledger import canonical_bytes, new_record, record_sha256, schema_errors, seal, verify_chain
+from envpromote.errors import BadInput
+from envpromote.ledger import (
+    canonical_bytes,
+    new_record,
+    order_key,
+    record_sha256,
+    safe_text,
+    schema_errors,
+    seal,
+    upgrade_draft,
+    validate_person_text,
+    verify_chain,
+)
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+PERSON_UNSAFE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
 def draft(digest_char: str = "a", status: str = "success", env: str = "dev") -> dict:
@@ -89,7 +103,7 @@ def test_non_canonical_bytes_are_named() -> None:
 @given(
     reasons=st.lists(st.text(max_size=50), max_size=5),
     status=st.sampled_from(["success", "failed", "rolled_back", "timed_out", "aborted"]),
-    actor=st.text(min_size=1, max_size=30),
+    actor=st.text(alphabet=st.characters(exclude_categories=PERSON_UNSAFE), min_size=1, max_size=30),
 )
 def test_record_round_trip(reasons: list[str], status: str, actor: str) -> None:
     record = seal(
@@ -112,3 +126,127 @@ def test_record_round_trip(reasons: list[str], status: str, actor: str) -> None:
     again = json.loads(canonical_bytes(record))
     assert again == record
     assert record_sha256(again) == record_sha256(record)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"bob\xff".decode("utf-8", "surrogateescape"), "bob\x1b[31m", "a\nb", "x" * 201, "bob\u202e", "\u2028"],
+)
+def test_person_text_is_refused_with_the_flag_named(value: str) -> None:
+    with pytest.raises(BadInput, match="--approver") as caught:
+        validate_person_text(value, "--approver")
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "value", ["bob", "Zoë Ñuñez", "李雷", "alice@example.com", "x" * 200, "o'brien <ob>"]
+)
+def test_person_text_accepts_printable_unicode(value: str) -> None:
+    assert validate_person_text(value, "--approver") == value
+
+
+def test_machine_reasons_are_made_storable() -> None:
+    record = seal(
+        new_record(
+            environment="dev",
+            kind="deploy",
+            status="failed",
+            digest="sha256:" + "a" * 64,
+            image_uri="r/app@sha256:" + "a" * 64,
+            started_at=T0,
+            finished_at=T0,
+            reasons=[b"task \xff stopped".decode("utf-8", "surrogateescape"), "esc \x1b[0m"],
+        ),
+        sequence=1,
+        previous=None,
+    )
+    assert schema_errors(record) == []
+    canonical_bytes(record).decode("utf-8")
+    assert safe_text("ok\tline") == "ok\tline"
+    assert "\x1b" not in record["reasons"][1]
+
+
+def test_schema_1_records_stay_valid_and_schema_2_statuses_are_refused_in_them() -> None:
+    v2 = seal(draft(), sequence=1, previous=None)
+    v1 = {k: v for k, v in v2.items() if k not in V2_ONLY}
+    v1["schema_version"] = 1
+    assert schema_errors(v1) == []
+    assert schema_errors(dict(v1, status="in_progress"))
+    assert upgrade_draft(v1)["schema_version"] == 2
+    assert schema_errors(dict(upgrade_draft(v1), status="in_progress")) == []
+
+
+def test_a_resolution_is_ordered_at_its_intent() -> None:
+    intent = seal(draft(status="in_progress"), sequence=3, previous=None)
+    final = seal(
+        new_record(
+            environment="dev",
+            kind="deploy",
+            status="success",
+            digest=intent["digest"],
+            image_uri=intent["image_uri"],
+            started_at=T0,
+            finished_at=T0,
+            resolves=intent,
+        ),
+        sequence=9,
+        previous=None,
+    )
+    newer = seal(draft(), sequence=4, previous=None)
+    assert sorted([newer, final, intent], key=order_key) == [intent, final, newer]
+
+
+def test_only_an_intent_can_be_resolved() -> None:
+    done = seal(draft(), sequence=1, previous=None)
+    with pytest.raises(ValueError, match="in_progress"):
+        new_record(
+            environment="dev",
+            kind="deploy",
+            status="success",
+            digest=done["digest"],
+            image_uri=done["image_uri"],
+            started_at=T0,
+            finished_at=T0,
+            resolves=done,
+        )
+
+
+V2_ONLY = {
+    "resolves",
+    "resolves_sequence",
+    "service_deployment_arn",
+    "strategy",
+    "verification",
+    "reconciled_by",
+    "orders_before",
+}
+
+
+def test_only_a_lock_break_may_have_no_digest() -> None:
+    lock_break = seal(
+        new_record(
+            environment="production",
+            kind="lock_break",
+            status="success",
+            digest=None,
+            image_uri=None,
+            started_at=T0,
+            finished_at=T0,
+            actor="oncall",
+            reasons=["runner lost; lock held by run 42"],
+        ),
+        sequence=1,
+        previous=None,
+    )
+    assert schema_errors(lock_break) == []
+    assert schema_errors(dict(lock_break, kind="deploy"))
+    with pytest.raises(ValueError, match="lock_break"):
+        new_record(
+            environment="dev",
+            kind="deploy",
+            status="success",
+            digest=None,
+            image_uri=None,
+            started_at=T0,
+            finished_at=T0,
+        )
