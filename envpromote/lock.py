@@ -314,7 +314,7 @@ class EnvironmentLock:
         key = (self.settings.table, environment)
         with self._seen_mutex:
             seen = self._seen.get(key)
-            if seen is None or seen[0] != state.record_version_number or seen[2] is not self.monotonic:
+            if seen is None or seen[0] != state.record_version_number or seen[2] != self.monotonic:
                 seen = (state.record_version_number, self.monotonic(), self.monotonic)  # just after the read
                 self._seen[key] = seen
         first_seen = seen[1]
@@ -466,38 +466,44 @@ class EnvironmentLock:
     def heartbeat(self, lease: Lease) -> bool:
         """Replace our RVN with a new one, conditional on ours. False (and `lease.lost` may turn) otherwise."""
         with lease._mutex:
-            if lease.released or lease.lost_reason is not None:
-                return False
-            new = uuid.uuid4().hex
-            sent = self.monotonic()
-            try:
-                self.dynamodb.update_item(
-                    TableName=self.settings.table,
-                    Key={"lock_id": {"S": lease.environment}},
-                    UpdateExpression="SET record_version_number = :new ADD heartbeats :one",
-                    ConditionExpression="record_version_number = :old",
-                    ExpressionAttributeValues={
-                        ":new": {"S": new},
-                        ":old": {"S": lease.record_version_number},
-                        ":one": {"N": "1"},
-                    },
-                )
-            except botocore.exceptions.ClientError as exc:
-                if _code(exc) != "ConditionalCheckFailedException":
-                    lease.last_error = _code(exc) or str(exc)  # the lease lasts until it runs out
-                elif not self._adopt_unconfirmed(lease):
+            for _ in range(2):  # a second try only after adopting a version whose answer was lost
+                if lease.released or lease.lost_reason is not None:
+                    return False
+                new = uuid.uuid4().hex
+                sent = self.monotonic()
+                try:
+                    self.dynamodb.update_item(
+                        TableName=self.settings.table,
+                        Key={"lock_id": {"S": lease.environment}},
+                        UpdateExpression="SET record_version_number = :new ADD heartbeats :one",
+                        ConditionExpression="record_version_number = :old",
+                        ExpressionAttributeValues={
+                            ":new": {"S": new},
+                            ":old": {"S": lease.record_version_number},
+                            ":one": {"N": "1"},
+                        },
+                    )
+                except botocore.exceptions.ClientError as exc:
+                    if _code(exc) != "ConditionalCheckFailedException":
+                        lease.last_error = _code(exc) or str(exc)  # the lease lasts until it runs out
+                        return False
+                    if self._adopt_unconfirmed(lease):
+                        continue
                     lease.lost_reason = self._taken_reason(lease.environment)
-                return False
-            except botocore.exceptions.BotoCoreError as exc:  # transient: the lease lasts until it runs out
-                lease.last_error = str(exc)
-                lease._unconfirmed, lease._unconfirmed_at = new, sent
-                return False
-            lease.record_version_number = new
-            lease._renewed_at = sent
-            lease._unconfirmed = None
-            lease.heartbeats += 1
-            lease.last_error = None
-            return True
+                    return False
+                except (
+                    botocore.exceptions.BotoCoreError
+                ) as exc:  # transient: the lease lasts until it runs out
+                    lease.last_error = str(exc)
+                    lease._unconfirmed, lease._unconfirmed_at = new, sent
+                    return False
+                lease.record_version_number = new
+                lease._renewed_at = sent
+                lease._unconfirmed = None
+                lease.heartbeats += 1
+                lease.last_error = None
+                return True
+            return False
 
     def _adopt_unconfirmed(self, lease: Lease) -> bool:
         """A heartbeat whose answer was lost may have landed: if the item carries its RVN, it is still ours."""
@@ -527,6 +533,8 @@ class EnvironmentLock:
             ours = self._delete_if(lease.environment, lease.record_version_number)
             if not ours and lease._unconfirmed is not None:
                 ours = self._delete_if(lease.environment, lease._unconfirmed)
+            if not ours and lease.lost_reason is None:
+                lease.lost_reason = self._taken_reason(lease.environment)
         if lease._thread is not None and lease._thread is not threading.current_thread():
             lease._thread.join(timeout=1.0)
         return ours
