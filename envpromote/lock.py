@@ -180,8 +180,7 @@ class Lease:
         self.last_error: str | None = None
         self.lost_reason: str | None = None
         self._renewed_at = renewed_at
-        self._unconfirmed: str | None = None  # an RVN we sent whose answer never came
-        self._unconfirmed_at = 0.0
+        self._unconfirmed: dict[str, float] = {}  # RVNs sent since the last answer: {RVN: sent at}
         self._monotonic = monotonic
         self._mutex = threading.Lock()
         self._stop = threading.Event()
@@ -360,14 +359,13 @@ class EnvironmentLock:
         detail = holder.detail() if isinstance(holder, Holder) else {}
         seconds = float(lease_seconds or self.settings.lease_seconds)
         lease = self._put(environment, text, detail, seconds, None)
-        if lease is None:  # held: watch it, and take it over only if it stays unchanged for a whole lease
-            current = self.holder(environment)
-            if current is None:
-                raise self._locked(None, environment, "it was released just now (the plan may be stale)")
-            stale = self._wait_until_stale(environment, current)
-            lease = self._put(environment, text, detail, seconds, stale)
+        if not isinstance(lease, Lease):  # held: watch it; take it over only if unchanged for a whole lease
             if lease is None:
-                raise self._locked(self.holder(environment), environment, "it changed hands just now")
+                raise self._locked(None, environment, "it was released just now (the plan may be stale)")
+            stale = self._wait_until_stale(environment, lease)
+            lease = self._put(environment, text, detail, seconds, stale)
+            if not isinstance(lease, Lease):
+                raise self._locked(lease, environment, "it changed hands just now")
             if self.out:
                 self.out(
                     f"took over the {environment} lock from {stale.holder}: its record version did not "
@@ -385,8 +383,9 @@ class EnvironmentLock:
         detail: dict[str, str],
         lease_seconds: float,
         previous: LockState | None,
-    ) -> Lease | None:
-        """One conditional put: absent, or still at `previous`'s RVN. None when the condition failed."""
+    ) -> Lease | LockState | None:
+        """One conditional put: absent, or still at `previous`'s RVN. When the condition fails: the item
+        that made it fail, or None if that is gone already."""
         rvn = uuid.uuid4().hex
         item: dict[str, Any] = {
             "lock_id": {"S": environment},
@@ -414,10 +413,14 @@ class EnvironmentLock:
                 self.dynamodb.put_item(TableName=self.settings.table, Item=item, **condition)
             except botocore.exceptions.ClientError as exc:
                 if _code(exc) == "ConditionalCheckFailedException":
-                    return None
-                if _code(exc) == "ResourceNotFoundException":
+                    current = self.holder(environment)
+                    if current is None or current.record_version_number != rvn:
+                        return current
+                    # our own put, applied, whose answer was lost and whose retry then failed: it is ours
+                elif _code(exc) == "ResourceNotFoundException":
                     raise _missing_table(self.settings.table) from None
-                raise
+                else:
+                    raise
             except BaseException:  # outcome unknown (connection lost, interrupted): it may have landed
                 self._undo(environment, rvn)
                 raise
@@ -471,6 +474,8 @@ class EnvironmentLock:
                     return False
                 new = uuid.uuid4().hex
                 sent = self.monotonic()
+                # until its answer comes, `new` may or may not be the item's version (lost answers, retries)
+                lease._unconfirmed[new] = sent
                 try:
                     self.dynamodb.update_item(
                         TableName=self.settings.table,
@@ -485,6 +490,7 @@ class EnvironmentLock:
                     )
                 except botocore.exceptions.ClientError as exc:
                     if _code(exc) != "ConditionalCheckFailedException":
+                        lease._unconfirmed.pop(new, None)  # answered: not applied
                         lease.last_error = _code(exc) or str(exc)  # the lease lasts until it runs out
                         return False
                     if self._adopt_unconfirmed(lease):
@@ -495,11 +501,10 @@ class EnvironmentLock:
                     botocore.exceptions.BotoCoreError
                 ) as exc:  # transient: the lease lasts until it runs out
                     lease.last_error = str(exc)
-                    lease._unconfirmed, lease._unconfirmed_at = new, sent
                     return False
                 lease.record_version_number = new
                 lease._renewed_at = sent
-                lease._unconfirmed = None
+                lease._unconfirmed.clear()
                 lease.heartbeats += 1
                 lease.last_error = None
                 return True
@@ -507,13 +512,14 @@ class EnvironmentLock:
 
     def _adopt_unconfirmed(self, lease: Lease) -> bool:
         """A heartbeat whose answer was lost may have landed: if the item carries its RVN, it is still ours."""
-        if lease._unconfirmed is None:
+        if not lease._unconfirmed:
             return False
         current = self.holder(lease.environment)
-        if current is None or current.record_version_number != lease._unconfirmed:
+        if current is None or current.record_version_number not in lease._unconfirmed:
             return False
-        lease.record_version_number, lease._renewed_at = lease._unconfirmed, lease._unconfirmed_at
-        lease._unconfirmed = None
+        lease.record_version_number = current.record_version_number
+        lease._renewed_at = lease._unconfirmed[current.record_version_number]
+        lease._unconfirmed.clear()
         return True
 
     def _taken_reason(self, environment: str) -> str:
@@ -531,10 +537,13 @@ class EnvironmentLock:
             lease.released = True
             self._step("before_release")
             ours = self._delete_if(lease.environment, lease.record_version_number)
-            if not ours and lease._unconfirmed is not None:
-                ours = self._delete_if(lease.environment, lease._unconfirmed)
-            if not ours and lease.lost_reason is None:
-                lease.lost_reason = self._taken_reason(lease.environment)
+            if not ours and self._adopt_unconfirmed(lease):
+                ours = self._delete_if(lease.environment, lease.record_version_number)
+            if not ours:
+                current = self.holder(lease.environment)
+                ours = current is None  # gone either way (our retried delete, or broken): no one else has it
+                if current is not None and lease.lost_reason is None:
+                    lease.lost_reason = f"the lock now belongs to {current.holder}"
         if lease._thread is not None and lease._thread is not threading.current_thread():
             lease._thread.join(timeout=1.0)
         return ours
@@ -558,12 +567,16 @@ class EnvironmentLock:
         """Break the lock whoever holds it (conditional on the RVN just read, so what is reported is what was
         deleted). None when there was no lock. The holder's next heartbeat finds it gone and marks its lease lost."""
         reason = check_reason(reason)
+        state = self.holder(environment)
         for _ in range(5):
-            state = self.holder(environment)
             if state is None:
                 return None
             if self._delete_if(environment, state.record_version_number):
                 return BrokenLock(state=state, reason=reason, broken_by=broken_by)
+            current = self.holder(environment)
+            if current is None:  # our delete's retry, or its holder released it meanwhile: report what we saw
+                return BrokenLock(state=state, reason=reason, broken_by=broken_by)
+            state = current
         raise EnvironmentLocked(
             f"The {environment} lock kept changing while it was being broken.", fix="Run the command again."
         )

@@ -205,7 +205,8 @@ def test_a_heartbeat_that_finds_the_lock_broken_marks_the_lease_lost(
     with pytest.raises(EnvironmentLocked) as info:
         lease.check()
     assert info.value.exit_code == EXIT_LOCKED
-    assert not lock.release(lease)
+    assert lock.release(lease), "nothing left to release, and no one else holds it"
+    assert lease.lost_reason, "the engine still sees that its lock was broken during the run"
 
 
 def test_heartbeats_that_cannot_reach_dynamodb_lose_the_lease_after_one_lease(
@@ -319,3 +320,37 @@ def test_an_item_from_the_previous_lock_format_is_taken_over_after_a_lease(
     assert clock.slept >= LEASE_S
     assert lease.took_over is not None
     assert lease.took_over.holder == "old envpromote"
+
+
+class _RetriedAfterLanding:
+    """put_item/delete_item land, but the answer the caller sees is the retry's: the condition failed."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _landed_then_refused(self, operation: str, **kwargs: Any) -> Any:
+        getattr(self.inner, operation)(**kwargs)
+        raise botocore.exceptions.ClientError(
+            {"Error": {"Code": "ConditionalCheckFailedException", "Message": "retry"}}, operation
+        )
+
+    def put_item(self, **kwargs: Any) -> Any:
+        return self._landed_then_refused("put_item", **kwargs)
+
+    def delete_item(self, **kwargs: Any) -> Any:
+        return self._landed_then_refused("delete_item", **kwargs)
+
+
+def test_a_put_or_delete_retried_after_it_landed_is_recognised_as_ours(
+    make_lock: MakeLock, dynamodb, settings
+) -> None:
+    clock = FakeClock()
+    lock = make_lock(clock, client=_RetriedAfterLanding(dynamodb))
+    lease = lock.acquire("dev", "runner")
+    assert clock.slept == 0, "no waiting for a lease on our own item"
+    assert rvn_of(dynamodb, settings) == lease.record_version_number
+    assert lock.release(lease), "gone is released, whoever's delete answered"
+    assert item(dynamodb, settings) is None
