@@ -13,7 +13,8 @@ The algorithm is that of Amazon's DynamoDB Lock Client. The item is
 
 No time read on one machine is ever compared with a time read on another: ``acquired_at`` is only shown to
 people. A holder counts its lease from just BEFORE it sends a write; a waiter counts from just AFTER it reads
-a version, so the waiter's "one lease later" is never earlier than the holder's.
+a version, so the waiter's "one lease later" is never earlier than the holder's. Both count on a clock that
+includes suspended time (CLOCK_BOOTTIME), so a holder that wakes from sleep knows its lease ran out.
 
 SIGINT/SIGTERM during the conditional put are held back until the put's outcome is known; if one came, the
 lock is deleted again before the signal is delivered, so an interrupted acquire leaves nothing behind.
@@ -44,6 +45,14 @@ HEARTBEATS_PER_LEASE = 3
 MAX_REASON_CHARS = 200
 _MAX_LEASE_S = 86400.0
 _MIN_LEASE_S = 1.0
+
+
+def elapsed_clock() -> float:
+    """Seconds on a clock that never runs slower than real time: Linux's CLOCK_BOOTTIME counts a suspended
+    machine's sleep (CLOCK_MONOTONIC does not, so a laptop waking up would think its lease still fresh)."""
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.monotonic()
 
 
 def _code(exc: botocore.exceptions.ClientError) -> str:
@@ -226,7 +235,7 @@ class EnvironmentLock:
         dynamodb: Any,
         settings: LockSettings,
         *,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = elapsed_clock,
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], float] = time.time,
         out: Callable[[str], None] | None = None,
@@ -549,11 +558,13 @@ class EnvironmentLock:
         return ours
 
     @contextmanager
-    def held(self, environment: str, holder: str | Holder) -> Iterator[Lease]:
+    def held(
+        self, environment: str, holder: str | Holder, *, lease_seconds: float | None = None
+    ) -> Iterator[Lease]:
         """Hold the lock for the block: acquire, heartbeat, and release on any exit (exceptions, Ctrl-C and
         SIGTERM included: a default SIGTERM is turned into KeyboardInterrupt for the block's duration)."""
         with _sigterm_interrupts():
-            lease = self.acquire(environment, holder)
+            lease = self.acquire(environment, holder, lease_seconds=lease_seconds)
             try:
                 yield lease
             finally:
