@@ -12,7 +12,7 @@ from envpromote.aws import ClientFactory
 from envpromote.config import Config, load_config
 from envpromote.errors import BadInput
 from envpromote.lock import HEARTBEATS_PER_LEASE, BrokenLock, EnvironmentLock, LockState, check_reason
-from envpromote.promote import Identity
+from envpromote.release.context import Identity
 from envpromote.tasks._common import handle_errors, print_json
 
 CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml)."
