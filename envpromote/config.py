@@ -353,7 +353,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
             retention_days=led.get("retention_days", 0),
         ),
         lock=LockSettings(
-            table=lck["table"], region=lck["region"], lease_seconds=lck.get("lease_seconds", 1800)
+            table=lck["table"], region=lck["region"], lease_seconds=lck.get("lease_seconds", 60)
         ),
         environments=environments,
         summary_template=(base / summary) if summary else None,
