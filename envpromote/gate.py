@@ -189,6 +189,11 @@ def upstream_gate(ledger: Ledger, ecs: Any, config: Config, env: Environment, di
     )
     success = evidence.upstream_record
     assert success is not None
+    # Every run registers its own revision: a success naming one another record of this digest names is a copy.
+    # (All records of the digest: one GET each, bounded by the digest's history, not the environment's.)
+    refuse_reused_task_definition(
+        config.env(upstream), success, ledger.gate_records(upstream, digest, until_status="")
+    )
     relied = [r["sequence"] for r in records[index or 0 :]]
     age = now - ledger.stored_at(upstream, success)
     checked = confirm_with_ecs(ecs, config.env(upstream), success, age=age)
@@ -201,6 +206,26 @@ def upstream_gate(ledger: Ledger, ecs: Any, config: Config, env: Environment, di
             *checked,
         ),
     )
+
+
+def refuse_reused_task_definition(
+    env: Environment, success: Mapping[str, Any], records: Sequence[Mapping[str, Any]]
+) -> None:
+    """A success whose task definition another record of the same environment already names (other than its
+    own intent and the records resolving that intent) was copied from that record: refused."""
+    arn = success.get("task_definition_arn")
+    run = {success.get("record_id"), success.get("resolves")} - {None}
+    for other in records:
+        if not arn or other.get("task_definition_arn") != arn:
+            continue
+        if other.get("record_id") in run or (other.get("resolves") and other.get("resolves") in run):
+            continue
+        raise _refuse_claim(
+            success,
+            env,
+            f"names task definition {arn}, which record #{other.get('sequence')} ({other.get('status')}) "
+            "registered for another run",
+        )
 
 
 def _refuse_claim(record: Mapping[str, Any], env: Environment, problem: str) -> GateRefused:

@@ -235,3 +235,25 @@ def test_soak_is_measured_with_aws_clock_not_the_local_one(
         r"by AWS's clock\); staging needs 3600s",
     )
     assert err.exit_code == 3
+
+
+def test_a_forged_success_reusing_a_failed_runs_task_definition_fails(
+    ctx: release.Context, aws_state
+) -> None:
+    """The copy names a task definition that really runs the digest in dev's family - one a failed run registered."""
+    deployed(ctx)
+    bad = push_test_image("circuit-breaker:0.5:2")
+    record_clean_build(ctx, bad)
+    with pytest.raises(EnvPromoteError):
+        release.execute(ctx, release.plan_deploy(ctx, "dev", bad), timeout=30)
+    settled(ctx, "dev")
+    rolled_back = _last(ctx, "dev")
+    assert rolled_back["status"] == "rolled_back"
+    ctx.ledger().append(_copy(rolled_back, status="success", reasons=["looks fine"]))
+    err = _refused(
+        aws_state,
+        lambda: release.plan_promote(ctx, "staging", bad, approval=NO_APPROVAL),
+        GateRefused,
+        rf"record #{rolled_back['sequence']} \(rolled_back\) registered for another run",
+    )
+    assert err.exit_code == 3

@@ -10,7 +10,13 @@ import pytest
 
 from envpromote.config import load_config
 from envpromote.errors import BadInput, GateRefused
-from envpromote.gate import confirm_with_ecs, refuse_unresolved, scan_gate, upstream_success
+from envpromote.gate import (
+    confirm_with_ecs,
+    refuse_reused_task_definition,
+    refuse_unresolved,
+    scan_gate,
+    upstream_success,
+)
 from envpromote.ledger import new_record, seal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -235,3 +241,14 @@ def test_partial_scan_never_passes_a_vulnerability_threshold_unless_accepted() -
 def test_malformed_scan_record_is_refused() -> None:
     with pytest.raises(GateRefused, match="unreadable scan record"):
         scan_gate(CFG.env("production"), D1, {"scan": {"counts": "lots"}}, allow_unscanned=False)
+
+
+def test_a_success_reusing_another_runs_task_definition_is_refused() -> None:
+    dev = CFG.env("dev")
+    failed = rec("dev", D1, status="rolled_back", task_definition_arn="td:1")
+    intent = rec("dev", D1, status="in_progress", task_definition_arn="td:2")
+    own = rec("dev", D1, task_definition_arn="td:2", resolves=intent)
+    refuse_reused_task_definition(dev, own, [failed, intent, own])  # its own intent is no copy
+    copy = rec("dev", D1, task_definition_arn="td:1")
+    with pytest.raises(GateRefused, match=r"registered for another run"):
+        refuse_reused_task_definition(dev, copy, [failed, copy])
