@@ -15,6 +15,9 @@ Evidence, not claims (`upstream_gate`): every record rules 1-3 rely on is read b
 otherwise), and the success is cross-checked with ECS (`confirm_with_ecs`): its task definition belongs to U's
 family and runs the digest, and its deployment completed on U's service. What ECS no longer remembers is said in
 the evidence as "not checked", never assumed.
+
+Slightly over 400 lines: the rules and the evidence they are fed belong together (one place to read what a gate
+trusts).
 """
 
 from __future__ import annotations

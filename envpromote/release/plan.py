@@ -6,8 +6,9 @@ A rollback is the escape hatch: it does not refuse a busy service but plans to s
 (`Plan.supersedes`), and the re-check under the lock accepts exactly that rollout. Digests people pass are
 resolved here (`resolve_digest`: unique prefixes against the ledger and ECR, references of the repository).
 
-Over 400 lines because the three plans share their preflight and digest resolution; splitting them would move
-the shared helpers into a module of their own that nothing else uses.
+Over 400 lines: the three plans, the escape hatch and digest resolution share preflight and the service reads.
+Digest resolution (`resolve_digest` and the `_*_digests` helpers, ~80 lines) is self-contained and is meant to
+move to a module of its own (envpromote/release/digests.py) when that module is added.
 """
 
 from __future__ import annotations
