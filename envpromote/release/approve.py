@@ -20,10 +20,15 @@ if TYPE_CHECKING:
 
 def approval_text(plan: Plan) -> str:
     """What an approver sees: the image, where it goes, what it replaces, the evidence and the diff."""
+    verb = {"rollback": "Roll back", "deploy": "Deploy"}.get(plan.kind, "Promote")
     lines = [
-        f"Promote {plan.image.uri}",
+        f"{verb} {plan.image.uri}",
         f"  to {plan.env.name} ({plan.env.cluster}/{plan.env.service}) from {plan.source_environment or '-'}",
         f"  replacing {plan.previous_digest or 'unknown'}",
+    ]
+    if plan.supersedes is not None:
+        lines.append(f"  stopping the rollout in progress: {plan.supersedes.describe()}")
+    lines += [
         "Evidence:",
         *(f"  - {line}" for line in plan.evidence),
         "Task-definition diff:" if plan.diff else "Task definition: no change besides the image.",

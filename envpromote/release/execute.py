@@ -109,14 +109,28 @@ def _take_lock(ctx: Context, lock: EnvironmentLock, plan: Plan) -> Lease:
 
 
 def _recheck_under_lock(ctx: Context, plan: Plan) -> None:
-    """The plan may be minutes old (an approval prompt, a queue for the lock): is the service still as planned?"""
+    """The plan may be minutes old (an approval prompt, a queue for the lock): is the service still as planned?
+
+    A rollback planned over a rollout in progress (`plan.supersedes`) accepts exactly that rollout: the same
+    deployments as when planned, with the superseded one still ECS's primary; anything else is refused."""
     service = describe_service(ctx, plan.env)
     busy = busy_deployment(service)
     if busy is not None:
-        raise PreflightFailed(
-            f"A deployment started on {plan.env.service} since the plan was made: {busy.get('id')}.",
-            fix="Wait for it to finish and run the command again.",
+        superseded = plan.supersedes
+        listed = {str(d.get("id")) for d in service.get("deployments", [])}
+        primary = next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), None)
+        accepted = (
+            superseded is not None
+            and primary is not None
+            and primary.get("id") == superseded.deployment_id
+            and listed <= set(plan.running_deployment_ids)
         )
+        if not accepted:
+            planned = f" (the plan supersedes {superseded.deployment_id})" if superseded else ""
+            raise PreflightFailed(
+                f"A deployment started on {plan.env.service} since the plan was made: {busy.get('id')}{planned}.",
+                fix="Wait for it to finish and run the command again.",
+            )
     if plan.running_taskdef_arn and service.get("taskDefinition") != plan.running_taskdef_arn:
         raise PreflightFailed(
             f"{plan.env.service} now runs {service.get('taskDefinition')}, not {plan.running_taskdef_arn} as planned.",

@@ -2,6 +2,13 @@
 
 A plan is built in one go and never changed afterwards (approval returns a new plan). `busy_deployment` is the
 one rule for "a rollout is in progress": preflight, the re-check under the lock, drift and the demo use it.
+A rollback is the escape hatch: it does not refuse a busy service but plans to supersede the rollout in progress
+(`Plan.supersedes`), and the re-check under the lock accepts exactly that rollout. Digests people pass are
+resolved here (`resolve_digest`: unique prefixes against the ledger and ECR, references of the repository).
+
+Over 400 lines: the three plans, the escape hatch and digest resolution share preflight and the service reads.
+Digest resolution (`resolve_digest` and the `_*_digests` helpers, ~80 lines) is self-contained and is meant to
+move to a module of its own (envpromote/release/digests.py) when that module is added.
 """
 
 from __future__ import annotations
@@ -17,12 +24,13 @@ import botocore.exceptions
 
 from envpromote.config import Environment
 from envpromote.errors import BadInput, GateRefused, PreflightFailed
-from envpromote.gate import refuse_unscanned_override, require_upstream, scan_gate, upstream_success
-from envpromote.image import ImageRef, parse_digest, short_digest
-from envpromote.ledger import Ledger, Record, utc_now
+from envpromote.gate import refuse_unscanned_override, require_upstream, scan_gate, upstream_gate
+from envpromote.image import ImageRef, choose_digest, parse_digest_query, short_digest
+from envpromote.ledger import Ledger, Record
+from envpromote.ledger.layout import env_prefix
 from envpromote.registry import describe_image
 from envpromote.release.approve import approve
-from envpromote.release.context import Approval, Context, require_digest
+from envpromote.release.context import Approval, Context
 from envpromote.release.records import ledger_ready
 from envpromote.render import container_image, render_task_definition, require_image, template_values
 
@@ -50,6 +58,33 @@ class Plan:
     allow_unscanned: bool = False
     # Deployments listed before ours: a stale read right after UpdateService must not pass for a rollback.
     running_deployment_ids: tuple[str, ...] = ()
+    # A rollback planned over a rollout in progress: the rollout it supersedes (the record says both outcomes).
+    supersedes: Superseded | None = None
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """The rollout in progress a rollback replaces (the escape hatch for a stuck or unwanted rollout).
+
+    `how`: ``stop-service-deployment`` when StopServiceDeployment(stopType=ROLLBACK) applies (the API is offered
+    and the rollout's source revision runs the rollback's target), else ``update-service`` (a new UpdateService
+    to the target, which ECS allows during a rollout and which stops the rollout in progress).
+    """
+
+    deployment_id: str
+    task_definition_arn: str | None
+    rollout_state: str | None
+    digest: str | None
+    service_deployment_arn: str | None = None
+    how: str = "update-service"
+
+    def describe(self) -> str:
+        digest = short_digest(self.digest) if self.digest else "an image not pinned by digest"
+        sd = f", service deployment {self.service_deployment_arn}" if self.service_deployment_arn else ""
+        return (
+            f"supersedes deployment {self.deployment_id} ({self.rollout_state}, {self.task_definition_arn}, "
+            f"{digest}{sd}) by {self.how}"
+        )
 
 
 # ---- reading the service --------------------------------------------------------------------------
@@ -172,8 +207,12 @@ def _check_roles(ctx: Context, env: Environment) -> list[str]:
     return notes
 
 
-def preflight(ctx: Context, env: Environment, image: ImageRef) -> tuple[dict[str, Any], list[str]]:
-    """Read-only readiness checks. Returns the service description and evidence lines."""
+def preflight(
+    ctx: Context, env: Environment, image: ImageRef, *, allow_busy: bool = False
+) -> tuple[dict[str, Any], list[str]]:
+    """Read-only readiness checks. Returns the service description and evidence lines.
+
+    `allow_busy` (rollbacks only): a rollout in progress is not refused; the caller plans to supersede it."""
     lines: list[str] = []
     require_image_in_ecr(
         ctx,
@@ -186,12 +225,14 @@ def preflight(ctx: Context, env: Environment, image: ImageRef) -> tuple[dict[str
     lines.append(f"service {env.cluster}/{env.service}: ACTIVE")
     lines += _check_roles(ctx, env)
     current = busy_deployment(service)
-    if current is not None:
+    if current is not None and not allow_busy:
         raise PreflightFailed(
             f"A deployment is in progress on {env.service}: {current.get('id')} {current.get('rolloutState')}.",
-            fix="Wait for it to finish ('invoke drift' shows the running digest) and try again.",
+            fix=f"Wait for it to finish ('invoke drift --env {env.name}' shows the running digest) and try again, "
+            f"or stop it with 'invoke rollback --env {env.name}'.",
         )
-    lines.append("no deployment in progress")
+    if current is None:
+        lines.append("no deployment in progress")
     return service, lines
 
 
@@ -217,8 +258,11 @@ def _build_plan(
     allow_unscanned: bool = False,
 ) -> Plan:
     image = ctx.image(digest)
-    service, lines = preflight(ctx, env, image)
+    service, lines = preflight(ctx, env, image, allow_busy=kind == "rollback")
     running_arn, running = running_task_definition(ctx, env, service)
+    supersedes = superseded_rollout(ctx, env, service, digest) if kind == "rollback" else None
+    if supersedes is not None:
+        lines.append(supersedes.describe())
     commit = release_commit(ctx, build)
     values = template_values(ctx.config, env, image, source_commit=commit or "unknown")
     rendered = render_task_definition(ctx.config.template, values)
@@ -238,6 +282,7 @@ def _build_plan(
         scan=scan,
         allow_unscanned=allow_unscanned,
         running_deployment_ids=tuple(str(d.get("id")) for d in service.get("deployments", [])),
+        supersedes=supersedes,
     )
 
 
@@ -277,7 +322,7 @@ def _approved(plan: Plan, approval: Approval, dry_run: bool) -> Plan:
 
 def plan_deploy(ctx: Context, env_name: str, digest: str | None) -> Plan:
     env = ctx.config.env(env_name)
-    checked = require_digest(digest)
+    checked = resolve_digest(ctx, digest)
     if env.upstream is not None:
         raise BadInput(
             f"{env.name} has upstream {env.upstream}; only the entry environment takes direct deploys.",
@@ -304,7 +349,7 @@ def plan_promote(
     refuse_unscanned_override(env, allow_unscanned)  # before any AWS call, not only at the scan gate
     ledger = ledger_ready(ctx, *ctx.config.chain)
     if digest:
-        checked = parse_digest(digest)
+        checked = resolve_digest(ctx, digest)
     else:
         last = ledger.last_success(upstream)
         if last is None:
@@ -313,8 +358,8 @@ def plan_promote(
                 fix=f"Deploy to {upstream} first, or pass --digest.",
             )
         checked = str(last["digest"])
-    histories = {name: ledger.history(name) for name in ctx.config.chain}
-    gate = upstream_success(ctx.config, env, checked, histories, utc_now())
+    upstream_ecs = ctx.env_client(ctx.config.env(upstream), "ecs")
+    gate = upstream_gate(ledger, upstream_ecs, ctx.config, env, checked)
     plan = _scanned_plan(
         ctx,
         env,
@@ -353,7 +398,7 @@ def plan_rollback(
     _, running = running_task_definition(ctx, env, service)
     current = running_digest(env, running)
     if to:
-        target_digest = parse_digest(to)
+        target_digest = resolve_digest(ctx, to, environments=(env.name,))
         if not any(r["digest"] == target_digest and r["status"] == "success" for r in history):
             raise GateRefused(
                 f"Digest {short_digest(target_digest)} never succeeded in {env.name}; "
@@ -385,3 +430,132 @@ def plan_rollback(
         build=ledger.latest_build(target_digest),
     )
     return _approved(plan, approval, dry_run)
+
+
+# ---- the escape hatch -----------------------------------------------------------------------------
+
+
+def superseded_rollout(
+    ctx: Context, env: Environment, service: Mapping[str, Any], target_digest: str
+) -> Superseded | None:
+    """The rollout in progress a rollback would replace, and how (read-only; None when the service is settled)."""
+    busy = busy_deployment(service)
+    if busy is None:
+        return None
+    primary = next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), busy)
+    ecs = ctx.env_client(env, "ecs")
+    arn = primary.get("taskDefinition")
+    digest = None
+    if arn:
+        digest = running_digest(env, ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"])
+    sd_arn, how = _stoppable(ecs, env, primary, target_digest)
+    return Superseded(
+        deployment_id=str(primary.get("id")),
+        task_definition_arn=str(arn) if arn else None,
+        rollout_state=primary.get("rolloutState"),
+        digest=digest,
+        service_deployment_arn=sd_arn,
+        how=how,
+    )
+
+
+_READ_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, AttributeError, KeyError)
+
+
+def _stoppable(
+    ecs: Any, env: Environment, primary: Mapping[str, Any], target_digest: str
+) -> tuple[str | None, str]:
+    """(the rollout's service deployment ARN, how to supersede it). StopServiceDeployment(ROLLBACK) returns to
+    the rollout's source revision, so it applies only where that revision runs the rollback's target digest;
+    where the service deployments or revisions APIs are not offered, a new UpdateService is the way."""
+    try:
+        briefs = ecs.list_service_deployments(
+            cluster=env.cluster, service=env.service, status=["PENDING", "IN_PROGRESS"]
+        ).get("serviceDeployments", [])
+    except _READ_ERRORS:
+        return None, "update-service"
+    if len(briefs) != 1:
+        return None, "update-service"
+    sd_arn = str(briefs[0].get("serviceDeploymentArn"))
+    try:
+        sd = ecs.describe_service_deployments(serviceDeploymentArns=[sd_arn])["serviceDeployments"][0]
+        sources = [str(r["arn"]) for r in sd.get("sourceServiceRevisions", [])]
+        revisions = ecs.describe_service_revisions(serviceRevisionArns=sources)["serviceRevisions"]
+        source_taskdefs = [
+            ecs.describe_task_definition(taskDefinition=r["taskDefinition"]) for r in revisions
+        ]
+    except _READ_ERRORS:
+        return sd_arn, "update-service"
+    runs = [running_digest(env, d["taskDefinition"]) for d in source_taskdefs]
+    if sd.get("targetServiceRevision", {}).get("arn") and runs == [target_digest]:
+        return sd_arn, "stop-service-deployment"
+    return sd_arn, "update-service"
+
+
+# ---- digests people pass --------------------------------------------------------------------------
+
+
+def resolve_digest(ctx: Context, value: str | None, *, environments: Sequence[str] = ()) -> str:
+    """The full digest for what a person passed: a digest, a unique prefix (>= 12 hex; resolved against the
+    ledger of `environments` - all by default -, the build records and ECR) or a reference of the configured
+    repository. BadInput (exit 2) for no value, a reference of another repository, an unknown or ambiguous prefix.
+    """
+    if value is None or value == "":
+        raise BadInput("No --digest given.", fix="Pass --digest sha256:<64 hex> (printed by 'invoke build').")
+    query = parse_digest_query(value)
+    repository = ctx.config.registry.repository
+    if query.repository is not None:
+        assert query.digest is not None
+        configured = ctx.image(query.digest)
+        query.check_repository(configured.registry, configured.repository)
+    if query.prefix is None:
+        assert query.digest is not None
+        return query.digest
+    names = tuple(environments) or tuple(ctx.config.chain)
+    candidates = _ledger_digests(ctx.ledger(), query.prefix, names) | _ecr_digests(ctx, query.prefix)
+    return choose_digest(
+        query,
+        candidates,
+        where=f"in the ledger of {', '.join(names)}, build records and ECR repository {repository}",
+    )
+
+
+def _common_prefixes(ledger: Ledger, prefix: str) -> list[str]:
+    found: list[str] = []
+    kwargs: dict[str, Any] = {"Bucket": ledger.bucket, "Prefix": prefix, "Delimiter": "/"}
+    while True:
+        try:
+            page = ledger.s3.list_objects_v2(**kwargs)
+        except botocore.exceptions.ClientError:
+            return found  # ECR still answers; a digest only the ledger knew is refused as unknown
+        found += [str(p["Prefix"]) for p in page.get("CommonPrefixes", [])]
+        if not page.get("IsTruncated"):
+            return found
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+
+def _ledger_digests(ledger: Ledger, hex_prefix: str, environments: Sequence[str]) -> set[str]:
+    """Digests starting with `hex_prefix` in the per-digest indexes and build records (one LIST each)."""
+    prefixes = [f"{env_prefix(ledger.prefix, name)}d/{hex_prefix}" for name in environments]
+    prefixes.append(f"{ledger.prefix}/builds/{hex_prefix}")
+    return {
+        "sha256:" + p.rstrip("/").rsplit("/", 1)[-1]
+        for key in prefixes
+        for p in _common_prefixes(ledger, key)
+    }
+
+
+def _ecr_digests(ctx: Context, hex_prefix: str) -> set[str]:
+    wanted = f"sha256:{hex_prefix}"
+    found: set[str] = set()
+    try:
+        pages = ctx.ecr().get_paginator("list_images").paginate(repositoryName=ctx.config.registry.repository)
+        for page in pages:
+            found |= {
+                str(i["imageDigest"])
+                for i in page.get("imageIds", [])
+                if str(i.get("imageDigest", "")).startswith(wanted)
+            }
+    except botocore.exceptions.ClientError:
+        return found
+    return found

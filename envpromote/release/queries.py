@@ -7,15 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from envpromote.image import parse_digest, short_digest
+from envpromote.image import short_digest
 from envpromote.ledger import Record, utc_now
-from envpromote.release.context import Context, require_digest
+from envpromote.release.context import Context
 from envpromote.release.plan import (
     busy_deployment,
     describe_service,
     preflight,
     release_commit,
     require_image_in_ecr,
+    resolve_digest,
     running_digest,
     running_task_definition,
     taskdef_diff,
@@ -35,7 +36,7 @@ class VerifyReport:
 def verify(ctx: Context, env_name: str, digest: str | None) -> VerifyReport:
     """Preflight and render, nothing else: what a release would check before its first mutating call."""
     env = ctx.config.env(env_name)
-    image = ctx.image(require_digest(digest))
+    image = ctx.image(resolve_digest(ctx, digest))
     _, lines = preflight(ctx, env, image)
     rendered = render_task_definition(
         ctx.config.template,
@@ -59,7 +60,7 @@ class DiffReport:
 def diff(ctx: Context, env_name: str, digest: str | None) -> DiffReport:
     """The rendered task definition against the running one, and the digest against the upstream's."""
     env = ctx.config.env(env_name)
-    checked = require_digest(digest)
+    checked = resolve_digest(ctx, digest)
     image = ctx.image(checked)
     service = describe_service(ctx, env)
     _, running = running_task_definition(ctx, env, service)
@@ -121,7 +122,7 @@ def record_build(
     ctx: Context, digest: str, *, scan: Mapping[str, Any] | None, source_commit: str | None
 ) -> str:
     """Store the build record (digest, commit, scan summary) that the scan gate reads; returns its S3 key."""
-    checked = parse_digest(digest)
+    checked = resolve_digest(ctx, digest)
     if scan is not None:
         scan = ScanSummary.from_dict(scan).to_dict()  # refuse a malformed summary now, not at promotion
     image = ctx.image(checked)

@@ -202,4 +202,35 @@ def test_deployment_in_progress_fails_preflight(ctx, aws_state) -> None:
     other = push_test_image("healthy:0.5")
     err = _refused(aws_state, lambda: release.plan_deploy(ctx, "dev", other), PreflightFailed, "in progress")
     assert err.exit_code == 4
+    assert "invoke rollback --env dev" in (err.fix or ""), "the escape hatch is named"
     assert release.drift(ctx, "dev").in_progress, "drift says so too: one rule for 'in progress'"
+
+
+def test_ambiguous_digest_prefix_lists_the_candidates(ctx, aws_state) -> None:
+    twins = ["sha256:" + "abcdef012345" + tail * 52 for tail in ("0", "1")]
+    for digest in twins:
+        ctx.ledger().put_build({"digest": digest, "scan": None})
+    err = _refused(
+        aws_state, lambda: release.plan_deploy(ctx, "dev", "abcdef012345"), BadInput, "ambiguous: 2 digests"
+    )
+    assert err.exit_code == 2
+    assert all(digest in err.message for digest in twins)
+
+
+def test_digest_prefix_and_reference_are_accepted_for_deploy(ctx) -> None:
+    digest = push_test_image("healthy:0.5")
+    record_clean_build(ctx, digest)
+    assert release.plan_deploy(ctx, "dev", digest.removeprefix("sha256:")[:12]).image.digest == digest
+    assert release.plan_deploy(ctx, "dev", ctx.image(digest).uri).image.digest == digest
+
+
+def test_reference_of_another_repository_names_the_configured_one(ctx, aws_state) -> None:
+    digest = push_test_image("healthy:0.5")
+    registry = ctx.image(digest).registry
+    err = _refused(
+        aws_state,
+        lambda: release.plan_deploy(ctx, "dev", f"{registry}/someone-else@{digest}"),
+        BadInput,
+        f"not in the configured repository {registry}/envpromote-app",
+    )
+    assert err.exit_code == 2

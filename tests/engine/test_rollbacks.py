@@ -54,3 +54,16 @@ def test_a_rollback_that_ecs_rolls_back_is_exit_6(ctx: release.Context) -> None:
         release.execute(ctx, plan, timeout=30)
     assert info.value.exit_code == 6
     assert ctx.ledger().history("dev")[-1]["kind"] == "rollback"
+
+
+def test_rollback_to_accepts_what_the_tool_prints(ctx: release.Context) -> None:
+    """`history` shows 12 characters; messages print full image references: both are accepted back."""
+    first, second = deployed(ctx), deployed(ctx)
+    short = first.removeprefix("sha256:")[:12]
+    plan = release.plan_rollback(ctx, "dev", short, approval=NO_APPROVAL, dry_run=True)
+    assert plan.image.digest == first
+    reference = ctx.image(first).uri
+    assert (
+        release.plan_rollback(ctx, "dev", reference, approval=NO_APPROVAL, dry_run=True).image.digest == first
+    )
+    assert second != first
