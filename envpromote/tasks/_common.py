@@ -213,26 +213,30 @@ def _fileno(stream: Any) -> int | None:
 
 @contextlib.contextmanager
 def _json_mode() -> Iterator[None]:
-    """Point stdout (Python's and, for child processes, fd 1) at stderr; keep the real one for the document."""
+    """Point stdout (Python's, and file descriptor 1 for child processes) at stderr; keep the real one."""
     previous = (_state.stdout, _state.printed)
     real = sys.stdout
     real.flush()
-    out_fd, err_fd = _fileno(real), _fileno(sys.stderr)
     saved_fd: int | None = None
     document: IO[str] = real
-    if out_fd is not None and err_fd is not None and out_fd != err_fd:
-        saved_fd = os.dup(out_fd)
-        os.dup2(err_fd, out_fd)
-        document = os.fdopen(saved_fd, "w", encoding="utf-8", closefd=False)
+    try:
+        os.fstat(1)
+        os.fstat(2)
+    except OSError:
+        pass  # no such descriptors (embedded): Python-level redirection only
+    else:
+        saved_fd = os.dup(1)
+        os.dup2(2, 1)
+        if _fileno(real) == 1:  # the document goes where fd 1 went; else to the stream we were given
+            document = os.fdopen(saved_fd, "w", encoding="utf-8", closefd=False)
     _state.stdout, _state.printed = document, False
     try:
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
         document.flush()
-        real.flush()
-        if saved_fd is not None and out_fd is not None:
-            os.dup2(saved_fd, out_fd)
+        if saved_fd is not None:
+            os.dup2(saved_fd, 1)
             os.close(saved_fd)
         _state.stdout, _state.printed = previous
 

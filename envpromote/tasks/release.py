@@ -302,33 +302,42 @@ def rollback(
     _run(ctx, plan, dry_run=dry_run, as_json=json, seconds=seconds, rollback_on_timeout=False)
 
 
-@task(help={"config": CONFIG_HELP, "keep": "Keep the sandbox's current state instead of resetting it first."})
+@task(
+    help={
+        "config": CONFIG_HELP,
+        "keep": "Keep the sandbox's current state instead of resetting it first.",
+        "verbose": "Print every line of every step (task-definition diffs, progress) instead of the story.",
+    }
+)
 @handle_errors
-def demo(c: InvokeContext, config: str = "", keep: bool = False) -> None:
+def demo(c: InvokeContext, config: str = "", keep: bool = False, verbose: bool = False) -> None:
     """The main job on the local sandbox: build, deploy dev, promote staging and production, fail fast, roll back."""
     from envpromote import sandbox
     from envpromote.config import config_path
-    from envpromote.demo import demo_environment, run_demo
+    from envpromote.sandbox.demo import demo_environment, run_demo
 
     path = str(config_path(config or None).resolve())
     info = sandbox.ensure_running(path, provision_chain=keep)
     if not keep:
         sandbox.reset(info.url)
         sandbox.provision(info.url, path)
-    print(
-        f"sandbox: {info.url} (pid {info.pid}); 'invoke sandbox.env' prints the variables to use it yourself"
+    env_command = command("sandbox.env" + (f" --config {path}" if config else ""))
+    print(f"sandbox: {info.url} (pid {info.pid}); 'eval \"$({env_command})\"' points your shell at it")
+    results = run_demo(
+        Path.cwd(), path, demo_environment(info.url, sandbox.client_env(info.url)), verbose=verbose
     )
-    results = run_demo(Path.cwd(), path, demo_environment(info.url, sandbox.client_env(info.url)))
-    print("\nstep                                                               expected  got   seconds")
-    for r in results:
-        mark = "ok " if r.ok else "BAD"
-        print(f"{mark} {r.title[:62]:<62} {r.expected:>5} {r.exit_code:>5} {r.seconds:>8.1f}")
     failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"BAD {r.title}: exit {r.exit_code}, expected {r.expected}")
     if failed:
         raise Exit(f"envpromote: demo: {len(failed)} step(s) gave an unexpected exit code.", code=1)
-    print(f"demo: all {len(results)} steps gave the expected exit codes; records are in .envpromote/records/")
+    seconds = sum(r.seconds for r in results)
     print(
-        "the sandbox keeps running for you to explore ('invoke sandbox.status'); 'invoke sandbox.down' stops it"
+        f"\ndemo: all {len(results)} steps gave the expected exit codes in {seconds:.0f}s; "
+        "records are in .envpromote/records/"
+    )
+    print(
+        f"the sandbox keeps running: '{command('status')}' to explore, '{command('sandbox.down')}' stops it"
     )
 
 

@@ -13,7 +13,9 @@ from support.paths import REPO_ROOT
 DROPPED = {"GITHUB_ACTIONS", "ENVPROMOTE_DIGEST", "ENVPROMOTE_APPROVED_VIA", "ENVPROMOTE_CONFIG"}
 
 
-def run(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if k not in DROPPED}
     environ.update(env or {})
     return subprocess.run(

@@ -72,8 +72,12 @@ def test_hints_are_found() -> None:
 
 
 @pytest.mark.parametrize(("where", "text", "task", "options"), [_param(h) for h in ALL_HINTS])
-def test_a_named_command_exists_with_its_options(where: str, text: str, task: str, options: tuple[str, ...]) -> None:
-    assert task in namespace.task_names, f"{where}: '{text}' names no task (tasks: {sorted(namespace.task_names)})"
+def test_a_named_command_exists_with_its_options(
+    where: str, text: str, task: str, options: tuple[str, ...]
+) -> None:
+    assert task in namespace.task_names, (
+        f"{where}: '{text}' names no task (tasks: {sorted(namespace.task_names)})"
+    )
     unknown = [o for o in options if o not in _options(task)]
     assert not unknown, f"{where}: '{text}': {task} has no option(s) {unknown}"
 

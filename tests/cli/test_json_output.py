@@ -45,7 +45,8 @@ def test_a_failure_is_one_json_document_with_the_exit_code(name: str) -> None:
     if "error" in document:  # sandbox.status reports "not running" as its result document, then exits 4
         assert document["exit_code"] == result.returncode
         assert set(document) >= {"error", "exit_code", "fix"}
-        assert document["error"] and "Fix:" not in document["error"]
+        assert document["error"]
+        assert "Fix:" not in document["error"]
 
 
 def test_release_and_query_results_are_one_json_document(ctx: release.Context) -> None:
@@ -67,7 +68,12 @@ def test_release_and_query_results_are_one_json_document(ctx: release.Context) -
     assert again.returncode == 0, again.stderr
     assert one_document(again)["no_op"] is True
 
-    for args in (["status"], ["history", "--env", "dev"], ["drift", "--env", "dev"], ["lock.status", "--env", "dev"]):
+    for args in (
+        ["status"],
+        ["history", "--env", "dev"],
+        ["drift", "--env", "dev"],
+        ["lock.status", "--env", "dev"],
+    ):
         result = run(*args, "--json")
         assert result.returncode == 0, (args, result.stderr)
         one_document(result)
