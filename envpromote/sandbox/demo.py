@@ -33,7 +33,7 @@ STEP_TIMEOUT_S = 50
 # Lines of a step's output that tell the story; everything else is counted, and shown with --verbose.
 KEY_LINE = re.compile(
     r"^\s*(success|failed|rolled_back|timed_out|aborted|no-op|reason:|envpromote: |ok: (upstream|scan)|"
-    r"approver:|\s*#|\s*\d+\s+20\d\d-|records checked|.*: running |.*: ledger's last success)"
+    r"approver:|\s*#|\s*\d+\s+20\d\d-|records checked|[\w-]+: running |[\w-]+: ledger's last success)"
 )
 DIFF_LINE = re.compile(r"^(\+|-|@@|---|\+\+\+)")
 

@@ -90,3 +90,25 @@ def test_hints_say_the_program_that_runs(monkeypatch: pytest.MonkeyPatch) -> Non
         "Fix: run 'envpromote drift --env dev', then `envpromote promote --env staging`; invoked by cron."
     )
     assert _common.command("status --check") == "envpromote status --check"
+
+
+def test_the_installed_command_names_itself_in_hints(tmp_path: Path) -> None:
+    """Run as `envpromote`, a pasted hint must work: `envpromote sandbox.up`, not `invoke sandbox.up`."""
+    import shutil
+    import subprocess
+    import sys
+
+    config = tmp_path / "envpromote.toml"
+    shutil.copy(PACKAGE.parent / "envpromote.toml", config)  # its own folder: no sandbox runs for it
+    result = subprocess.run(
+        [sys.executable, "-c", "from envpromote.cli import main; main(['envpromote', 'sandbox.status'])"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "ENVPROMOTE_CONFIG": str(config)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 4, result.stderr
+    assert "envpromote sandbox.up" in result.stderr
+    assert "invoke " not in result.stderr

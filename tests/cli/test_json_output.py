@@ -6,6 +6,8 @@ human text (plans, diffs, progress, warnings) must go to stderr.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from cli_support import one_document, run
 from support.engine import push_test_image, record_clean_build
@@ -62,7 +64,8 @@ def test_release_and_query_results_are_one_json_document(ctx: release.Context) -
     assert deployed.returncode == 0, deployed.stderr
     record = one_document(deployed)["record"]
     assert (record["digest"], record["status"]) == (digest, "success")
-    assert "watching deployment" in deployed.stderr  # progress went to stderr
+    assert "watching deployment" in deployed.stderr  # progress went to stderr: CI's plain lines
+    assert re.search(r"ecs-svc/\d+ [A-Z_]+: running \d+/\d+, pending \d+, failed \d+", deployed.stderr)
 
     again = run("deploy", "--env", "dev", "--digest", digest, "--json", "--timeout", "50")
     assert again.returncode == 0, again.stderr

@@ -19,7 +19,9 @@ def test_check_exit_codes_follow_the_documented_order() -> None:
     assert StatusReport([_env("dev", "locked")]).exit_code() == EXIT_LOCKED
     assert StatusReport([_env("dev", "locked"), _env("staging", "drift")]).exit_code() == 1
     assert StatusReport([_env("dev", "drift"), _env("prod", "unresolved")]).exit_code() == EXIT_TIMED_OUT
-    assert StatusReport([_env("dev", "stuck"), _env("prod", "unreachable")]).exit_code() == EXIT_PREFLIGHT_FAILED
+    assert (
+        StatusReport([_env("dev", "stuck"), _env("prod", "unreachable")]).exit_code() == EXIT_PREFLIGHT_FAILED
+    )
 
 
 def test_status_of_the_chain(ctx: release.Context) -> None:
@@ -36,7 +38,11 @@ def test_status_of_the_chain(ctx: release.Context) -> None:
     by_name = {e["environment"]: e for e in report["environments"]}
     assert list(by_name) == ["dev", "staging", "production"]
     dev, staging, production = by_name["dev"], by_name["staging"], by_name["production"]
-    assert (dev["running_digest"], dev["ledger_digest"], dev["running_is_last_success"]) == (digest, digest, True)
+    assert (dev["running_digest"], dev["ledger_digest"], dev["running_is_last_success"]) == (
+        digest,
+        digest,
+        True,
+    )
     assert dev["last_record"]["status"] == "success"
     assert dev["problems"] == []
     assert staging["next_promotion"] == digest  # dev's last success is not in staging yet
