@@ -38,9 +38,11 @@ KEY_LINE = re.compile(
 DIFF_LINE = re.compile(r"^(\+|-|@@|---|\+\+\+)")
 
 
-def summarise(output: str, *, limit: int = 4) -> list[str]:
+def summarise(output: str, *, limit: int = 6) -> list[str]:
     """Pure: the key lines of a step's output (at most `limit`) and one line counting the rest."""
     lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    if len(lines) <= 2:  # a short answer is the story
+        return lines
     key = [line for line in lines if KEY_LINE.match(line)]
     shown = key[:limit]
     diff = sum(1 for line in lines if DIFF_LINE.match(line) and line not in key)
@@ -78,8 +80,15 @@ class Demo:
     results: list[StepResult] = field(default_factory=list)
 
     def run(
-        self, title: str, args: Sequence[str], *, expected: int = EXIT_OK, capture: bool = False
+        self,
+        title: str,
+        args: Sequence[str],
+        *,
+        expected: int = EXIT_OK,
+        capture: bool = False,
+        whole: bool = False,
     ) -> StepResult:
+        """Run one command; `whole`: its output is the story (a table), shown in full."""
         command = [sys.executable, "-m", "invoke", *args]
         shown = "invoke " + " ".join(a if len(a) < 40 else a[:19] + "..." for a in args)
         self.out(f"\n== {title}\n$ {shown}")
@@ -102,7 +111,7 @@ class Demo:
             completed.stdout or "",
         )
         told = completed.stderr if capture else completed.stdout + completed.stderr
-        if self.verbose:
+        if self.verbose or whole:
             self.out(told.rstrip())
         elif not result.ok:
             self.out("\n".join(told.rstrip().splitlines()[-15:]))
@@ -170,7 +179,7 @@ def run_demo(
         ["deploy", "--env", "dev", "--digest", broken],
         expected=EXIT_ROLLED_BACK,
     )
-    demo.run(
+    demo.release(
         "Try to promote the broken digest to staging: the gate refuses, nothing changes",
         ["promote", "--env", "staging", "--digest", broken],
         expected=EXIT_GATE_REFUSED,
@@ -180,10 +189,12 @@ def run_demo(
         "Roll dev back to the last known-good release before the one running (from the ledger)",
         ["rollback", "--env", "dev"],
     )
-    demo.run("History of dev", ["history", "--env", "dev", "--limit", "6"])
+    demo.run("History of dev", ["history", "--env", "dev", "--limit", "5"], whole=True)
     demo.run("Verify the ledger's hash chain and schema", ["ledger.verify"])
     demo.run(
-        "Every environment at a glance: running digests, last records, locks, drift", ["status", "--check"]
+        "Every environment at a glance: running digests, last records, locks, drift",
+        ["status", "--check"],
+        whole=True,
     )
     return demo.results
 
