@@ -54,11 +54,18 @@ ALL_HINTS = sorted(set(hints()))
 BROKEN = {
     "invoke ledger.record-build --digest ... --scan": "gate.py: the option is --scan-json",
 }
+# Commands a sibling branch adds (not strict: they pass once that branch has landed; then drop the entry).
+PENDING_TASKS = {
+    "invoke ledger.reconcile": "ledger.reconcile is not registered on this branch yet",
+    "invoke ledger.reconcile --env {}": "ledger.reconcile is not registered on this branch yet",
+}
 
 
 def _param(hint: tuple[str, str, str, tuple[str, ...]]) -> object:
     reason = BROKEN.get(hint[1])
     marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    if hint[1] in PENDING_TASKS:
+        marks = [pytest.mark.xfail(strict=False, reason=PENDING_TASKS[hint[1]])]
     return pytest.param(*hint, id=f"{hint[0]} {hint[1]}", marks=marks)
 
 
