@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> None:
 
     ``argv`` is a whole command line, program name first (default: ``sys.argv``).
     """
+    from envpromote.tasks._common import set_program_name
+
+    set_program_name("envpromote")  # hints then name the command that is running
     try:
         program().run(argv, exit=True)
     except BrokenPipeError:  # `envpromote --list | head`: the reader went away, not an error of ours

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -36,9 +37,15 @@ class SandboxInfo:
 
 
 def state_dir_for(config_path: str | Path | None) -> Path:
-    """``.envpromote/sandbox`` next to the configuration file (the repository root), else under the cwd."""
-    base = Path(config_path).resolve().parent if config_path else Path.cwd()
-    return base / STATE_DIR_NAME
+    """One sandbox per configuration file: ``.envpromote/sandbox`` next to an ``envpromote.toml`` (else under
+    the cwd); for a file of another name in that folder (a copy), ``.envpromote/sandbox-<stem>-<hash>``."""
+    if not config_path:
+        return Path.cwd() / STATE_DIR_NAME
+    path = Path(config_path).resolve()
+    if path.name == "envpromote.toml":
+        return path.parent / STATE_DIR_NAME
+    key = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+    return path.parent / STATE_DIR_NAME.parent / f"{STATE_DIR_NAME.name}-{path.stem}-{key}"
 
 
 def client_env(url: str, region: str = DEFAULT_REGION) -> dict[str, str]:
@@ -182,6 +189,24 @@ def running(state_dir: Path) -> SandboxInfo | None:
     return info
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def previous_port(state_dir: Path) -> int:
+    """The port this sandbox had last time (0: none or no longer free), so URLs survive down/up."""
+    try:
+        port = int((state_dir / "port").read_text().strip())
+    except (OSError, ValueError):
+        return 0
+    return port if 0 < port < 65536 and port_is_free(port) else 0
+
+
 def check_port_free(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
@@ -210,6 +235,8 @@ def start(
     state_dir.mkdir(parents=True, exist_ok=True)
     if port:
         check_port_free(port)
+    else:
+        port = previous_port(state_dir)  # 0 when there is none: the server picks a free one
     ready = state_dir / "ready.json"
     ready.unlink(missing_ok=True)
     log_path = state_dir / "server.log"
@@ -240,6 +267,7 @@ def start(
             data = json.loads(ready.read_text())
             info = SandboxInfo(url=str(data["url"]), pid=proc.pid)
             (state_dir / "server.pid").write_text(f"{proc.pid}\n")
+            (state_dir / "port").write_text(f"{info.port}\n")  # kept by stop(): the next start reuses it
             (state_dir / "server.json").write_text(
                 json.dumps({"url": info.url, "pid": info.pid, "config": str(config_path or "")}) + "\n"
             )

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from invoke.tasks import Task
+from invoke.tasks import task as invoke_task
 
 from envpromote.config import load_config
 from envpromote.errors import BadInput
@@ -21,6 +25,40 @@ CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envprom
 DIGEST_HELP = "Image digest sha256:<64 hex> (default: $ENVPROMOTE_DIGEST)."
 ENV_HELP = "Target environment (from the chain in envpromote.toml)."
 RECORDS_DIR_HELP = "Where the local JSON copy of the record goes (default: [ledger] local_dir)."
+JSON_HELP = "Print one JSON document on stdout (results and errors); everything else goes to stderr."
+
+# One meaning per short flag across every task: an option gets a short flag only if it is named here.
+# (invoke would otherwise give each task's options first-free letters: -d was --digest in deploy and
+# --dry-run in rollback.)
+SHORT_FLAGS: dict[str, str] = {
+    "env": "e",
+    "digest": "d",
+    "config": "c",
+    "json": "j",
+    "dry_run": "n",
+    "yes": "y",
+    "approver": "a",
+    "force": "f",
+    "tag": "t",
+    "verbose": "v",
+    "limit": "l",
+}
+
+
+class ProductTask(Task[Any]):
+    """An invoke Task whose short flags come from :data:`SHORT_FLAGS` only."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(name)
+        opts["names"] = [n for n in opts["names"] if len(n) > 1] + ([short] if short else [])
+        return opts
+
+
+def task(**kwargs: Any) -> Callable[[Callable[..., Any]], ProductTask]:
+    """``@task(help=...)``: ``invoke.task`` with :class:`ProductTask` (the decorator for every product task)."""
+    decorate: Callable[[Callable[..., Any]], ProductTask] = invoke_task(klass=ProductTask, **kwargs)
+    return decorate
 
 
 def progress(line: str) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 
 from invoke.context import Context as InvokeContext
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
 from envpromote.config import load_config
 from envpromote.errors import EXIT_BAD_INPUT, BadInput
@@ -20,9 +19,11 @@ from envpromote.tasks._release_common import (
     CONFIG_HELP,
     DIGEST_HELP,
     ENV_HELP,
+    JSON_HELP,
     digest_option,
     print_calls,
     release_context,
+    task,
 )
 
 
@@ -66,7 +67,7 @@ def render(
         sys.stdout.write(text)
 
 
-@task(help={"env": ENV_HELP, "digest": DIGEST_HELP, "config": CONFIG_HELP, "json": "Print JSON."})
+@task(help={"env": ENV_HELP, "digest": DIGEST_HELP, "config": CONFIG_HELP, "json": JSON_HELP})
 @handle_errors
 def verify(c: InvokeContext, env: str = "", digest: str = "", config: str = "", json: bool = False) -> None:
     """Preflight only: image in ECR by digest, cluster/service/roles exist, no rollout in progress. Mutates nothing."""
@@ -82,7 +83,7 @@ def verify(c: InvokeContext, env: str = "", digest: str = "", config: str = "", 
     print_calls(dict(ctx.counter.requests))
 
 
-@task(help={"env": ENV_HELP, "digest": DIGEST_HELP, "config": CONFIG_HELP, "json": "Print JSON."})
+@task(help={"env": ENV_HELP, "digest": DIGEST_HELP, "config": CONFIG_HELP, "json": JSON_HELP})
 @handle_errors
 def diff(c: InvokeContext, env: str = "", digest: str = "", config: str = "", json: bool = False) -> None:
     """Rendered task definition vs the running one, and the image vs upstream's. Exit 0 same, 2 different."""
@@ -106,7 +107,7 @@ def diff(c: InvokeContext, env: str = "", digest: str = "", config: str = "", js
         raise Exit(code=EXIT_BAD_INPUT)
 
 
-@task(help={"env": ENV_HELP, "config": CONFIG_HELP, "json": "Print JSON."})
+@task(help={"env": ENV_HELP, "config": CONFIG_HELP, "json": JSON_HELP})
 @handle_errors
 def drift(c: InvokeContext, env: str = "", config: str = "", json: bool = False) -> None:
     """Compare the digest ECS runs in ENV with the ledger's last success; exit 1 when they differ."""
@@ -149,7 +150,7 @@ def _history_row(r: dict[str, Any]) -> str:
     )
 
 
-@task(help={"env": ENV_HELP, "config": CONFIG_HELP, "json": "Print JSON.", "limit": "Newest N."})
+@task(help={"env": ENV_HELP, "config": CONFIG_HELP, "json": JSON_HELP, "limit": "Newest N."})
 @handle_errors
 def history(c: InvokeContext, env: str = "", config: str = "", json: bool = False, limit: int = 50) -> None:
     """ENV's release records from the ledger, newest first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -10,18 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context as InvokeContext
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
 from envpromote.errors import DeploymentFailed
-from envpromote.tasks._common import handle_errors, print_json
+from envpromote.tasks._common import Interrupted, command, handle_errors, print_json
 from envpromote.tasks._release_common import (
     CONFIG_HELP,
     DIGEST_HELP,
     ENV_HELP,
+    JSON_HELP,
     RECORDS_DIR_HELP,
     digest_option,
     print_calls,
     release_context,
+    task,
 )
 
 if TYPE_CHECKING:
@@ -32,7 +34,8 @@ RELEASE_HELP = {
     "digest": DIGEST_HELP,
     "config": CONFIG_HELP,
     "dry_run": "Print the plan and the task-definition diff; change nothing.",
-    "json": "Print the result as JSON.",
+    "json": JSON_HELP,
+    "force": "Release even when the digest already runs there and is the ledger's last success.",
     "timeout": "Seconds to wait for ECS to decide (default 900).",
     "rollback_on_timeout": "If ECS has not decided by the timeout, put the previous task definition back.",
     "records_dir": RECORDS_DIR_HELP,
@@ -116,8 +119,45 @@ def _finish(ctx: Context, result: ReleaseResult, as_json: bool) -> None:
     print_calls(dict(ctx.counter.requests))  # every call, the record's write and the lock release included
 
 
+def _already_there(ctx: Context, plan: Plan) -> bool:
+    """The digest already runs in the environment and is its last success: releasing it would change nothing."""
+    if plan.previous_digest != plan.image.digest:
+        return False
+    last = ctx.ledger().last_success(plan.env.name)  # one read, only when ECS already runs the digest
+    return last is not None and last.get("digest") == plan.image.digest
+
+
+def _no_op(plan: Plan, as_json: bool) -> None:
+    """Nothing registered, nothing rolled out, nothing recorded: the ledger records changes, and this is none."""
+    text = (
+        f"{plan.image.digest} already runs in {plan.env.name} and is its last recorded success: "
+        f"nothing to do (--force re-deploys it)"
+    )
+    if as_json:
+        print_json({"no_op": True, "reason": text, "plan": _plan_dict(plan)})
+    else:
+        print(f"no-op: {text}")
+
+
+def _interrupted(plan: Plan) -> Interrupted:
+    env = plan.env.name
+    return Interrupted(
+        f"interrupted during the {env} release of {plan.image.digest[:19]}. If UpdateService had been called, "
+        f"ECS carries on with the rollout without us (its circuit breaker still decides and rolls back on "
+        f"failure); the release is recorded as aborted.",
+        f"See where it ends with '{command('status')}' or '{command(f'drift --env {env}')}'; "
+        f"put the last success back with '{command(f'rollback --env {env}')}'.",
+    )
+
+
 def _run(
-    ctx: Context, plan: Plan, *, dry_run: bool, as_json: bool, seconds: float, rollback_on_timeout: bool
+    ctx: Context,
+    plan: Plan,
+    *,
+    dry_run: bool,
+    as_json: bool,
+    seconds: float,
+    rollback_on_timeout: bool,
 ) -> None:
     from envpromote.release import execute, sigterm_aborts
 
@@ -137,7 +177,25 @@ def _run(
                 print(f"  reason: {reason}", file=sys.stderr)
             print_calls(dict(ctx.counter.requests))
             raise
+        except KeyboardInterrupt:  # SIGINT, or SIGTERM through sigterm_aborts; execute has recorded it
+            raise _interrupted(plan) from None
     _finish(ctx, result, as_json)
+
+
+def _approved_unless_no_op(
+    ctx: Context, plan: Plan, approval: Approval, *, dry_run: bool, force: bool
+) -> Plan | None:
+    """None when the release would be a no-op (then nobody is asked); else the plan with its approval."""
+    from envpromote.release.approve import approve
+
+    if not dry_run and not force and _already_there(ctx, plan):
+        return None
+    if dry_run:
+        return plan
+    not_asked = f"approval: required for {plan.env.name}; not asked in a dry run"
+    return approve(
+        dataclasses.replace(plan, evidence=tuple(e for e in plan.evidence if e != not_asked)), approval
+    )
 
 
 @task(help=RELEASE_HELP)
@@ -153,12 +211,16 @@ def deploy(
     rollback_on_timeout: bool = False,
     records_dir: str = "",
     watch: str = "auto",
+    force: bool = False,
 ) -> None:
     """Deploy a digest to the entry environment (dev); no upstream gate, the scan gate still applies."""
     from envpromote.release import plan_deploy
 
     ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
     plan = plan_deploy(ctx, env, digest_option(digest))
+    if not dry_run and not force and _already_there(ctx, plan):
+        _no_op(plan, json)
+        return
     _run(ctx, plan, dry_run=dry_run, as_json=json, seconds=seconds, rollback_on_timeout=rollback_on_timeout)
 
 
@@ -185,19 +247,22 @@ def promote(
     rollback_on_timeout: bool = False,
     records_dir: str = "",
     watch: str = "auto",
+    force: bool = False,
 ) -> None:
     """Promote the upstream's digest into ENV after the gates: upstream success, soak, scan, approval."""
-    from envpromote.release import plan_promote
+    from envpromote.release import Approval, plan_promote
 
     ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
-    plan = plan_promote(
-        ctx,
-        env,
-        digest_option(digest),
-        approval=_approval(yes, approver or None, env),
-        allow_unscanned=allow_unscanned,
-        dry_run=dry_run,
+    # Planned without asking anyone first: a no-op is said before an approver is prompted for nothing.
+    unapproved = plan_promote(
+        ctx, env, digest_option(digest), approval=Approval(), allow_unscanned=allow_unscanned, dry_run=True
     )
+    plan = _approved_unless_no_op(
+        ctx, unapproved, _approval(yes, approver or None, env), dry_run=dry_run, force=force
+    )
+    if plan is None:
+        _no_op(unapproved, json)
+        return
     _run(ctx, plan, dry_run=dry_run, as_json=json, seconds=seconds, rollback_on_timeout=rollback_on_timeout)
 
 
@@ -221,44 +286,58 @@ def rollback(
     timeout: str = "900",
     records_dir: str = "",
     watch: str = "auto",
+    force: bool = False,
 ) -> None:
     """Re-deploy ENV's last known-good digest from the ledger (not 'revision N-1'); recorded as a rollback."""
-    from envpromote.release import plan_rollback
+    from envpromote.release import Approval, plan_rollback
 
     ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
-    plan = plan_rollback(
-        ctx, env, to or None, approval=_approval(yes, approver or None, env), dry_run=dry_run
+    unapproved = plan_rollback(ctx, env, to or None, approval=Approval(), dry_run=True)
+    plan = _approved_unless_no_op(
+        ctx, unapproved, _approval(yes, approver or None, env), dry_run=dry_run, force=force
     )
+    if plan is None:
+        _no_op(unapproved, json)
+        return
     _run(ctx, plan, dry_run=dry_run, as_json=json, seconds=seconds, rollback_on_timeout=False)
 
 
-@task(help={"config": CONFIG_HELP, "keep": "Keep the sandbox's current state instead of resetting it first."})
+@task(
+    help={
+        "config": CONFIG_HELP,
+        "keep": "Keep the sandbox's current state instead of resetting it first.",
+        "verbose": "Print every line of every step (task-definition diffs, progress) instead of the story.",
+    }
+)
 @handle_errors
-def demo(c: InvokeContext, config: str = "", keep: bool = False) -> None:
+def demo(c: InvokeContext, config: str = "", keep: bool = False, verbose: bool = False) -> None:
     """The main job on the local sandbox: build, deploy dev, promote staging and production, fail fast, roll back."""
     from envpromote import sandbox
     from envpromote.config import config_path
-    from envpromote.demo import demo_environment, run_demo
+    from envpromote.sandbox.demo import demo_environment, run_demo
 
     path = str(config_path(config or None).resolve())
     info = sandbox.ensure_running(path, provision_chain=keep)
     if not keep:
         sandbox.reset(info.url)
         sandbox.provision(info.url, path)
-    print(
-        f"sandbox: {info.url} (pid {info.pid}); 'invoke sandbox.env' prints the variables to use it yourself"
+    env_command = command("sandbox.env" + (f" --config {path}" if config else ""))
+    print(f"sandbox: {info.url} (pid {info.pid}); 'eval \"$({env_command})\"' points your shell at it")
+    results = run_demo(
+        Path.cwd(), path, demo_environment(info.url, sandbox.client_env(info.url)), verbose=verbose
     )
-    results = run_demo(Path.cwd(), path, demo_environment(info.url, sandbox.client_env(info.url)))
-    print("\nstep                                                               expected  got   seconds")
-    for r in results:
-        mark = "ok " if r.ok else "BAD"
-        print(f"{mark} {r.title[:62]:<62} {r.expected:>5} {r.exit_code:>5} {r.seconds:>8.1f}")
     failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"BAD {r.title}: exit {r.exit_code}, expected {r.expected}")
     if failed:
         raise Exit(f"envpromote: demo: {len(failed)} step(s) gave an unexpected exit code.", code=1)
-    print(f"demo: all {len(results)} steps gave the expected exit codes; records are in .envpromote/records/")
+    seconds = sum(r.seconds for r in results)
     print(
-        "the sandbox keeps running for you to explore ('invoke sandbox.status'); 'invoke sandbox.down' stops it"
+        f"\ndemo: all {len(results)} steps gave the expected exit codes in {seconds:.0f}s; "
+        "records are in .envpromote/records/"
+    )
+    print(
+        f"the sandbox keeps running: '{command('status')}' to explore, '{command('sandbox.down')}' stops it"
     )
 
 
