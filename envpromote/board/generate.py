@@ -11,6 +11,7 @@ import datetime as dt
 import importlib
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +68,10 @@ def generate(
     """Read the ledger and ECS for every environment of the chain and write the site to `out_dir`."""
     factory = factory or _default_factory()
     ledger = Ledger(factory(config.ledger.region, None).client("s3"), config.ledger)
-    records = {env.name: ledger.history(env.name) for env in config.environments}
+    # One environment per thread: reading the ledger is one GET per record, so it is I/O-bound.
+    with ThreadPoolExecutor(max_workers=len(config.environments) or 1, thread_name_prefix="board") as pool:
+        histories = pool.map(ledger.history, [env.name for env in config.environments])
+        records = dict(zip([env.name for env in config.environments], histories, strict=True))
     dynamodb = factory(config.lock.region, None).client("dynamodb")
     observations: dict[str, Observation] = {}
     taskdefs: dict[str, dict[str, Any]] = {}
