@@ -118,6 +118,10 @@ def test_each_column_shows_the_digest_that_runs(site: Site, browser: Browser) ->
     expect(production).to_contain_text("0 critical, 2 high, 5 medium")
     expect(production).to_contain_text("No drift")
     expect(page.get_by_role("region", name="dev", exact=True)).to_contain_text("Rollout in progress")
+    for landmark in ("banner", "main", "contentinfo"):
+        expect(page.get_by_role(landmark)).to_have_count(1)
+    expect(page.get_by_role("navigation", name="Site")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("What runs where")
     _shot(page, "index-desktop")
 
 

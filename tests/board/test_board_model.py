@@ -143,3 +143,28 @@ def test_outcome_pages_hold_only_their_outcome(tmp_path: Path, status: str) -> N
     rows = re.findall(r'<tr data-outcome="([a-z_]+)"', page)
     assert rows
     assert set(rows) == {status}
+
+
+def test_release_page_shows_the_task_definition_diff(tmp_path: Path) -> None:
+    records = story()
+    prod = records["production"][1]
+    prod["previous_task_definition_arn"] = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+    prod["task_definition_arn"] = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"
+    taskdefs = {
+        prod["previous_task_definition_arn"]: {"revision": 1, "containerDefinitions": [{"image": f"r@{A}"}]},
+        prod["task_definition_arn"]: {"revision": 2, "containerDefinitions": [{"image": f"r@{B}"}]},
+    }
+    board = build_board(
+        project="demo",
+        chain=CHAIN,
+        upstreams=UPSTREAMS,
+        records_by_env=records,
+        observations={},
+        generated_at="2026-11-29T18:00:00Z",
+        taskdefs=taskdefs,
+    )
+    render_site(board, tmp_path, bucket="b")
+    page = (tmp_path / "release" / "production-2.html").read_text("utf-8")
+    assert f'<span class="del">-      &#34;image&#34;: &#34;r@{A}&#34;</span>' in page
+    assert f'<span class="add">+      &#34;image&#34;: &#34;r@{B}&#34;</span>' in page
+    assert "No task-definition diff" in (tmp_path / "release" / "production-1.html").read_text("utf-8")
