@@ -1,22 +1,40 @@
 """Notifications on a release's terminal outcome: Slack (Block Kit over an incoming webhook) and SNS.
 
-``targets`` parses ``notify = [...]`` (pure), ``message`` builds what is said (pure), ``send`` delivers it with
-retries and never raises.
+``targets`` parses ``notify = [...]`` (pure, light: config.py imports it), ``message`` builds what is said
+(pure), ``send`` delivers it with retries and never raises. Importing this package loads only ``targets``;
+the rest (boto3, the board's model) loads on first use of its names.
 """
 
 from __future__ import annotations
 
-from envpromote.notify.message import (
-    Links,
-    Message,
-    links_for,
-    message_for,
-    slack_payload,
-    sns_body,
-    sns_subject,
-)
-from envpromote.notify.send import NotifyResult, notify
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from envpromote.notify.targets import SlackTarget, SnsTarget, Target, parse_targets, target_problems
+
+if TYPE_CHECKING:
+    from envpromote.notify.message import (
+        Links,
+        Message,
+        links_for,
+        message_for,
+        slack_payload,
+        sns_body,
+        sns_subject,
+    )
+    from envpromote.notify.send import NotifyResult, notify
+
+_LAZY = {
+    "Links": "message",
+    "Message": "message",
+    "links_for": "message",
+    "message_for": "message",
+    "slack_payload": "message",
+    "sns_body": "message",
+    "sns_subject": "message",
+    "NotifyResult": "send",
+    "notify": "send",
+}
 
 __all__ = [
     "Links",
@@ -34,3 +52,11 @@ __all__ = [
     "sns_subject",
     "target_problems",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"envpromote.notify.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

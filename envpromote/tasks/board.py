@@ -1,24 +1,27 @@
-"""Tasks: the release board (``board``) and notifications (``notify.test``)."""
+"""Tasks: the release board (``board``) and notifications (``notify.test``).
+
+Importing this module stays light (``envpromote --list`` imports every task module): boto3, Jinja, the ledger
+and the board are imported inside the tasks.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from envpromote.aws import ClientFactory
-from envpromote.board.generate import generate
-from envpromote.board.serve import make_server
-from envpromote.config import Environment, load_config
 from envpromote.errors import BadInput, EnvPromoteError, PreflightFailed
-from envpromote.ledger import Ledger, new_record
-from envpromote.notify import Target, links_for, notify, parse_targets
 from envpromote.tasks._common import handle_errors, print_json
+
+if TYPE_CHECKING:
+    from envpromote.config import Environment
+    from envpromote.ledger import Ledger
+    from envpromote.notify import Target
 
 CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml)."
 DEFAULT_OUT = ".envpromote/board"
@@ -40,6 +43,10 @@ def board(
     c: Context, out: str = "", serve: bool = False, port: int = 0, config: str = "", json: bool = False
 ) -> None:
     """Render the release board (what runs where, each digest's path, histories, releases) as a static site."""
+    from envpromote.board.generate import generate
+    from envpromote.board.serve import make_server
+    from envpromote.config import load_config
+
     cfg = load_config(config or None)
     generated = generate(cfg, Path(out or DEFAULT_OUT))
     site = generated.site
@@ -71,6 +78,8 @@ def _configured_targets(env: Environment) -> tuple[Target, ...]:
 
 
 def _test_record(cfg_env: Environment, ledger: Ledger | None) -> dict[str, Any]:
+    from envpromote.ledger import new_record
+
     last: dict[str, Any] | None = None
     if ledger is not None:
         try:
@@ -110,6 +119,11 @@ def notify_test(
     c: Context, env: str = "", target: list[str] | None = None, config: str = "", json: bool = False
 ) -> None:
     """Send a test notification to ENV's targets (exit 4 if any target failed after its retries)."""
+    from envpromote.aws import ClientFactory
+    from envpromote.config import load_config
+    from envpromote.ledger import Ledger
+    from envpromote.notify import links_for, notify, parse_targets
+
     cfg = load_config(config or None)
     environment = cfg.env(env)
     targets = parse_targets(list(target), "--target") if target else _configured_targets(environment)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 import urllib.request
@@ -85,3 +86,24 @@ def test_notify_test_refuses_bad_input_with_exit_2(target: list[str] | None) -> 
     with pytest.raises(Exit) as caught:
         notify_test(Context(), env="dev", target=target, config=str(REPO_CONFIG))
     assert caught.value.code == EXIT_BAD_INPUT
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["import envpromote.tasks.board", "import envpromote.notify.targets", "import envpromote.board.graph"],
+)
+def test_light_imports_stay_light(statement: str) -> None:
+    """`envpromote --list` imports task modules and config.py will import the targets parser: no boto3, no Jinja."""
+    heavy = (
+        "boto3",
+        "botocore",
+        "jinja2",
+        "envpromote.ledger",
+        "envpromote.board.site",
+        "envpromote.notify.send",
+    )
+    probe = f"import sys\n{statement}\nprint([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
