@@ -71,6 +71,12 @@ class Release:
     def short_commit(self) -> str:
         return short_commit(self.commit)
 
+    @property
+    def why(self) -> str | None:
+        """The reason that explains a failure best: the first naming one, else the first (records list
+        preflight evidence before the rollout's own reasons)."""
+        return why(self.reasons)
+
     def fields(self) -> list[tuple[str, str]]:
         """Every field of the record, in the record's order, as text."""
         return [(key, _text(value)) for key, value in self.record.items()]
@@ -137,6 +143,26 @@ class Board:
     def outcomes_in(self, environment: str) -> list[Outcome]:
         present = {r.outcome.status for r in self.histories.get(environment, [])}
         return [outcome(s) for s in FILTERABLE if s in present]
+
+
+_FAILURE_WORDS = (
+    "circuit breaker",
+    "failed",
+    "exited",
+    "exit code",
+    "timed out",
+    "rollback",
+    "rolled back",
+    "stopped",
+)
+
+
+def why(reasons: Sequence[str]) -> str | None:
+    for reason in reasons:
+        lowered = reason.lower()
+        if any(word in lowered for word in _FAILURE_WORDS):
+            return reason
+    return reasons[0] if reasons else None
 
 
 def display_time(value: Any) -> str:

@@ -168,3 +168,16 @@ def test_release_page_shows_the_task_definition_diff(tmp_path: Path) -> None:
     assert f'<span class="del">-      &#34;image&#34;: &#34;r@{A}&#34;</span>' in page
     assert f'<span class="add">+      &#34;image&#34;: &#34;r@{B}&#34;</span>' in page
     assert "No task-definition diff" in (tmp_path / "release" / "production-1.html").read_text("utf-8")
+
+
+def test_why_prefers_the_reason_that_names_the_failure() -> None:
+    from envpromote.board.model import why
+
+    reasons = [
+        "scan: no scan record; unscanned allowed for dev",
+        "service web: ACTIVE",
+        "ECS deployment circuit breaker: tasks failed to start.",
+    ]
+    assert why(reasons) == "ECS deployment circuit breaker: tasks failed to start."
+    assert why(["gate: approval missing"]) == "gate: approval missing"
+    assert why([]) is None
