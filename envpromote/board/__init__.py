@@ -12,13 +12,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from envpromote.board.graph import mermaid_escape, promotion_graph_mermaid
+    from envpromote.board.graph import mermaid_escape, promotion_graph_markdown, promotion_graph_mermaid
     from envpromote.board.model import Board, Observation, build_board
     from envpromote.board.site import SiteReport, render_site
 
 _LAZY = {
     "mermaid_escape": "graph",
     "promotion_graph_mermaid": "graph",
+    "promotion_graph_markdown": "graph",
     "Board": "model",
     "Observation": "model",
     "build_board": "model",
@@ -32,6 +33,7 @@ __all__ = [
     "SiteReport",
     "build_board",
     "mermaid_escape",
+    "promotion_graph_markdown",
     "promotion_graph_mermaid",
     "render_site",
 ]

@@ -98,3 +98,10 @@ def promotion_graph_mermaid(
     for node_id, _label_text, css in nodes:
         out.append(f"  class {node_id} {css}")
     return "\n".join(out) + "\n"
+
+
+def promotion_graph_markdown(
+    chain: Sequence[str], records_by_env: Mapping[str, Sequence[Mapping[str, Any]]], digest: str
+) -> str:
+    """The graph as a fenced ```` ```mermaid ```` block for a GitHub step summary (put it above the record table)."""
+    return f"```mermaid\n{promotion_graph_mermaid(chain, records_by_env, digest)}```\n"

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
         sns_body,
         sns_subject,
     )
-    from envpromote.notify.send import NotifyResult, notify
+    from envpromote.notify.send import NotifyResult, notify, notify_outcome
 
 _LAZY = {
     "Links": "message",
@@ -34,6 +34,7 @@ _LAZY = {
     "sns_subject": "message",
     "NotifyResult": "send",
     "notify": "send",
+    "notify_outcome": "send",
 }
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "links_for",
     "message_for",
     "notify",
+    "notify_outcome",
     "parse_targets",
     "slack_payload",
     "sns_body",

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import botocore.exceptions
 
 from envpromote.aws import ClientFactory
-from envpromote.notify.message import Links, message_for, slack_payload, sns_body, sns_subject
+from envpromote.notify.message import Links, links_for, message_for, slack_payload, sns_body, sns_subject
 from envpromote.notify.targets import SlackTarget, SnsTarget, Target
 
 DEFAULT_ATTEMPTS = 3
@@ -158,6 +158,25 @@ def notify(
             )
         results.append(result)
     return results
+
+
+BOARD_URL_VAR = "ENVPROMOTE_BOARD_URL"
+
+
+def notify_outcome(
+    targets: Sequence[Target],
+    record: Mapping[str, Any],
+    *,
+    clients: ClientFactory,
+    environ: Mapping[str, str] | None = None,
+    stderr: TextIO | None = None,
+) -> list[NotifyResult]:
+    """The engine's one call after a terminal outcome: links from $ENVPROMOTE_BOARD_URL and the GitHub run."""
+    environ = os.environ if environ is None else environ
+    if not targets:
+        return []
+    links = links_for(record, board_url=environ.get(BOARD_URL_VAR), environ=environ)
+    return notify(targets, record, links, clients=clients, environ=environ, stderr=stderr)
 
 
 def _with_retries(

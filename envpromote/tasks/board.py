@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml)."
 DEFAULT_OUT = ".envpromote/board"
-BOARD_URL_VAR = "ENVPROMOTE_BOARD_URL"
 ZERO_DIGEST = "sha256:" + "0" * 64
 
 
@@ -123,6 +122,7 @@ def notify_test(
     from envpromote.config import load_config
     from envpromote.ledger import Ledger
     from envpromote.notify import links_for, notify, parse_targets
+    from envpromote.notify.send import BOARD_URL_VAR
 
     cfg = load_config(config or None)
     environment = cfg.env(env)

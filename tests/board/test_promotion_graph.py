@@ -57,3 +57,11 @@ def test_taskdef_diff_ignores_fields_every_registration_changes() -> None:
     assert any(line.startswith("+") and B in line for line in diff)
     assert not any("revision" in line for line in diff)
     assert taskdef_diff(before, None) == []
+
+
+def test_markdown_wraps_the_graph_for_a_step_summary() -> None:
+    from envpromote.board import promotion_graph_markdown
+
+    text = promotion_graph_markdown(CHAIN, story(), A)
+    assert text.startswith("```mermaid\nflowchart LR\n")
+    assert text.endswith("\n```\n")

@@ -152,3 +152,15 @@ def test_links_point_at_the_board_page_and_the_github_run() -> None:
         run="https://github.com/o/r/actions/runs/9876/attempts/2",
     )
     assert links_for(RECORD, board_url=None, environ={}) == Links()
+
+
+def test_notify_outcome_links_the_board_page_from_the_environment() -> None:
+    from envpromote.notify import notify_outcome
+
+    with webhook_receiver() as receiver:
+        environ = {"TEST_SLACK_WEBHOOK": receiver.url, "ENVPROMOTE_BOARD_URL": "https://o.github.io/r"}
+        (result,) = notify_outcome([TARGET], RECORD, clients=_clients(), environ=environ)
+    assert result.ok
+    context = receiver.received[0]["blocks"][-1]["elements"][0]["text"]
+    assert context == "<https://o.github.io/r/release/staging-7.html|Release on the board>"
+    assert notify_outcome([], RECORD, clients=_clients(), environ={}) == []
