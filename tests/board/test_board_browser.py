@@ -5,7 +5,9 @@ back by ECS in staging, B was rolled back by hand in production) and ECS service
 (dev's rollout of C is stuck, so the board must show a rollout in progress); production holds the lock.
 
 Needs Debian's ``chromium`` and the ``playwright`` package (no browser download: the tests launch
-/usr/bin/chromium). Screenshots go to .envpromote/artifacts/board/ (or $ENVPROMOTE_ARTIFACTS/board) for CI.
+/usr/bin/chromium, or $ENVPROMOTE_CHROMIUM). Without them the tests skip with a loud reason, or fail when
+ENVPROMOTE_REQUIRE_BROWSER=1 (CI). Screenshots go to .envpromote/artifacts/board/ (or
+$ENVPROMOTE_ARTIFACTS/board) for CI to keep.
 """
 
 from __future__ import annotations
@@ -39,12 +41,16 @@ except ImportError:  # pragma: no cover - reported loudly below
     sync_playwright = None  # type: ignore[assignment]
 
 if sync_playwright is None or not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-    pytest.skip(
+    _MISSING = (
         "BROWSER TESTS SKIPPED: the release board's browser tests need Debian's chromium at "
         f"{CHROMIUM} (apt-get install -y chromium) and the playwright package (pip install playwright; never "
-        "'playwright install'). CI must install both.",
-        allow_module_level=True,
+        "'playwright install'). CI must install both."
     )
+    if (
+        os.environ.get("ENVPROMOTE_REQUIRE_BROWSER") == "1"
+    ):  # CI sets it: a missing browser is a failure there
+        pytest.fail(_MISSING.replace("SKIPPED", "CANNOT RUN"), pytrace=False)
+    pytest.skip(_MISSING, allow_module_level=True)
 
 
 def _run(ecs: Any, config: Config, env_name: str, digest: str, scenario: str) -> None:
