@@ -104,6 +104,7 @@ def _test_record(cfg_env: Environment, ledger: Ledger | None) -> dict[str, Any]:
 
 
 @task(
+    name="test",
     help={
         "env": "Environment whose notify targets get the test message.",
         "target": "A target to use instead of the configured ones (repeatable): slack:env:VAR, "
@@ -154,7 +155,7 @@ def notify_test(
 
 
 notify_collection = Collection("notify")
-notify_collection.add_task(notify_test, name="test")
+notify_collection.add_task(notify_test)
 
 ROOT_TASKS: list[Any] = [board]
 COLLECTIONS: dict[str, Collection] = {"notify": notify_collection}

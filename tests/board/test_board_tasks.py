@@ -107,3 +107,20 @@ def test_light_imports_stay_light(statement: str) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("task_name", "option_help"),
+    [("board", "Directory to write the site to"), ("notify.test", "Environment whose notify targets")],
+)
+def test_help_shows_each_option(task_name: str, option_help: str) -> None:
+    # A fresh interpreter: invoke consumes a task's help dict the first time it builds a parser.
+    probe = (
+        "import importlib\nfrom invoke import Program\nfrom envpromote.tasks import build_namespace\n"
+        "ns = build_namespace(importlib.import_module('envpromote.tasks.board'))\n"
+        f"Program(namespace=ns, name='envpromote').run(['envpromote', {task_name!r}, '--help'], exit=False)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert option_help in " ".join(out.stdout.split())
