@@ -120,10 +120,6 @@ run "rolling_by_default_adds_no_traffic_shifting" {
     error_message = "ROLLING creates no second target group, test listener, listener rules, role or extra alarms."
   }
   assert {
-    condition     = length(one(aws_ecs_service.this.load_balancer).advanced_configuration) == 0
-    error_message = "ROLLING has no advanced_configuration."
-  }
-  assert {
     condition     = output.test_url == null
     error_message = "No test URL without a test listener."
   }
