@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -1107,3 +1108,20 @@ def test_strategy_values_terraform_refuses(
     assert floor == -1
     assert message in error, error
     assert "Invalid value for variable" in error
+
+
+def test_environment_service_defaults_are_the_service_modules() -> None:
+    """`service = {}` in an environment gives the service module's own defaults (strategy included), and
+    the lifecycle hook type is the module's, so a root cannot pass what the module would refuse to parse."""
+    service_type = str(load(module("environment")).variables["service"]["type"])
+    service = load(module("ecs-fargate-service")).variables
+    scalars = dict(re.findall(r"(\w+) = optional\((?:string|number|bool), ([^()]+?)\)", service_type))
+    assert {"deployment_strategy", "bake_time_minutes", "canary_percent", "linear_step_percent"} <= set(
+        scalars
+    )
+    for name, text in scalars.items():
+        if name != "target_type":  # lifecycle_hooks' own attribute, compared with the type below
+            assert json.loads(text) == service[name]["default"], name
+    hooks = re.search(r"lifecycle_hooks = optional\((list\(object\(\{.*?\}\)\)), \[\]\)", service_type)
+    assert hooks is not None
+    assert f"${{{hooks.group(1)}}}" == service["lifecycle_hooks"]["type"]

@@ -254,3 +254,12 @@ resource "aws_cloudwatch_metric_alarm" "target_5xx_alternate" {
   ok_actions          = local.alarm_to
   tags                = var.tags
 }
+
+# A warning, not an error (sources may be added outside this module): with no allowed source, nothing can
+# run checks against the new revision before production traffic moves.
+check "test_listener_has_sources" {
+  assert {
+    condition     = !local.traffic_shift || length(var.test_listener_cidrs) + length(var.test_listener_source_security_group_ids) > 0
+    error_message = "deployment_strategy ${var.deployment_strategy} without test_listener_cidrs or test_listener_source_security_group_ids: no verification client can reach the test listener."
+  }
+}
