@@ -54,6 +54,55 @@ RESOURCE_STAR_ALLOWED = {
 # What envpromote's build tags images with: git-<12 hex>[-dirty], scenario builds git-<12 hex>[-dirty]-<slug>.
 BUILD_TAG_EXAMPLES = ("git-0123456789ab", "git-0123456789ab-dirty", "git-0123456789ab-dirty-crash-loop")
 DEPLOY_SQS_ACTIONS = {"sqs:receivemessage", "sqs:deletemessage", "sqs:getqueueattributes"}
+# ECS deployment strategies and the lifecycle stages a hook may take (botocore's ECS model:
+# DeploymentStrategy, DeploymentLifecycleHookStage; tests/infra/test_iac_policies.py compares them).
+ECS_STRATEGIES = ("ROLLING", "BLUE_GREEN", "CANARY", "LINEAR")
+ECS_HOOK_STAGES = (
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+)
+# What a deploy role may do in ECS: register/read revisions, update and read its service, follow, continue
+# and stop its service's deployments, read its tasks and cluster. Nothing else (no DeleteService, no task sets).
+DEPLOY_ECS_ACTIONS = {
+    "ecs:registertaskdefinition",
+    "ecs:describetaskdefinition",
+    "ecs:tagresource",
+    "ecs:updateservice",
+    "ecs:describeservices",
+    "ecs:listservicedeployments",
+    "ecs:describeservicedeployments",
+    "ecs:continueservicedeployment",
+    "ecs:stopservicedeployment",
+    "ecs:describetasks",
+    "ecs:listtasks",
+    "ecs:describeclusters",
+}
+# Actions on one service deployment: scoped to service-deployment/<cluster>/<service>/* of var.service_arn.
+SERVICE_DEPLOYMENT_ACTIONS = {
+    "ecs:describeservicedeployments",
+    "ecs:continueservicedeployment",
+    "ecs:stopservicedeployment",
+}
+SERVICE_DEPLOYMENT_ARN = (
+    '${local.deploy ? "${replace(var.service_arn, ":service/", ":service-deployment/")}/*" : null}'
+)
+# Resources that exist only for a traffic-shifting strategy (modules/ecs-fargate-service/traffic_shift.tf).
+TRAFFIC_SHIFT_RESOURCES = (
+    ("aws_lb_target_group", "alternate"),
+    ("aws_lb_listener", "test"),
+    ("aws_lb_listener_rule", "production"),
+    ("aws_lb_listener_rule", "test"),
+    ("aws_iam_role", "load_balancers"),
+    ("aws_iam_role_policy_attachment", "load_balancers"),
+    ("aws_cloudwatch_metric_alarm", "unhealthy_hosts_alternate"),
+    ("aws_cloudwatch_metric_alarm", "target_5xx_alternate"),
+)
 REQUIRED_ALARM_METRICS = {
     "CPUUtilization",
     "MemoryUtilization",
@@ -280,6 +329,39 @@ def rule_deploy_policy(config: Config) -> list[str]:
             "s3:bypassgovernanceretention",
         }:
             problems.append(f"{sid}: the deploy role must not delete or unlock ledger records")
+        problems += _deploy_ecs_problems(sid, actions, resources)
+    problems += _service_deployment_grants(config, doc)
+    return problems
+
+
+def _deploy_ecs_problems(sid: str, actions: set[str], resources: list[str]) -> list[str]:
+    """ECS in a deploy role: the allow-list only; service deployments of its own service only."""
+    problems: list[str] = []
+    beyond = {action for action in actions if action.startswith("ecs:")} - DEPLOY_ECS_ACTIONS
+    if beyond:
+        problems.append(f"{sid}: ECS actions beyond deploying its own service ({', '.join(sorted(beyond))})")
+    if "ecs:listservicedeployments" in actions and resources != ["${var.service_arn}"]:
+        problems.append(f"{sid}: ListServiceDeployments not scoped to var.service_arn")
+    if actions & SERVICE_DEPLOYMENT_ACTIONS and resources != ["${local.service_deployment_arn}"]:
+        problems.append(
+            f"{sid}: {sorted(actions & SERVICE_DEPLOYMENT_ACTIONS)} not scoped to its service's deployments"
+        )
+    return problems
+
+
+def _service_deployment_grants(config: Config, doc: dict[str, Any]) -> list[str]:
+    """The engine follows, continues and stops its deployments: all four actions, on its service only."""
+    problems: list[str] = []
+    granted = {action for statement in statements(doc) for action in actions_of(statement)}
+    needed = SERVICE_DEPLOYMENT_ACTIONS | {"ecs:listservicedeployments"}
+    if needed - granted:
+        problems.append(
+            f"the deploy role lacks {sorted(needed - granted)} (verified pause, continue, rollback)"
+        )
+    if str(config.locals.get("service_deployment_arn")) != SERVICE_DEPLOYMENT_ARN:
+        problems.append(
+            "local.service_deployment_arn is not service-deployment/<cluster>/<service>/* of var.service_arn"
+        )
     return problems
 
 
@@ -572,6 +654,176 @@ def rule_ecs_service(config: Config) -> list[str]:
             problems.append(f"{name}: lifecycle.ignore_changes must cover task_definition and desired_count")
     if str(config.locals.get("assign_public_ip")) != "${var.vpc_id == null}":
         problems.append("tasks must get no public IP when a VPC is given")
+    return problems
+
+
+def _contains_list(condition: str, subject: str) -> set[str] | None:
+    """The quoted values of `contains([...], <subject>)` in a validation condition (None if absent)."""
+    match = re.search(r"contains\(\[([^\]]*)\],\s*" + re.escape(subject) + r"\)", condition)
+    return set(re.findall(r'"([^"]*)"', match.group(1))) if match else None
+
+
+def _validations(config: Config, variable: str) -> list[str]:
+    body = config.variables.get(variable, {})
+    return [str(_first(v.get("condition"))) for v in _blocks(body, "validation")]
+
+
+def _forward_targets(rule: dict[str, Any]) -> list[str]:
+    return [
+        str(_first(group.get("arn")))
+        for action in _blocks(rule, "action")
+        for forward in _blocks(action, "forward")
+        for group in _blocks(forward, "target_group")
+    ]
+
+
+def rule_strategy_variables(config: Config) -> list[str]:
+    """deployment_strategy defaults to ROLLING and accepts ECS's four strategies only; bake, canary and
+    linear settings are validated; hook stages are exactly the stages ECS takes hooks at."""
+    problems: list[str] = []
+    strategy = config.variables.get("deployment_strategy")
+    if strategy is None:
+        return ["variable deployment_strategy is missing"]
+    if _first(strategy.get("default")) != "ROLLING":
+        problems.append("deployment_strategy must default to ROLLING")
+    allowed = [
+        _contains_list(c, "var.deployment_strategy") for c in _validations(config, "deployment_strategy")
+    ]
+    if set(ECS_STRATEGIES) not in allowed:
+        problems.append(
+            f"deployment_strategy is not validated as one of {list(ECS_STRATEGIES)} (found {allowed})"
+        )
+    for variable in (
+        "bake_time_minutes",
+        "canary_percent",
+        "canary_bake_time_minutes",
+        "linear_step_percent",
+        "linear_step_bake_time_minutes",
+        "test_listener_port",
+    ):
+        if not _validations(config, variable):
+            problems.append(f"variable {variable} is not validated")
+    stage_lists = [
+        _contains_list(c, "stage") for c in _validations(config, "lifecycle_hooks") if "lifecycle_stages" in c
+    ]
+    if set(ECS_HOOK_STAGES) not in stage_lists:
+        problems.append(f"lifecycle_hooks stages are not validated against ECS's list (found {stage_lists})")
+    types = [_contains_list(c, "hook.target_type") for c in _validations(config, "lifecycle_hooks")]
+    if {"AWS_LAMBDA", "PAUSE"} not in types:
+        problems.append("lifecycle_hooks target_type is not validated as AWS_LAMBDA or PAUSE")
+    return problems
+
+
+def rule_traffic_shift_wiring(config: Config) -> list[str]:
+    """A traffic-shifting strategy gets everything ECS needs (second target group, test listener and rule,
+    production listener rule, advanced_configuration, ECS's load-balancer role, rollback alarms on both
+    target groups); ROLLING gets none of it."""
+    problems: list[str] = []
+    if str(config.locals.get("traffic_shift")) != '${var.deployment_strategy != "ROLLING"}':
+        problems.append('local.traffic_shift is not var.deployment_strategy != "ROLLING"')
+    for rtype, name in TRAFFIC_SHIFT_RESOURCES:
+        body = config.resources.get((rtype, name))
+        if body is None:
+            problems.append(f"{rtype}.{name} is missing")
+        elif _first(body.get("count")) != "${local.traffic_shift ? 1 : 0}":
+            problems.append(f"{rtype}.{name}: count is not local.traffic_shift ? 1 : 0")
+    service = config.resources.get(("aws_ecs_service", "this"), {})
+    deployment = _blocks(service, "deployment_configuration")
+    if not deployment or _first(deployment[0].get("strategy")) != "${var.deployment_strategy}":
+        problems.append("the service's deployment_configuration.strategy is not var.deployment_strategy")
+    elif "var.bake_time_minutes" not in str(deployment[0].get("bake_time_in_minutes")):
+        problems.append("the service's bake time is not var.bake_time_minutes")
+    balancers = _blocks(service, "load_balancer")
+    advanced = [
+        dynamic["advanced_configuration"]
+        for lb in balancers
+        for dynamic in _blocks(lb, "dynamic")
+        if "advanced_configuration" in dynamic
+    ]
+    expected = {
+        "alternate_target_group_arn": "${aws_lb_target_group.alternate[0].arn}",
+        "production_listener_rule": "${aws_lb_listener_rule.production[0].arn}",
+        "test_listener_rule": "${aws_lb_listener_rule.test[0].arn}",
+        "role_arn": "${aws_iam_role.load_balancers[0].arn}",
+    }
+    if not advanced:
+        problems.append("the service's load_balancer has no advanced_configuration for traffic shifting")
+    for block in advanced:
+        if _first(block.get("for_each")) != "${local.traffic_shift ? [1] : []}":
+            problems.append("advanced_configuration is not conditional on local.traffic_shift")
+        contents = _blocks(block, "content")
+        got = {key: _first(value) for key, value in (contents[0] if contents else {}).items()}
+        if got != expected:
+            problems.append(f"advanced_configuration wires {got}, expected {expected}")
+    both = ["${aws_lb_target_group.this.arn}", "${aws_lb_target_group.alternate[0].arn}"]
+    listeners = {
+        "production": "${local.production_listener}",
+        "test": "${aws_lb_listener.test[0].arn}",
+    }
+    for name, listener in listeners.items():
+        rule = config.resources.get(("aws_lb_listener_rule", name), {})
+        if _first(rule.get("listener_arn")) != listener:
+            problems.append(f"listener rule {name} is not on {listener}")
+        if _forward_targets(rule) != both:
+            problems.append(f"listener rule {name} does not forward over both target groups")
+        lifecycle = _blocks(rule, "lifecycle")
+        if "action" not in " ".join(_strings(lifecycle[0].get("ignore_changes")) if lifecycle else []):
+            problems.append(
+                f"listener rule {name}: Terraform would reset the weights ECS moves (ignore_changes)"
+            )
+    trust = _policy_doc(config, "ecs_service_trust") or {}
+    principals = [
+        identifier
+        for statement in statements(trust)
+        for block in _blocks(statement, "principals")
+        for identifier in _strings(block.get("identifiers"))
+    ]
+    if principals != ["ecs.amazonaws.com"]:
+        problems.append(f"ECS's load-balancer role trusts {principals}, not ecs.amazonaws.com only")
+    attachment = config.resources.get(("aws_iam_role_policy_attachment", "load_balancers"), {})
+    if not str(_first(attachment.get("policy_arn"))).endswith(
+        ":iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+    ):
+        problems.append("ECS's load-balancer role lacks AmazonECSInfrastructureRolePolicyForLoadBalancers")
+    alarms = _blocks(service, "alarms")
+    names = " ".join(_strings(alarms[0].get("alarm_names"))) if alarms else ""
+    for alarm in ("target_5xx_alternate", "unhealthy_hosts_alternate"):
+        if alarm not in names:
+            problems.append(f"the service does not roll back on {alarm} (new revision in the other group)")
+    return problems
+
+
+def rule_test_listener_not_public(config: Config) -> list[str]:
+    """The test listener serves unverified revisions: reachable only from test_listener_cidrs (never /0) and
+    test_listener_source_security_group_ids, never through ingress_cidrs."""
+    problems: list[str] = []
+    listener = config.resources.get(("aws_lb_listener", "test"), {})
+    if _first(listener.get("port")) != "${local.test_port}":
+        problems.append("the test listener does not listen on local.test_port")
+    allowed_sources = {
+        "${local.traffic_shift ? toset(var.test_listener_cidrs) : toset([])}",
+        "${local.traffic_shift ? toset(var.test_listener_source_security_group_ids) : toset([])}",
+    }
+    test_rules = {
+        name: rule
+        for name, rule in config.of_type("aws_vpc_security_group_ingress_rule").items()
+        if "local.test_port" in str(rule.get("from_port")) or "local.test_port" in str(rule.get("to_port"))
+    }
+    if not test_rules:
+        problems.append("no ingress rule for the test listener")
+    for name, rule in test_rules.items():
+        if _first(rule.get("for_each")) not in allowed_sources:
+            problems.append(f"{name}: the test port is opened to {_first(rule.get('for_each'))}")
+        if str(_first(rule.get("cidr_ipv4", ""))).endswith("/0"):
+            problems.append(f"{name}: the test port is open to {_first(rule.get('cidr_ipv4'))}")
+    for name, rule in config.of_type("aws_vpc_security_group_ingress_rule").items():
+        if name not in test_rules and "test_listener" in str(rule.get("for_each")):
+            problems.append(f"{name}: test listener sources opened to a port other than the test port")
+    cidrs = config.variables.get("test_listener_cidrs", {})
+    if any(str(c).endswith("/0") for c in _strings(cidrs.get("default", []))):
+        problems.append("test_listener_cidrs defaults to a /0 block")
+    if not any('!endswith(cidr, "/0")' in c for c in _validations(config, "test_listener_cidrs")):
+        problems.append("test_listener_cidrs does not refuse /0 blocks (validation)")
     return problems
 
 
