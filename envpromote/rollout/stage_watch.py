@@ -180,7 +180,10 @@ class StageWatcher:
         assert self.bake_check is not None
         assert state.arn is not None
         now = self.clock.now()
-        if state.last_bake_check is not None and now - state.last_bake_check < self.bake_check_interval:
+        if (
+            state.last_bake_check is not None
+            and now - state.last_bake_check < self.bake_check_interval - 1e-6
+        ):
             return
         state.last_bake_check = now
         evidence = [dict(e) for e in self.bake_check()]
