@@ -1,5 +1,8 @@
 """Pure: an environment's deployment strategy and verification, from envpromote.toml to ECS's shapes.
 
+(Over 400 lines for a reason: the model, its validation with key paths and its ECS shapes change together
+with every new key, and half of the module is the one-line-per-rule validation.)
+
 Keys read from an environment table (everything else in that table belongs to ``config.py``)::
 
     strategy = "blue_green"          # rolling (default) | blue_green | canary | linear
@@ -30,6 +33,7 @@ path; :func:`strategy_problems` returns the same lines for ``config.validate`` t
 
 from __future__ import annotations
 
+import math
 import shlex
 import string
 from collections.abc import Mapping
@@ -455,3 +459,17 @@ def merged_deployment_configuration(current: Mapping[str, Any], strategy: Strate
     else:
         merged.pop("lifecycleHooks", None)
     return merged
+
+
+def minimum_watch_seconds(strategy: Strategy) -> float:
+    """The least time ECS itself needs for the strategy's waits (bake, canary bake, linear steps), in seconds.
+
+    Add it to the usual rollout timeout: a watch shorter than this times out on a healthy deployment.
+    """
+    minutes = float(strategy.bake_minutes or 0)
+    if strategy.kind == "canary":
+        minutes += strategy.canary_bake_minutes
+    if strategy.kind == "linear":
+        steps = max(1, math.ceil(100.0 / strategy.linear_step_percent - 1e-9))
+        minutes += (steps - 1) * strategy.linear_interval_minutes  # no bake after the step that reaches 100%
+    return minutes * 60.0

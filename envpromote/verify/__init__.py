@@ -12,6 +12,7 @@ from envpromote.verify.control import (
     continue_deployment,
     pause_handler,
     roll_back_service_deployment,
+    stage_status,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "passed",
     "pause_handler",
     "roll_back_service_deployment",
+    "stage_status",
 ]

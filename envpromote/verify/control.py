@@ -128,3 +128,18 @@ def roll_back_service_deployment(ecs: Any, cluster: str, service: str) -> Resolv
         return Resolved(arn, "ROLLBACK", hook.stage, hook.hook_id)
     ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
     return Resolved(arn, "STOP_ROLLBACK", str(stage) if stage else None)
+
+
+def stage_status(ecs: Any, cluster: str, service: str) -> str | None:
+    """For `status`: the active service deployment's stage and pause, or None when none is active.
+
+    ``service deployment sd-2 IN_PROGRESS at POST_TEST_TRAFFIC_SHIFT: new revision 2/2 running, ..., paused at
+    POST_TEST_TRAFFIC_SHIFT (hook h1)``. Read errors (and endpoints without the service deployments API) give None.
+    """
+    try:
+        active = active_service_deployments(ecs, cluster, service)
+    except (*_AWS_ERRORS, AttributeError):
+        return None
+    if not active:
+        return None
+    return stage_line(active[0], paused_hook(active[0]))

@@ -14,6 +14,7 @@ from envpromote.strategy import (
     deployment_configuration,
     describe,
     merged_deployment_configuration,
+    minimum_watch_seconds,
     parse_strategy,
     strategy_problems,
 )
@@ -222,3 +223,19 @@ def test_merging_keeps_the_infrastructure_settings_and_hooks_envpromote_does_not
     assert back_to_rolling["strategy"] == "ROLLING"
     assert "bakeTimeInMinutes" not in back_to_rolling
     assert back_to_rolling["lifecycleHooks"] == [lambda_hook, merged["lifecycleHooks"][1]]
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [
+        ({}, 0.0),
+        ({"strategy": "blue_green", "bake_minutes": 5}, 300.0),
+        ({"strategy": "canary", "bake_minutes": 1, "canary": {"percent": 10.0, "bake_minutes": 3}}, 240.0),
+        # 25% steps: 25, 50, 75, 100 -> three waits between steps, none after 100%
+        ({"strategy": "linear", "linear": {"step_percent": 25, "interval_minutes": 2}}, 360.0),
+        ({"strategy": "linear", "linear": {"step_percent": 30, "interval_minutes": 1}}, 180.0),
+        ({"strategy": "linear", "linear": {"step_percent": 100, "interval_minutes": 9}}, 0.0),
+    ],
+)
+def test_minimum_watch_time_covers_the_waits_ecs_makes(raw: dict[str, Any], seconds: float) -> None:
+    assert minimum_watch_seconds(parse_strategy(raw, KEY)) == seconds

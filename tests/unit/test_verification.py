@@ -22,6 +22,7 @@ from envpromote.verify import (
     passed,
     pause_handler,
     roll_back_service_deployment,
+    stage_status,
 )
 from envpromote.verify.checks import alarm_checks, command_check, http_check
 
@@ -396,3 +397,13 @@ def test_rollback_of_a_paused_deployment_continues_it_with_rollback_and_of_a_mov
     assert resolved is not None
     assert resolved.line() == "stopped service deployment sd-2 at BAKE_TIME with ROLLBACK"
     assert roll_back_service_deployment(PausedEcs([]), "c", "web") is None
+
+
+def test_status_shows_the_stage_and_the_pause_of_the_active_deployment() -> None:
+    line = stage_status(PausedEcs([paused_sd()]), "c", "web")
+    assert line == (
+        "service deployment sd-2 IN_PROGRESS at POST_TEST_TRAFFIC_SHIFT: paused at POST_TEST_TRAFFIC_SHIFT "
+        "(hook hook-1)"
+    )
+    assert stage_status(PausedEcs([]), "c", "web") is None
+    assert stage_status(object(), "c", "web") is None  # an endpoint without the service deployments API
