@@ -13,6 +13,7 @@ import botocore.exceptions
 import pytest
 
 from envpromote.errors import EXIT_PREFLIGHT_FAILED, PreflightFailed
+from envpromote.rollout import PollPolicy, StageWatcher
 from envpromote.rollout.stages import PausedHook
 from envpromote.strategy import HttpCheck, Verify, parse_strategy
 from envpromote.verify import (
@@ -25,6 +26,7 @@ from envpromote.verify import (
     stage_status,
 )
 from envpromote.verify.checks import alarm_checks, command_check, http_check
+from tests.unit.watch_fakes import TARGET, FakeClock
 
 GOOD = "sha256:" + "a" * 64
 BAD = "sha256:" + "b" * 64
@@ -407,3 +409,59 @@ def test_status_shows_the_stage_and_the_pause_of_the_active_deployment() -> None
     )
     assert stage_status(PausedEcs([]), "c", "web") is None
     assert stage_status(object(), "c", "web") is None  # an endpoint without the service deployments API
+
+
+# ---- the whole verified pause: stage watcher + pause handler + checks against a real listener ----------------
+
+
+class ReactiveEcs(PausedEcs):
+    """A blue/green deployment that waits at its PAUSE hook and then goes where ContinueServiceDeployment says."""
+
+    def __init__(self) -> None:
+        super().__init__([paused_sd()])
+
+    def describe_service_deployments(self, serviceDeploymentArns: list[str]) -> dict[str, Any]:
+        continued = [kw["action"] for kind, kw in self.actions if kind == "continue"]
+        if not continued:
+            return {"serviceDeployments": [paused_sd()]}
+        if continued[0] == "ROLLBACK":
+            rolled = {
+                **paused_sd("SUCCEEDED"),
+                "status": "ROLLBACK_REQUESTED",
+                "statusReason": "hook rollback",
+            }
+            return {"serviceDeployments": [rolled]}
+        return {
+            "serviceDeployments": [
+                {**paused_sd("SUCCEEDED"), "status": "SUCCESSFUL", "lifecycleStage": "CLEAN_UP"}
+            ]
+        }
+
+
+@pytest.mark.parametrize(("served", "status"), [(GOOD, "success"), (BAD, "rolled_back")])
+def test_verified_pause_end_to_end(listener: tuple[str, App], served: str, status: str) -> None:
+    url, app = listener
+    app.routes["/"] = (200, digest_body(served), {})
+    app.routes["/healthz"] = (200, b"ok", {})
+    ecs = ReactiveEcs()
+    clock = FakeClock()
+    watcher = StageWatcher(
+        ecs,
+        "c",
+        "web",
+        policy=PollPolicy(interval=5.0, first_poll_min=1.0),
+        clock=clock,
+        pause_stage="POST_TEST_TRAFFIC_SHIFT",
+        on_pause=pause_handler(ecs, verifier_for(url)),
+    )
+    outcome = watcher.watch(TARGET, timeout=600, service_deployment_arn=ARN)
+    assert outcome.status == status
+    assert [e["check"] for e in outcome.verification] == [
+        "pause: http GET /",
+        "pause: http GET /healthz",
+        "pause: alarm web-5xx",
+        f"pause: ContinueServiceDeployment {'CONTINUE' if served == GOOD else 'ROLLBACK'}",
+    ]
+    assert app.requests == ["/", "/healthz"]  # verified once, on the test listener only
+    if status == "rolled_back":
+        assert any(r.startswith("verification pause: http GET /: ") for r in outcome.reasons)
