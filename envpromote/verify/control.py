@@ -16,7 +16,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from envpromote.errors import PreflightFailed
+from envpromote.errors import EnvPromoteError, PreflightFailed
 from envpromote.rollout.stages import PausedHook, paused_hook, short_arn_of, stage_line
 from envpromote.verify.checks import Evidence, Verifier, evidence, passed
 
@@ -33,14 +33,15 @@ def pause_handler(
     def handle(hook: PausedHook) -> list[Evidence]:
         results = verifier.run("pause")
         if passed(results) and approve is not None:
-            approved = approve(hook, results)
-            results.append(
-                evidence(
-                    "pause: approval",
-                    approved,
-                    "approved at the pause" if approved else "declined at the pause",
+            try:
+                approved = approve(hook, results)
+                detail = "approved at the pause" if approved else "declined at the pause"
+            except (EnvPromoteError, EOFError) as exc:  # a closed stdin at the prompt is a refusal
+                approved = False
+                detail = (
+                    f"not approved: {exc.one_line() if isinstance(exc, EnvPromoteError) else 'input ended'}"
                 )
-            )
+            results.append(evidence("pause: approval", approved, detail))
         action = "CONTINUE" if passed(results) else "ROLLBACK"
         try:
             ecs.continue_service_deployment(
@@ -57,6 +58,14 @@ def pause_handler(
         return results
 
     return handle
+
+
+def pause_approval_text(hook: PausedHook, results: Sequence[Evidence]) -> str:
+    """What a person approving at the pause sees: where it is paused and every check's result."""
+    lines = [f"The new revision is {hook.line()}, on test traffic only. Checks:"]
+    lines += [f"  {r['result'].upper():4} {r['check']}: {r['detail']}" for r in results]
+    lines.append("Approving lets ECS shift production traffic to it; refusing rolls it back.")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

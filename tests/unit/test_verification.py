@@ -13,7 +13,7 @@ import botocore.exceptions
 import pytest
 
 from envpromote.errors import EXIT_PREFLIGHT_FAILED, PreflightFailed
-from envpromote.rollout import PollPolicy, StageWatcher
+from envpromote.rollout import PollPolicy
 from envpromote.rollout.stages import PausedHook
 from envpromote.strategy import HttpCheck, Verify, parse_strategy
 from envpromote.verify import (
@@ -21,9 +21,11 @@ from envpromote.verify import (
     VerifyContext,
     continue_deployment,
     passed,
+    pause_approval_text,
     pause_handler,
     roll_back_service_deployment,
     stage_status,
+    strategy_watcher,
 )
 from envpromote.verify.checks import alarm_checks, command_check, http_check
 from tests.unit.watch_fakes import TARGET, FakeClock
@@ -445,14 +447,26 @@ def test_verified_pause_end_to_end(listener: tuple[str, App], served: str, statu
     app.routes["/healthz"] = (200, b"ok", {})
     ecs = ReactiveEcs()
     clock = FakeClock()
-    watcher = StageWatcher(
+    strategy = parse_strategy(
+        {
+            "strategy": "blue_green",
+            "verify": {
+                "test_url": url,
+                "alarms": ["web-5xx"],
+                "http": [{"path": "/", "json": {"digest": "{digest}"}}, {"path": "/healthz"}],
+            },
+        },
+        "environments.prod",
+    )
+    watcher = strategy_watcher(
         ecs,
         "c",
         "web",
+        strategy,
+        CONTEXT,
+        cloudwatch=FakeCloudWatch({"web-5xx": "OK"}),
         policy=PollPolicy(interval=5.0, first_poll_min=1.0),
         clock=clock,
-        pause_stage="POST_TEST_TRAFFIC_SHIFT",
-        on_pause=pause_handler(ecs, verifier_for(url)),
     )
     outcome = watcher.watch(TARGET, timeout=600, service_deployment_arn=ARN)
     assert outcome.status == status
@@ -465,3 +479,81 @@ def test_verified_pause_end_to_end(listener: tuple[str, App], served: str, statu
     assert app.requests == ["/", "/healthz"]  # verified once, on the test listener only
     if status == "rolled_back":
         assert any(r.startswith("verification pause: http GET /: ") for r in outcome.reasons)
+
+
+class BakingEcs(PausedEcs):
+    """In BAKE_TIME until StopServiceDeployment(ROLLBACK), then ROLLBACK_REQUESTED."""
+
+    def describe_service_deployments(self, serviceDeploymentArns: list[str]) -> dict[str, Any]:
+        baking = {**paused_sd("SUCCEEDED"), "lifecycleStage": "BAKE_TIME"}
+        if any(kind == "stop" for kind, _ in self.actions):
+            baking["status"] = "ROLLBACK_REQUESTED"
+        return {"serviceDeployments": [baking]}
+
+
+def test_an_alarm_going_off_during_bake_rolls_back_within_one_check_interval(
+    listener: tuple[str, App],
+) -> None:
+    url, app = listener
+    app.routes["/"] = (200, digest_body(GOOD), {})
+    cloudwatch = FakeCloudWatch({"web-5xx": "OK"})
+    ecs = BakingEcs()
+    clock = FakeClock()
+    strategy = parse_strategy(
+        {
+            "strategy": "blue_green",
+            "bake_minutes": 10,
+            "verify": {"test_url": url, "alarms": ["web-5xx"], "http": [{"path": "/"}]},
+        },
+        "environments.prod",
+    )
+    watcher = strategy_watcher(
+        ecs, "c", "web", strategy, CONTEXT, cloudwatch=cloudwatch, clock=clock, bake_check_interval=10.0
+    )
+    original = ecs.describe_service_deployments
+    looks: list[float] = []
+
+    def describe(serviceDeploymentArns: list[str]) -> dict[str, Any]:
+        looks.append(clock.now())
+        if len(looks) == 4:
+            cloudwatch.states["web-5xx"] = "ALARM"  # the alarm fires during bake
+        return original(serviceDeploymentArns)
+
+    ecs.describe_service_deployments = describe  # type: ignore[method-assign]
+    outcome = watcher.watch(TARGET, timeout=1200, service_deployment_arn=ARN)
+    assert outcome.status == "rolled_back"
+    assert ecs.actions == [("stop", {"serviceDeploymentArn": ARN, "stopType": "ROLLBACK"})]
+    assert [e["check"] for e in outcome.verification] == [
+        "bake: http GET /",
+        "bake: alarm web-5xx",
+        "bake: http GET /",
+        "bake: alarm web-5xx",
+    ]
+    assert outcome.verification[-1]["result"] == "fail"
+    stop_at = looks[-2]
+    assert (
+        stop_at - looks[3] <= 10.0
+    )  # the failing round came at most one bake-check interval after the alarm
+
+
+def test_an_approver_whose_input_ends_declines(listener: tuple[str, App]) -> None:
+    url, app = listener
+    app.routes["/"] = (200, digest_body(GOOD), {})
+    app.routes["/healthz"] = (200, b"ok", {})
+
+    def closed_stdin(_hook: PausedHook, _results: Any) -> bool:
+        raise EOFError
+
+    ecs = PausedEcs()
+    evidence = pause_handler(ecs, verifier_for(url), approve=closed_stdin)(HOOK)
+    assert {"check": "pause: approval", "result": "fail", "detail": "not approved: input ended"} in evidence
+    assert ecs.actions[0][1]["action"] == "ROLLBACK"
+
+
+def test_the_pause_approval_text_shows_every_check() -> None:
+    text = pause_approval_text(HOOK, [{"check": "pause: http GET /", "result": "pass", "detail": "200"}])
+    assert text.splitlines() == [
+        "The new revision is paused at POST_TEST_TRAFFIC_SHIFT (hook hook-1), on test traffic only. Checks:",
+        "  PASS pause: http GET /: 200",
+        "Approving lets ECS shift production traffic to it; refusing rolls it back.",
+    ]
