@@ -7,7 +7,7 @@ classified by :func:`~envpromote.rollout.stages.classify_service_deployment`:
 - a PAUSE hook awaiting action at the stage EnvPromote owns is handed to ``on_pause`` (which verifies and calls
   ContinueServiceDeployment); paused elsewhere is a note ("run `invoke continue`"), or with ``stop_at_pause``
   the outcome ``paused``;
-- during BAKE_TIME ``bake_check`` runs (at most every ``bake_check_interval`` seconds); a failed check stops the
+- during BAKE_TIME (canary/linear: also while production traffic shifts in steps) ``bake_check`` runs (at most every ``bake_check_interval`` seconds); a failed check stops the
   deployment with StopServiceDeployment(ROLLBACK), and the next look sees ECS rolling back;
 - SUCCESSFUL is success, ROLLBACK_* at any stage is a failure with ECS's reasons.
 
@@ -31,6 +31,9 @@ from envpromote.rollout.stages import PausedHook, StageObservation, classify_ser
 Evidence = Mapping[str, str]
 PauseHandler = Callable[[PausedHook], Sequence[Evidence]]
 BakeCheck = Callable[[], Sequence[Evidence]]
+BAKE_STAGES = frozenset({"BAKE_TIME"})
+# Canary and linear bake between traffic steps while in PRODUCTION_TRAFFIC_SHIFT: real users on the new revision.
+SHIFTING_BAKE_STAGES = frozenset({"PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME"})
 
 
 class StageWatcher:
@@ -48,6 +51,7 @@ class StageWatcher:
         on_pause: PauseHandler | None = None,
         bake_check: BakeCheck | None = None,
         bake_check_interval: float = 30.0,
+        bake_stages: frozenset[str] = BAKE_STAGES,
         stop_at_pause: bool = False,
     ) -> None:
         self.ecs = ecs
@@ -61,6 +65,7 @@ class StageWatcher:
         self.on_pause = on_pause
         self.bake_check = bake_check
         self.bake_check_interval = bake_check_interval
+        self.bake_stages = bake_stages
         self.stop_at_pause = stop_at_pause
         self.last_progress: Progress | None = None
 
@@ -68,7 +73,12 @@ class StageWatcher:
 
     def find(self, target: WatchTarget) -> str | None:
         """Our service deployment's ARN: the one ECS made for our deployment id (None while not listed yet)."""
-        service = self.ecs.describe_services(cluster=self.cluster, services=[self.service])["services"][0]
+        services = self.ecs.describe_services(cluster=self.cluster, services=[self.service]).get(
+            "services", []
+        )
+        if not services:
+            return None
+        service = services[0]
         briefs = self.ecs.list_service_deployments(
             cluster=self.cluster,
             service=self.service,
@@ -141,7 +151,7 @@ class StageWatcher:
             return self._conclude(target, start, state, observation)
         if observation.paused is not None:
             return self._paused(target, start, state, observation.paused)
-        if observation.stage == "BAKE_TIME" and self.bake_check is not None:
+        if observation.stage in self.bake_stages and self.bake_check is not None:
             self._bake(target, start, state)
         return None
 

@@ -1,7 +1,8 @@
 """One call that puts the pieces together for a release: the StageWatcher of an environment's strategy.
 
 The watcher verifies at EnvPromote's PAUSE hook (:func:`~envpromote.verify.control.pause_handler`) and runs the
-same checks during bake (against `bake_url`, by default the test listener, which serves the new revision too).
+same checks during bake (against `bake_url`, by default the test listener, which serves the new revision too);
+for canary and linear also between the production traffic steps, when real users already reach the new revision.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from typing import Any
 
 from envpromote.rollout.poll import Clock, PollPolicy
 from envpromote.rollout.progress import Progress
-from envpromote.rollout.stage_watch import BakeCheck, PauseHandler, StageWatcher
+from envpromote.rollout.stage_watch import (
+    BAKE_STAGES,
+    SHIFTING_BAKE_STAGES,
+    BakeCheck,
+    PauseHandler,
+    StageWatcher,
+)
 from envpromote.strategy import Strategy
 from envpromote.verify.checks import Verifier, VerifyContext
 from envpromote.verify.control import Approve, pause_handler
@@ -63,5 +70,6 @@ def strategy_watcher(
         on_pause=on_pause,
         bake_check=bake_check,
         bake_check_interval=bake_check_interval,
+        bake_stages=SHIFTING_BAKE_STAGES if strategy.kind in {"canary", "linear"} else BAKE_STAGES,
         stop_at_pause=stop_at_pause,
     )

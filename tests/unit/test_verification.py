@@ -557,3 +557,29 @@ def test_the_pause_approval_text_shows_every_check() -> None:
         "  PASS pause: http GET /: 200",
         "Approving lets ECS shift production traffic to it; refusing rolls it back.",
     ]
+
+
+class ShiftingEcs(PausedEcs):
+    """Shifting production traffic in steps until StopServiceDeployment(ROLLBACK)."""
+
+    def describe_service_deployments(self, serviceDeploymentArns: list[str]) -> dict[str, Any]:
+        shifting = {**paused_sd("SUCCEEDED"), "lifecycleStage": "PRODUCTION_TRAFFIC_SHIFT"}
+        if any(kind == "stop" for kind, _ in self.actions):
+            shifting["status"] = "ROLLBACK_REQUESTED"
+        return {"serviceDeployments": [shifting]}
+
+
+@pytest.mark.parametrize(("kind", "checked"), [("canary", True), ("linear", True), ("blue_green", False)])
+def test_canary_and_linear_are_checked_between_production_steps(kind: str, checked: bool) -> None:
+    cloudwatch = FakeCloudWatch({"web-5xx": "ALARM"})
+    strategy = parse_strategy({"strategy": kind, "verify": {"alarms": ["web-5xx"]}}, "environments.prod")
+    ecs = ShiftingEcs()
+    watcher = strategy_watcher(ecs, "c", "web", strategy, CONTEXT, cloudwatch=cloudwatch, clock=FakeClock())
+    outcome = watcher.watch(TARGET, timeout=60, service_deployment_arn=ARN)
+    if checked:
+        assert outcome.status == "rolled_back"
+        assert ecs.actions == [("stop", {"serviceDeploymentArn": ARN, "stopType": "ROLLBACK"})]
+    else:  # blue/green's production shift is all at once; its bake is BAKE_TIME
+        assert outcome.status == "timed_out"
+        assert ecs.actions == []
+        assert cloudwatch.calls == []

@@ -379,3 +379,13 @@ def test_no_service_deployment_listed_times_out_saying_so() -> None:
     outcome = watch.watch(TARGET, timeout=30)
     assert outcome.status == "timed_out"
     assert "no service deployment listed yet for ecs-svc/2" in outcome.summary
+
+
+def test_a_service_that_is_gone_is_not_found() -> None:
+    class Gone(StagedEcs):
+        def describe_services(self, **_kw: Any) -> dict[str, Any]:
+            return {"services": [], "failures": [{"reason": "MISSING"}]}
+
+    clock = FakeClock()
+    watch, _ = watcher(Gone(clock, [DONE]), clock)
+    assert watch.find(TARGET) is None
