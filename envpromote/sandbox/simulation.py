@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from envpromote.sandbox import events
+from envpromote.sandbox import events, staged
 from envpromote.sandbox.clock import SandboxClock
 from envpromote.sandbox.scenarios import (
     DEFAULT_SCENARIO,
@@ -82,6 +82,10 @@ class SimServiceDeployment:
     rollback: dict[str, Any] | None = None
     circuit_breaker: dict[str, Any] = field(default_factory=dict)
     deployment_configuration: dict[str, Any] = field(default_factory=dict)
+    lifecycle_stage: str | None = None
+    alarms: dict[str, Any] = field(default_factory=dict)
+    staged: Any = None  # staged.Staged of a BLUE_GREEN / CANARY / LINEAR deployment
+    wall: Any = None  # the clock's wall(): hook expiry times
 
     def summary(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -104,10 +108,27 @@ class SimServiceDeployment:
         data = self.summary()
         data.pop("targetServiceRevisionArn")
         data["updatedAt"] = self.updated_at or self.created_at
-        data["sourceServiceRevisions"] = self.source_revisions
+        data["sourceServiceRevisions"] = [dict(r) for r in self.source_revisions]
         data["targetServiceRevision"] = {"arn": self.target_revision_arn}
         data["deploymentConfiguration"] = self.deployment_configuration
         data["deploymentCircuitBreaker"] = self.circuit_breaker
+        if self.alarms:
+            data["alarms"] = self.alarms
+        if self.lifecycle_stage:
+            data["lifecycleStage"] = self.lifecycle_stage
+        st = self.staged
+        if st is not None:
+            test, production = st.test_percent, st.production_percent
+            data["targetServiceRevision"].update(
+                requestedTestTrafficWeight=test, requestedProductionTrafficWeight=production
+            )
+            for source in data["sourceServiceRevisions"]:
+                if st.blue is not None and source["arn"] == st.blue.revision_arn:
+                    source.update(
+                        requestedTestTrafficWeight=100.0 - test,
+                        requestedProductionTrafficWeight=100.0 - production,
+                    )
+            data["lifecycleHookDetails"] = [run.describe(self.wall) for run in st.runs]
         if self.rollback:
             data["rollback"] = self.rollback
         return data
@@ -132,6 +153,8 @@ class SimDeployment:
     rollback_to: str | None = None
     updated_at: datetime | None = None
     origin: float | None = None  # the UpdateService this rollout belongs to (a rollback shares its failure's)
+    revision_arn: str = ""
+    staged: staged.Staged | None = None  # BLUE_GREEN / CANARY / LINEAR
 
     @property
     def zero(self) -> float:
@@ -171,6 +194,8 @@ class SimService:
     last_completed_td: str | None = None
     service_deployments: list[SimServiceDeployment] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
+    # listener -> [(deployment, percent)] while a staged deployment moves traffic; None: by running tasks
+    traffic: dict[str, list[tuple[Any, float]]] | None = None
 
     @property
     def name(self) -> str:
@@ -182,126 +207,6 @@ class SimService:
         return bool(breaker.get("enable")) and bool(breaker.get("rollback"))
 
 
-def _make_task_class() -> type:
-    from moto.ecs.models import Container, Task
-    from moto.moto_api._internal.managed_state_model import ManagedState
-
-    class SimTask(Task):
-        """A task whose status the simulation sets (moto's own tasks advance on every DescribeTasks)."""
-
-        def __init__(
-            self,
-            *,
-            backend: Any,
-            cluster: Any,
-            task_definition: Any,
-            started_by: str,
-            group: str,
-            launch_type: str,
-            image_digest: str | None,
-            when: datetime,
-        ) -> None:
-            ManagedState.__init__(self, model_name="ecs::task", transitions=[("RUNNING", "RUNNING")])
-            self.id = uuid.uuid4().hex
-            self.cluster_name = cluster.name
-            self.cluster_arn = cluster.arn
-            self.container_instance_arn = None
-            self.desired_status = "RUNNING"
-            self.task_definition_arn = task_definition.arn
-            self.overrides: dict[str, Any] = {}
-            container_cls: Any = Container  # moto's Container is abstract only in its CloudFormation hooks
-            self.containers: list[Any] = [container_cls(task_definition)]
-            for container in self.containers:
-                container.last_status = "RUNNING"
-                container.image_digest = image_digest
-                container.exitCode = None
-                container.task_arn = None
-            self.started_by = started_by
-            self.tags: list[dict[str, str]] = []
-            self.launch_type = launch_type
-            self.capacity_provider_name = None
-            self.platform_version = "1.4.0" if launch_type == "FARGATE" else None
-            self.platform_family = "Linux"
-            self.stopped_reason = ""
-            self.stop_code: str | None = None
-            self.resource_requirements = None
-            self.region_name = cluster.region_name
-            self._account_id = backend.account_id
-            self._backend = backend
-            self.attachments: list[dict[str, Any]] = []
-            self.group = group
-            self.cpu = task_definition.cpu
-            self.memory = task_definition.memory
-            self.sim_status = "RUNNING"
-            self.health_status = "HEALTHY"
-            self.created_at = when
-            self.started_at: datetime | None = when
-            self.stopping_at: datetime | None = None
-            self.stopped_at: datetime | None = None
-            self.version = 1
-            for container in self.containers:
-                container.task_arn = self.task_arn
-
-        @property
-        def last_status(self) -> str:
-            return self.sim_status
-
-        @last_status.setter
-        def last_status(self, value: str) -> None:
-            self.sim_status = value
-
-        def advance(self) -> None:  # moto calls this on DescribeTasks; our tasks only move on the timeline
-            return None
-
-        def stop(self, *, reason: str, code: str, exit_code: int, when: datetime) -> None:
-            self.sim_status = "STOPPED"
-            self.desired_status = "STOPPED"
-            self.stopped_reason = reason
-            self.stop_code = code
-            self.stopping_at = when
-            self.stopped_at = when
-            self.health_status = "UNKNOWN"
-            self.version += 2
-            for container in self.containers:
-                container.last_status = "STOPPED"
-                container.exitCode = exit_code
-                container.health_status = "UNKNOWN"
-
-        def to_event_detail(self) -> dict[str, Any]:
-            return {
-                "clusterArn": self.cluster_arn,
-                "taskArn": self.task_arn,
-                "taskDefinitionArn": self.task_definition_arn,
-                "group": self.group,
-                "startedBy": self.started_by,
-                "launchType": self.launch_type,
-                "lastStatus": self.sim_status,
-                "desiredStatus": self.desired_status,
-                "stoppedReason": self.stopped_reason,
-                "stopCode": self.stop_code,
-                "cpu": self.cpu,
-                "memory": self.memory,
-                "version": self.version,
-                "createdAt": events.iso(self.created_at),
-                "startedAt": events.iso(self.started_at) if self.started_at else None,
-                "stoppedAt": events.iso(self.stopped_at) if self.stopped_at else None,
-                "containers": [
-                    {
-                        "containerArn": c.container_arn,
-                        "taskArn": self.task_arn,
-                        "name": c.name,
-                        "image": c.image,
-                        "imageDigest": c.image_digest,
-                        "lastStatus": c.last_status,
-                        "exitCode": c.exitCode,
-                    }
-                    for c in self.containers
-                ],
-            }
-
-    return SimTask
-
-
 class Simulation:
     """The rollout state of every service, keyed by (account, region, cluster, service)."""
 
@@ -311,6 +216,7 @@ class Simulation:
         self.services: dict[tuple[str, str, str, str], SimService] = {}
         self.rng = random.Random()  # noqa: S311 - ids, not secrets
         self._task_class: type | None = None
+        self.listeners: Any = None  # listeners.ListenerHub in the server process: opened per new service
 
     # ------------------------------------------------------------------ bookkeeping
     def reset(self) -> None:
@@ -323,7 +229,9 @@ class Simulation:
 
     def _task(self, **kwargs: Any) -> Any:
         if self._task_class is None:
-            self._task_class = _make_task_class()
+            from envpromote.sandbox.tasks import make_task_class
+
+            self._task_class = make_task_class()
         return self._task_class(**kwargs)
 
     def _live(self, sim: SimService) -> bool:
@@ -425,8 +333,11 @@ class Simulation:
             deployment.running = [
                 self._start_task(sim, deployment, deployment.created_at) for _ in range(deployment.desired)
             ]
+            deployment.revision_arn = self._revision_arn(service, deployment.id.removeprefix("ecs-svc/"))
             sim.deployments = [deployment]
             sim.last_completed_td = td.arn
+            if self.listeners is not None:
+                self.listeners.open(self.key(service))
             self._service_event(
                 sim, f"(service {sim.name}) has reached a steady state.", deployment.created_at
             )
@@ -470,8 +381,7 @@ class Simulation:
         )
         sources = [
             {
-                "arn": f"arn:aws:ecs:{region}:{account}:service-revision/{service.cluster_name}/{service.name}/"
-                + d.id.removeprefix("ecs-svc/"),
+                "arn": d.revision_arn or self._revision_arn(service, d.id.removeprefix("ecs-svc/")),
                 "requestedTaskCount": d.desired,
                 "runningTaskCount": len(d.running),
                 "pendingTaskCount": d.pending,
@@ -491,7 +401,15 @@ class Simulation:
             updated_at=when,
             circuit_breaker={"status": "MONITORING", "failureCount": 0, "threshold": threshold},
             deployment_configuration=config,
+            wall=self.clock.wall,
         )
+        alarms = config.get("alarms") or {}
+        if alarms.get("alarmNames"):
+            sd.alarms = {
+                "status": "MONITORING" if alarms.get("enable") else "DISABLED",
+                "alarmNames": list(alarms["alarmNames"]),
+                "triggeredAlarmNames": [],
+            }
         sim.service_deployments.append(sd)
         deployment = SimDeployment(
             id=_new_deployment_id(self.rng),
@@ -502,11 +420,17 @@ class Simulation:
             desired=service.desired_count,
             service_deployment=sd,
             pending=service.desired_count,
+            revision_arn=revision_arn,
         )
         deployment.reason = f"ECS deployment {deployment.id} in progress."
         sim.deployments.insert(0, deployment)
         self._record(sim, deployment, "IN_PROGRESS", 0.0, scenario.text)
         self._publish_deployment(sim, deployment, "SERVICE_DEPLOYMENT_IN_PROGRESS", when)
+        if staged.is_staged(config):
+            staged.start(self, sim, deployment, config, now)
+            sd.staged = deployment.staged
+        else:
+            sim.traffic = None
         self._render(sim)
         return deployment
 
@@ -520,26 +444,44 @@ class Simulation:
                     continue
                 changed = False
                 for deployment in list(sim.deployments):
-                    if deployment.rollout_state == "IN_PROGRESS" and not deployment.superseded:
+                    if deployment.superseded:
+                        continue
+                    if deployment.staged is not None and deployment.staged.moving:
+                        changed |= staged.advance(self, sim, deployment, now)
+                    elif deployment.rollout_state == "IN_PROGRESS" and deployment.staged is None:
                         changed |= self._advance_deployment(sim, deployment, now)
                 if changed:
                     self._render(sim)
             self.sink.deliver_due()
 
     def next_due(self) -> float | None:
-        """Sandbox time of the next conclusion (COMPLETED or FAILED) of a rollout in progress; None if none is due.
+        """Sandbox time of the next conclusion (COMPLETED or FAILED) of a rollout in progress, or of the next step
+        of a staged one; None if none is due.
 
-        Stuck rollouts never conclude, so they are never due.
+        Stuck rollouts never conclude and paused ones wait for ContinueServiceDeployment: neither is due.
         """
         with LOCK:
-            due = [
-                d.start
-                + (d.scenario.complete_s or 0.0 if d.scenario.kind == "healthy" else d.scenario.fail_s or 0.0)
-                for sim in self.services.values()
-                if self._live(sim)
-                for d in sim.deployments
-                if d.rollout_state == "IN_PROGRESS" and not d.superseded and d.scenario.kind != "stuck"
-            ]
+            due: list[float] = []
+            for sim in self.services.values():
+                if not self._live(sim):
+                    continue
+                for d in sim.deployments:
+                    if d.superseded:
+                        continue
+                    if d.staged is not None:
+                        at = staged.due(d)
+                        if at is not None:
+                            due.append(at)
+                    elif d.rollout_state == "IN_PROGRESS" and d.scenario.kind != "stuck":
+                        scenario = d.scenario
+                        due.append(
+                            d.start
+                            + (
+                                scenario.complete_s or 0.0
+                                if scenario.kind == "healthy"
+                                else scenario.fail_s or 0.0
+                            )
+                        )
             return min(due, default=None)
 
     def settle(self, max_steps: int = 1000) -> float:
@@ -714,16 +656,31 @@ class Simulation:
         if sd is not None:
             sd.circuit_breaker["status"] = "TRIGGERED"
             sd.updated_at = when
-        previous = next((x for x in sim.deployments if x is not d), None)
         if not sim.rollback_enabled() or sim.last_completed_td is None:
             if sd is not None:
                 sd.status = "STOPPED"
                 sd.status_reason = "Circuit breaker: tasks failed to start; rollback is not enabled."
                 sd.stopped_at = when
             return
+        self._roll_back_rolling(sim, d, offset, "Circuit breaker: tasks failed to start")
+
+    def _roll_back_rolling(self, sim: SimService, d: SimDeployment, offset: float, reason: str) -> None:
+        """A new PRIMARY deployment on the last completed task definition (circuit breaker, StopServiceDeployment)."""
+        when = d.at(offset)
+        sd = d.service_deployment
+        previous = next((x for x in sim.deployments if x is not d), None)
+        assert sim.last_completed_td is not None
+        breaker = reason.startswith("Circuit breaker")
+        if d.rollout_state == "IN_PROGRESS":
+            d.rollout_state, d.reason, d.pending, d.updated_at = "FAILED", reason, 0, when
         d.status = "ACTIVE"
         back_to = previous.id if previous is not None else "(none)"
-        done = d.scenario.rollback_done_s if d.scenario.rollback_done_s is not None else offset
+        scenario = d.scenario  # a requested rollback takes as long as the rollout would have
+        done = (
+            scenario.rollback_done_s
+            if scenario.rollback_done_s is not None
+            else offset + (scenario.complete_s or 0)
+        )
         rollback = SimDeployment(
             id=_new_deployment_id(self.rng),
             task_definition=sim.last_completed_td,
@@ -736,16 +693,24 @@ class Simulation:
             rollback_to=back_to,
             origin=d.zero,
         )
-        rollback.reason = f"ECS deployment circuit breaker: rolling back to deploymentId {back_to}."
+        rollback.reason = (
+            f"ECS deployment circuit breaker: rolling back to deploymentId {back_to}."
+            if breaker
+            else f"ECS deployment rollback requested: rolling back to deploymentId {back_to}."
+        )
         sim.deployments.insert(0, rollback)
         for other in sim.deployments[1:]:
             other.status = "ACTIVE"
         self._service_event(sim, f"(service {sim.name}) rolling back to deployment {back_to}.", when)
         if sd is not None:
             sd.status = "ROLLBACK_IN_PROGRESS"
-            sd.status_reason = "Circuit breaker triggered; rolling back to the previous service revision."
+            sd.status_reason = (
+                "Circuit breaker triggered; rolling back to the previous service revision."
+                if breaker
+                else f"{reason} Rolling back to the previous service revision."
+            )
             sd.rollback = {
-                "reason": "Circuit breaker: tasks failed to start",
+                "reason": reason,
                 "startedAt": when,
                 "serviceRevisionArn": sd.source_revisions[0]["arn"] if sd.source_revisions else None,
             }
@@ -771,6 +736,107 @@ class Simulation:
         else:
             d.pending = max(0, desired - len(d.running))
         self._render(sim)
+
+    # ------------------------------------------------------------------ strategies, traffic, alarms
+    @staticmethod
+    def _revision_arn(service: Any, revision_id: str) -> str:
+        return (
+            f"arn:aws:ecs:{service.region_name}:{service._account_id}:service-revision/"
+            f"{service.cluster_name}/{service.name}/{revision_id}"
+        )
+
+    @staticmethod
+    def breaker_threshold(d: SimDeployment) -> int:
+        return circuit_breaker_threshold(d.desired)
+
+    @staticmethod
+    def set_traffic(
+        sim: SimService, green: SimDeployment, blue: SimDeployment | None, **percent: float
+    ) -> None:
+        """Route each listener's traffic: `percent[listener]` % to green, the rest to blue."""
+        sim.traffic = {
+            listener: [(green, share)] + ([(blue, 100.0 - share)] if blue is not None else [])
+            for listener, share in percent.items()
+        }
+
+    def route(self, sim: SimService, listener: str) -> list[tuple[SimDeployment, float]]:
+        """Who serves `listener` ("test" | "production"), with weights: a staged deployment's split, else
+        every deployment by its running tasks (a rolling update mixes old and new tasks)."""
+        if sim.traffic is not None and listener in sim.traffic:
+            return [(d, w) for d, w in sim.traffic[listener] if w > 0]
+        return [(d, float(len(d.running))) for d in sim.deployments if d.running]
+
+    def revision_digest(self, sim: SimService, d: SimDeployment) -> str | None:
+        return self._image_digest(sim.backend, sim.backend.describe_task_definition(d.task_definition))
+
+    @staticmethod
+    def _cloudwatch(sim: SimService) -> Any:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        return cloudwatch_backends[sim.service._account_id][sim.service.region_name]
+
+    def alarms_in_alarm(self, sim: SimService, d: SimDeployment) -> list[str]:
+        """The alarms of the deployment's ``alarms`` configuration (when enabled) that are in ALARM."""
+        sd = d.service_deployment
+        config = (sd.deployment_configuration.get("alarms") if sd is not None else None) or {}
+        if not config.get("enable") or not config.get("alarmNames"):
+            return []
+        alarms = self._cloudwatch(sim).alarms
+        return [
+            name
+            for name in config["alarmNames"]
+            if name in alarms and getattr(alarms[name], "state_value", "OK") == "ALARM"
+        ]
+
+    def set_first_alarm(self, sim: SimService, d: SimDeployment, reason: str) -> None:
+        sd = d.service_deployment
+        names = ((sd.deployment_configuration.get("alarms") if sd is not None else None) or {}).get(
+            "alarmNames"
+        )
+        backend = self._cloudwatch(sim)
+        if names and names[0] in backend.alarms:
+            backend.set_alarm_state(names[0], reason, "{}", "ALARM")
+
+    def find_service_deployment(
+        self, account: str, region: str, arn: str
+    ) -> tuple[SimService, SimServiceDeployment, SimDeployment | None] | None:
+        for (acc, reg, _, _), sim in self.services.items():
+            if acc != account or reg != region or not self._live(sim):
+                continue
+            for sd in sim.service_deployments:
+                if sd.arn == arn:
+                    d = next(
+                        (x for x in sim.deployments if x.service_deployment is sd and not x.rollback_to), None
+                    )
+                    return sim, sd, d
+        return None
+
+    def continue_deployment(self, sim: SimService, d: SimDeployment, hook_id: str, action: str) -> None:
+        """ContinueServiceDeployment; LookupError if the hook is not awaiting action."""
+        with LOCK:
+            self.advance()
+            staged.continue_hook(self, sim, d, hook_id, action)
+            self.advance()
+            self._render(sim)
+
+    def stop_deployment(
+        self, sim: SimService, sd: SimServiceDeployment, d: SimDeployment | None, stop_type: str
+    ) -> None:
+        """StopServiceDeployment; LookupError if the service deployment is no longer in progress."""
+        with LOCK:
+            self.advance()
+            if sd.status not in {"PENDING", "IN_PROGRESS"} or d is None:
+                raise LookupError(sd.arn)
+            now = self.clock.now()
+            reason = f"Service deployment stopped by StopServiceDeployment ({stop_type})."
+            if stop_type == "ABORT":
+                staged.stop(self, sim, d, now, reason)
+            elif d.staged is not None:
+                staged.rollback(self, sim, d, now, reason)
+            else:
+                self._roll_back_rolling(sim, d, now - d.start, reason)
+            self.advance()
+            self._render(sim)
 
     # ------------------------------------------------------------------ output
     def _record(
@@ -853,15 +919,21 @@ class Simulation:
                     continue
                 if service and service.split("/")[-1] != service_name:
                     continue
-                moving = [d for d in sim.deployments if d.rollout_state == "IN_PROGRESS" and not d.superseded]
+                moving = [
+                    d
+                    for d in sim.deployments
+                    if not d.superseded
+                    and (d.staged.moving if d.staged is not None else d.rollout_state == "IN_PROGRESS")
+                ]
                 out.append(
                     {
                         "region": region,
                         "cluster": cluster_name,
                         "service": service_name,
                         "entries": [e.to_json() for e in sim.timeline],
-                        "in_progress": [d.id for d in moving if d.scenario.kind != "stuck"],
-                        "stuck": [d.id for d in moving if d.scenario.kind == "stuck"],
+                        "in_progress": [d.id for d in moving if d.scenario.kind != "stuck" or d.staged],
+                        "stuck": [d.id for d in moving if d.scenario.kind == "stuck" and not d.staged],
+                        "paused": [d.id for d in moving if d.staged is not None and d.staged.paused],
                     }
                 )
             return out
