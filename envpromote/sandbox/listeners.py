@@ -28,7 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from envpromote.sandbox.simulation import SimDeployment, SimService, Simulation
+    from envpromote.sandbox.deployments import SimDeployment, SimService
+    from envpromote.sandbox.simulation import Simulation
 
 LISTENERS = ("test", "production")
 NO_REVISION = "(none)"

@@ -1,42 +1,50 @@
 """ECS rollout simulation layered on moto's (static) ECS backend.
 
-moto stores services and task definitions but never rolls anything out. This module keeps, per service, a
-list of deployments that advance on a timeline chosen by the rollout's scenario (``scenarios.py``),
-measured on the sandbox clock (``clock.py``: scaled and advanceable, so tests need not wait in real time), and writes the result back into moto's objects so every ECS API (DescribeServices,
-ListTasks, DescribeTasks, the waiters) sees it:
+(Over 400 lines: this is the one object the patches, the server, the ticker and the listeners call under one
+lock — service bookkeeping, deployment start, time, queries and output. What a deployment does over time
+lives in ``rolling.py`` (ROLLING) and ``staged.py`` + ``strategies.py`` (BLUE_GREEN, CANARY, LINEAR), the
+state in ``deployments.py``, the task objects in ``tasks.py``.)
 
-* CreateService keeps ``deploymentConfiguration``; its first deployment is COMPLETED at once (so a freshly
-  provisioned sandbox is steady).
+moto stores services and task definitions but never rolls anything out. This module keeps, per service, a
+list of deployments that advance on a timeline chosen by the rollout's scenario (``scenarios.py``) and the
+service's ``deploymentConfiguration.strategy``, measured on the sandbox clock (``clock.py``: scaled and
+advanceable, so tests need not wait in real time), and writes the result back into moto's objects so every
+ECS API (DescribeServices, ListTasks, DescribeTasks, the waiters) sees it:
+
+* CreateService keeps ``deploymentConfiguration`` (strategy included); its first deployment is COMPLETED at
+  once (so a freshly provisioned sandbox is steady).
 * UpdateService with a new task definition (or forceNewDeployment) starts a new PRIMARY deployment
-  (``ecs-svc/<digits>``, IN_PROGRESS, runningCount 0); the previous one becomes ACTIVE.
-* healthy: tasks start evenly until ``complete``; then COMPLETED, the older deployments' tasks are stopped
-  and those deployments disappear.
-* circuit-breaker: tasks start and exit 1 ("Essential container in task exited") evenly until ``fail``,
-  where the deployment is FAILED with failedTasks = ECS's threshold (>= 3). With rollback enabled a new
-  PRIMARY deployment on the last completed task definition appears and completes at ``rollback_done``;
-  the failed deployment stays ACTIVE until then.
-* stuck: stays IN_PROGRESS with every task PENDING.
+  (``ecs-svc/<digits>``, IN_PROGRESS, runningCount 0); the previous one becomes ACTIVE. ROLLING plays the
+  scenario (``rolling.py``); BLUE_GREEN, CANARY and LINEAR play ECS's lifecycle stages (``staged.py``).
 
 Every deployment state change and every stopped task is also published as an ECS EventBridge event, and each
-UpdateService gets a service deployment (ListServiceDeployments / DescribeServiceDeployments).
+UpdateService gets a service deployment (ListServiceDeployments / DescribeServiceDeployments /
+ContinueServiceDeployment / StopServiceDeployment). Each service's "test" and "production" listeners
+(``listeners.py``) ask ``route`` who serves them.
 
 All state is guarded by ``LOCK``: the server's ticker thread, every ECS request and every clock advance move
 the simulation under it, so changes happen on the sandbox clock whether or not anybody is asking. Every
 timestamp the simulation reports (deployments, service events, tasks, EventBridge events) is
 ``clock.wall(...)`` of its scheduled sandbox time.
 """
-
 from __future__ import annotations
 
 import random
 import threading
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from envpromote.sandbox import events, staged
+from envpromote.sandbox import events, rolling, staged
 from envpromote.sandbox.clock import SandboxClock
+from envpromote.sandbox.deployments import (
+    SimDeployment,
+    SimService,
+    SimServiceDeployment,
+    TimelineEntry,
+    new_deployment_id,
+    short_id,
+)
 from envpromote.sandbox.scenarios import (
     DEFAULT_SCENARIO,
     SCENARIO_ANNOTATION,
@@ -50,161 +58,6 @@ from envpromote.sandbox.scenarios import (
 LOCK = threading.RLock()
 MAX_SERVICE_EVENTS = 100
 SETTLE_STEP_S = 1e-6
-FAILED_TASK_REASON = "Essential container in task exited"
-FAILED_DEPLOYMENT_REASON = "ECS deployment circuit breaker: tasks failed to start."
-
-
-def _new_deployment_id(rng: random.Random) -> str:
-    return f"ecs-svc/{rng.randrange(10**18, 10**19)}"
-
-
-def _short_id(rng: random.Random) -> str:
-    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(20))
-
-
-@dataclass
-class SimServiceDeployment:
-    """One UpdateService as the service deployments API reports it."""
-
-    arn: str
-    service_arn: str
-    cluster_arn: str
-    target_revision_arn: str
-    target_task_definition: str
-    source_revisions: list[dict[str, Any]]
-    created_at: datetime
-    status: str = "IN_PROGRESS"
-    status_reason: str = ""
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    stopped_at: datetime | None = None
-    updated_at: datetime | None = None
-    rollback: dict[str, Any] | None = None
-    circuit_breaker: dict[str, Any] = field(default_factory=dict)
-    deployment_configuration: dict[str, Any] = field(default_factory=dict)
-    lifecycle_stage: str | None = None
-    alarms: dict[str, Any] = field(default_factory=dict)
-    staged: Any = None  # staged.Staged of a BLUE_GREEN / CANARY / LINEAR deployment
-    wall: Any = None  # the clock's wall(): hook expiry times
-
-    def summary(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "serviceDeploymentArn": self.arn,
-            "serviceArn": self.service_arn,
-            "clusterArn": self.cluster_arn,
-            "createdAt": self.created_at,
-            "startedAt": self.started_at,
-            "targetServiceRevisionArn": self.target_revision_arn,
-            "status": self.status,
-            "statusReason": self.status_reason,
-        }
-        if self.finished_at:
-            data["finishedAt"] = self.finished_at
-        if self.stopped_at:
-            data["stoppedAt"] = self.stopped_at
-        return data
-
-    def describe(self) -> dict[str, Any]:
-        data = self.summary()
-        data.pop("targetServiceRevisionArn")
-        data["updatedAt"] = self.updated_at or self.created_at
-        data["sourceServiceRevisions"] = [dict(r) for r in self.source_revisions]
-        data["targetServiceRevision"] = {"arn": self.target_revision_arn}
-        data["deploymentConfiguration"] = self.deployment_configuration
-        data["deploymentCircuitBreaker"] = self.circuit_breaker
-        if self.alarms:
-            data["alarms"] = self.alarms
-        if self.lifecycle_stage:
-            data["lifecycleStage"] = self.lifecycle_stage
-        st = self.staged
-        if st is not None:
-            test, production = st.test_percent, st.production_percent
-            data["targetServiceRevision"].update(
-                requestedTestTrafficWeight=test, requestedProductionTrafficWeight=production
-            )
-            for source in data["sourceServiceRevisions"]:
-                if st.blue is not None and source["arn"] == st.blue.revision_arn:
-                    source.update(
-                        requestedTestTrafficWeight=100.0 - test,
-                        requestedProductionTrafficWeight=100.0 - production,
-                    )
-            data["lifecycleHookDetails"] = [run.describe(self.wall) for run in st.runs]
-        if self.rollback:
-            data["rollback"] = self.rollback
-        return data
-
-
-@dataclass
-class SimDeployment:
-    id: str
-    task_definition: str
-    scenario: Scenario
-    start: float  # sandbox-clock seconds; the timeline's zero
-    created_at: datetime
-    desired: int
-    service_deployment: SimServiceDeployment | None
-    status: str = "PRIMARY"
-    rollout_state: str = "IN_PROGRESS"
-    reason: str = ""
-    failed: int = 0
-    running: list[Any] = field(default_factory=list)  # SimTask
-    pending: int = 0
-    superseded: bool = False
-    rollback_to: str | None = None
-    updated_at: datetime | None = None
-    origin: float | None = None  # the UpdateService this rollout belongs to (a rollback shares its failure's)
-    revision_arn: str = ""
-    staged: staged.Staged | None = None  # BLUE_GREEN / CANARY / LINEAR
-
-    @property
-    def zero(self) -> float:
-        return self.start if self.origin is None else self.origin
-
-    def at(self, offset: float) -> datetime:
-        return self.created_at + timedelta(seconds=offset)
-
-
-@dataclass
-class TimelineEntry:
-    """A state change, at its scheduled offset from UpdateService (``t``) and when it was applied (``applied``)."""
-
-    deployment: str
-    state: str
-    t: float
-    applied: float
-    detail: str = ""
-    service_deployment: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "service_deployment": self.service_deployment,
-            "deployment": self.deployment,
-            "state": self.state,
-            "t": round(self.t, 3),
-            "applied": round(self.applied, 3),
-            "detail": self.detail,
-        }
-
-
-@dataclass
-class SimService:
-    service: Any  # moto.ecs.models.Service
-    backend: Any  # moto.ecs.models.EC2ContainerServiceBackend
-    deployments: list[SimDeployment] = field(default_factory=list)
-    last_completed_td: str | None = None
-    service_deployments: list[SimServiceDeployment] = field(default_factory=list)
-    timeline: list[TimelineEntry] = field(default_factory=list)
-    # listener -> [(deployment, percent)] while a staged deployment moves traffic; None: by running tasks
-    traffic: dict[str, list[tuple[Any, float]]] | None = None
-
-    @property
-    def name(self) -> str:
-        return str(self.service.name)
-
-    def rollback_enabled(self) -> bool:
-        config = getattr(self.service, "deployment_configuration", None) or {}
-        breaker = config.get("deploymentCircuitBreaker") or {}
-        return bool(breaker.get("enable")) and bool(breaker.get("rollback"))
 
 
 class Simulation:
@@ -320,7 +173,7 @@ class Simulation:
                 return
             td = backend.describe_task_definition(service.task_definition)
             deployment = SimDeployment(
-                id=_new_deployment_id(self.rng),
+                id=new_deployment_id(self.rng),
                 task_definition=td.arn,
                 scenario=parse_scenario("healthy:0"),
                 start=now,
@@ -354,7 +207,7 @@ class Simulation:
             td = backend.describe_task_definition(service.task_definition)
             primary = sim.deployments[0] if sim.deployments else None
             if primary is not None and td.arn == primary.task_definition and not force_new_deployment:
-                self._scale(sim, primary, service.desired_count)
+                rolling.scale(self, sim, primary, service.desired_count)
                 return
             self.start_deployment(sim, td)
 
@@ -375,7 +228,7 @@ class Simulation:
                 sd.status_reason = "A newer service deployment started."
                 sd.stopped_at = sd.updated_at = when
         region, account = service.region_name, service._account_id
-        sd_id = _short_id(self.rng)
+        sd_id = short_id(self.rng)
         revision_arn = (
             f"arn:aws:ecs:{region}:{account}:service-revision/{service.cluster_name}/{service.name}/{sd_id}"
         )
@@ -412,7 +265,7 @@ class Simulation:
             }
         sim.service_deployments.append(sd)
         deployment = SimDeployment(
-            id=_new_deployment_id(self.rng),
+            id=new_deployment_id(self.rng),
             task_definition=td.arn,
             scenario=scenario,
             start=now,
@@ -449,7 +302,7 @@ class Simulation:
                     if deployment.staged is not None and deployment.staged.moving:
                         changed |= staged.advance(self, sim, deployment, now)
                     elif deployment.rollout_state == "IN_PROGRESS" and deployment.staged is None:
-                        changed |= self._advance_deployment(sim, deployment, now)
+                        changed |= rolling.advance(self, sim, deployment, now)
                 if changed:
                     self._render(sim)
             self.sink.deliver_due()
@@ -509,47 +362,6 @@ class Simulation:
                 default=0.0,
             )
 
-    def _advance_deployment(self, sim: SimService, d: SimDeployment, now: float) -> bool:
-        elapsed = now - d.start
-        scenario = d.scenario
-        if scenario.kind == "healthy":
-            complete = scenario.complete_s or 0.0
-            target = d.desired if elapsed >= complete else int(d.desired * elapsed / complete)
-            started = self._start_up_to(sim, d, target, complete)
-            if elapsed >= complete:
-                self._complete(sim, d, complete)
-                return True
-            return started
-        if scenario.kind == "circuit-breaker":
-            fail_at = scenario.fail_s or 0.0
-            threshold = circuit_breaker_threshold(d.desired)
-            changed = False
-            while d.failed < threshold:
-                due = fail_at * (d.failed + 1) / threshold
-                if elapsed < due:
-                    break
-                self._fail_task(sim, d, due)
-                changed = True
-            if elapsed >= fail_at:
-                self._fail(sim, d, fail_at)
-                return True
-            return changed
-        return False  # stuck: nothing ever happens
-
-    def _start_up_to(self, sim: SimService, d: SimDeployment, target: int, complete: float) -> bool:
-        started = False
-        while len(d.running) < target:
-            n = len(d.running) + 1
-            offset = complete * n / d.desired if d.desired else 0.0
-            task = self._start_task(sim, d, d.at(offset))
-            d.running.append(task)
-            d.pending = max(0, d.desired - len(d.running))
-            self._service_event(
-                sim, f"(service {sim.name}) has started 1 tasks: (task {task.id}).", d.at(offset)
-            )
-            started = True
-        return started
-
     def _start_task(self, sim: SimService, d: SimDeployment, when: datetime) -> Any:
         backend = sim.backend
         td = backend.describe_task_definition(d.task_definition)
@@ -575,167 +387,6 @@ class Simulation:
         self.sink.publish(
             service._account_id, service.region_name, events.task_state_change(task.to_event_detail(), when)
         )
-
-    def _fail_task(self, sim: SimService, d: SimDeployment, offset: float) -> None:
-        when = d.at(offset)
-        task = self._start_task(sim, d, when)
-        self._service_event(sim, f"(service {sim.name}) has started 1 tasks: (task {task.id}).", when)
-        self._stop_task(
-            sim, task, reason=FAILED_TASK_REASON, code="EssentialContainerExited", exit_code=1, when=when
-        )
-        d.failed += 1
-        if d.service_deployment is not None:
-            d.service_deployment.circuit_breaker["failureCount"] = d.failed
-            d.service_deployment.updated_at = when
-        self._record(sim, d, "TASK_STOPPED", offset, f"{task.task_arn}: {FAILED_TASK_REASON} (exit code 1)")
-
-    def _complete(self, sim: SimService, d: SimDeployment, offset: float) -> None:
-        when = d.at(offset)
-        d.rollout_state = "COMPLETED"
-        d.reason = f"ECS deployment {d.id} completed."
-        d.pending = 0
-        d.updated_at = when
-        stopped: list[Any] = []
-        for other in sim.deployments:
-            if other is d:
-                continue
-            for task in other.running:
-                self._stop_task(
-                    sim,
-                    task,
-                    reason=f"Scaling activity initiated by (deployment {d.id})",
-                    code="ServiceSchedulerInitiated",
-                    exit_code=0,
-                    when=when,
-                )
-                stopped.append(task)
-            other.running = []
-        sim.deployments = [d]
-        d.status = "PRIMARY"
-        sim.last_completed_td = d.task_definition
-        if stopped:
-            ids = " ".join(f"(task {t.id})" for t in stopped)
-            self._service_event(
-                sim, f"(service {sim.name}) has stopped {len(stopped)} running tasks: {ids}.", when
-            )
-        self._service_event(sim, f"(service {sim.name}) (deployment {d.id}) deployment completed.", when)
-        self._service_event(sim, f"(service {sim.name}) has reached a steady state.", when)
-        sd = d.service_deployment
-        if sd is not None:
-            sd.status = "ROLLBACK_SUCCESSFUL" if d.rollback_to else "SUCCESSFUL"
-            sd.status_reason = "Rollback completed." if d.rollback_to else "Service deployment completed."
-            sd.finished_at = sd.updated_at = when
-            if sd.circuit_breaker.get("status") == "MONITORING":
-                sd.circuit_breaker["status"] = "MONITORING_COMPLETE"
-        self._record(sim, d, "COMPLETED", offset, "")
-        self._publish_deployment(sim, d, "SERVICE_DEPLOYMENT_COMPLETED", when)
-        service = sim.service
-        self.sink.publish(
-            service._account_id,
-            service.region_name,
-            events.service_action(
-                service_arn=service.arn,
-                cluster_arn=service.cluster_arn,
-                event_name="SERVICE_STEADY_STATE",
-                when=when,
-            ),
-        )
-
-    def _fail(self, sim: SimService, d: SimDeployment, offset: float) -> None:
-        when = d.at(offset)
-        d.rollout_state = "FAILED"
-        d.reason = FAILED_DEPLOYMENT_REASON
-        d.pending = 0
-        d.updated_at = when
-        self._service_event(
-            sim, f"(service {sim.name}) (deployment {d.id}) deployment failed: tasks failed to start.", when
-        )
-        self._record(sim, d, "FAILED", offset, d.reason)
-        self._publish_deployment(sim, d, "SERVICE_DEPLOYMENT_FAILED", when)
-        sd = d.service_deployment
-        if sd is not None:
-            sd.circuit_breaker["status"] = "TRIGGERED"
-            sd.updated_at = when
-        if not sim.rollback_enabled() or sim.last_completed_td is None:
-            if sd is not None:
-                sd.status = "STOPPED"
-                sd.status_reason = "Circuit breaker: tasks failed to start; rollback is not enabled."
-                sd.stopped_at = when
-            return
-        self._roll_back_rolling(sim, d, offset, "Circuit breaker: tasks failed to start")
-
-    def _roll_back_rolling(self, sim: SimService, d: SimDeployment, offset: float, reason: str) -> None:
-        """A new PRIMARY deployment on the last completed task definition (circuit breaker, StopServiceDeployment)."""
-        when = d.at(offset)
-        sd = d.service_deployment
-        previous = next((x for x in sim.deployments if x is not d), None)
-        assert sim.last_completed_td is not None
-        breaker = reason.startswith("Circuit breaker")
-        if d.rollout_state == "IN_PROGRESS":
-            d.rollout_state, d.reason, d.pending, d.updated_at = "FAILED", reason, 0, when
-        d.status = "ACTIVE"
-        back_to = previous.id if previous is not None else "(none)"
-        scenario = d.scenario  # a requested rollback takes as long as the rollout would have
-        done = (
-            scenario.rollback_done_s
-            if scenario.rollback_done_s is not None
-            else offset + (scenario.complete_s or 0)
-        )
-        rollback = SimDeployment(
-            id=_new_deployment_id(self.rng),
-            task_definition=sim.last_completed_td,
-            scenario=Scenario("healthy", complete_s=max(0.0, done - offset), text=f"rollback of {d.id}"),
-            start=d.start + offset,
-            created_at=when,
-            desired=d.desired,
-            service_deployment=sd,
-            pending=d.desired,
-            rollback_to=back_to,
-            origin=d.zero,
-        )
-        rollback.reason = (
-            f"ECS deployment circuit breaker: rolling back to deploymentId {back_to}."
-            if breaker
-            else f"ECS deployment rollback requested: rolling back to deploymentId {back_to}."
-        )
-        sim.deployments.insert(0, rollback)
-        for other in sim.deployments[1:]:
-            other.status = "ACTIVE"
-        self._service_event(sim, f"(service {sim.name}) rolling back to deployment {back_to}.", when)
-        if sd is not None:
-            sd.status = "ROLLBACK_IN_PROGRESS"
-            sd.status_reason = (
-                "Circuit breaker triggered; rolling back to the previous service revision."
-                if breaker
-                else f"{reason} Rolling back to the previous service revision."
-            )
-            sd.rollback = {
-                "reason": reason,
-                "startedAt": when,
-                "serviceRevisionArn": sd.source_revisions[0]["arn"] if sd.source_revisions else None,
-            }
-        self._record(sim, rollback, "ROLLBACK_IN_PROGRESS", 0.0, rollback.reason)
-        self._publish_deployment(sim, rollback, "SERVICE_DEPLOYMENT_IN_PROGRESS", when)
-
-    def _scale(self, sim: SimService, d: SimDeployment, desired: int) -> None:
-        when = self.clock.wall()
-        d.desired = desired
-        if d.rollout_state == "COMPLETED":
-            while len(d.running) < desired:
-                d.running.append(self._start_task(sim, d, when))
-            while len(d.running) > desired:
-                task = d.running.pop()
-                self._stop_task(
-                    sim,
-                    task,
-                    reason=f"Scaling activity initiated by (deployment {d.id})",
-                    code="ServiceSchedulerInitiated",
-                    exit_code=0,
-                    when=when,
-                )
-        else:
-            d.pending = max(0, desired - len(d.running))
-        self._render(sim)
 
     # ------------------------------------------------------------------ strategies, traffic, alarms
     @staticmethod
@@ -834,7 +485,7 @@ class Simulation:
             elif d.staged is not None:
                 staged.rollback(self, sim, d, now, reason)
             else:
-                self._roll_back_rolling(sim, d, now - d.start, reason)
+                rolling.roll_back_rolling(self, sim, d, now - d.start, reason)
             self.advance()
             self._render(sim)
 

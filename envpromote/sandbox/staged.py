@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from envpromote.sandbox import rolling
 from envpromote.sandbox.strategies import STAGE_S, Hook, Step, hooks_of, plan, strategy_of
 
 if TYPE_CHECKING:
-    from envpromote.sandbox.simulation import SimDeployment, SimService, Simulation
+    from envpromote.sandbox.deployments import SimDeployment, SimService
+    from envpromote.sandbox.simulation import Simulation
 
 FAILED_HEALTH_REASON = "Target health checks failed for the target service revision."
 
@@ -154,7 +156,7 @@ def advance(engine: Simulation, sim: SimService, d: SimDeployment, now: float) -
         if st.index == len(st.steps):
             st.finished = True
             sim.traffic = None
-            engine._complete(sim, d, end - d.start)
+            rolling.complete(engine, sim, d, end - d.start)
             return True
         st.step_start = end
         _enter(engine, sim, d, end)
@@ -206,7 +208,7 @@ def _enter(engine: Simulation, sim: SimService, d: SimDeployment, t: float) -> N
     if d.scenario.fail_stage == step.stage:
         if step.stage == "SCALE_UP":
             for _ in range(engine.breaker_threshold(d)):
-                engine._fail_task(sim, d, t - d.start)
+                rolling.fail_task(engine, sim, d, t - d.start)
             reason = "ECS deployment circuit breaker: tasks failed to start."
         else:
             reason = FAILED_HEALTH_REASON
