@@ -27,6 +27,7 @@ the simulation under it, so changes happen on the sandbox clock whether or not a
 timestamp the simulation reports (deployments, service events, tasks, EventBridge events) is
 ``clock.wall(...)`` of its scheduled sandbox time.
 """
+
 from __future__ import annotations
 
 import random

@@ -351,6 +351,63 @@ def test_pause_hook_holds_until_continue(sandbox: Sandbox, ecs: Any, checked: Sh
     assert "ContinueServiceDeployment" in checked.checked
 
 
+@pytest.mark.parametrize(
+    ("hook_stage", "stage", "test", "production"),
+    [
+        ("RECONCILE_SERVICE", "RECONCILE_SERVICE", 0.0, 0.0),
+        ("PRE_SCALE_UP", "PRE_SCALE_UP", 0.0, 0.0),
+        ("POST_SCALE_UP", "POST_SCALE_UP", 0.0, 0.0),
+        ("TEST_TRAFFIC_SHIFT", "TEST_TRAFFIC_SHIFT", 100.0, 0.0),
+        ("POST_TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", 100.0, 0.0),
+        ("PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", 100.0, 0.0),
+        ("PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", 100.0, 100.0),
+        ("POST_PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", 100.0, 100.0),
+    ],
+)
+def test_pause_at_every_hook_stage(
+    sandbox: Sandbox, ecs: Any, hook_stage: str, stage: str, test: float, production: float
+) -> None:
+    _, arn = deploy(ecs, "healthy:1", strategy="LINEAR", lifecycleHooks=[pause_hook(hook_stage)])
+    sandbox.settle()
+    paused = sd(ecs, arn)
+    assert paused["lifecycleStage"] == stage
+    target = paused["targetServiceRevision"]
+    assert (target["requestedTestTrafficWeight"], target["requestedProductionTrafficWeight"]) == (
+        test,
+        production,
+    )
+    [hook] = paused["lifecycleHookDetails"]
+    ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action="CONTINUE")
+    sandbox.settle()
+    assert sd(ecs, arn)["status"] == "SUCCESSFUL"
+
+
+def test_lambda_hooks_succeed_and_pause_hooks_queue(sandbox: Sandbox, ecs: Any) -> None:
+    """The sandbox has no Lambda: an AWS_LAMBDA hook succeeds at once; two PAUSE hooks wait one after the other."""
+    function = "arn:aws:lambda:us-east-1:123456789012:function:verify"
+    hooks = [
+        {
+            "targetType": "AWS_LAMBDA",
+            "hookTargetArn": function,
+            "roleArn": "arn:aws:iam::123456789012:role/h",
+            "lifecycleStages": ["POST_SCALE_UP"],
+        },
+        pause_hook("POST_TEST_TRAFFIC_SHIFT"),
+        pause_hook("POST_TEST_TRAFFIC_SHIFT"),
+    ]
+    _, arn = deploy(ecs, "healthy:1", strategy="BLUE_GREEN", lifecycleHooks=hooks)
+    sandbox.settle()
+    lam, first, second = sd(ecs, arn)["lifecycleHookDetails"]
+    assert (lam["targetType"], lam["status"], lam["targetArn"]) == ("AWS_LAMBDA", "SUCCEEDED", function)
+    assert (first["status"], second["status"]) == ("AWAITING_ACTION", "AWAITING_ACTION")
+    ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=first["hookId"], action="CONTINUE")
+    sandbox.settle()
+    assert sd(ecs, arn)["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT"
+    ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=second["hookId"], action="CONTINUE")
+    sandbox.settle()
+    assert sd(ecs, arn)["status"] == "SUCCESSFUL"
+
+
 def test_continue_with_rollback_restores_blue_before_production_traffic(sandbox: Sandbox, ecs: Any) -> None:
     old_td = service(ecs)["taskDefinition"]
     _, arn = deploy(ecs, "healthy:1+http-fail:test", strategy="BLUE_GREEN", lifecycleHooks=[pause_hook()])
