@@ -16,10 +16,12 @@ matter for the strategy deployments (``deploymentConfiguration.strategy`` BLUE_G
 * ``http-fail:test``   the revision answers HTTP 500 on ``/`` and 503 on ``/health``, only on the test listener
   (the load balancer's health checks pass: ECS does not notice; only an HTTP check on test traffic does).
 * ``http-fail``        the same on every listener.
+* ``hook-timeout:<s>``  PAUSE hooks of this revision's deployment time out after s sandbox seconds instead of
+  their ``timeoutConfiguration`` (a sandbox knob, so a paused hook can time out within seconds of real time).
 * ``alarm-in-bake``    the first alarm of ``deploymentConfiguration.alarms`` goes to ALARM when the deployment
   enters BAKE_TIME (ECS then rolls back if the alarms configuration says so).
 
-Example: ``healthy:2+http-fail:test``, ``fail-at:POST_TEST_TRAFFIC_SHIFT``.
+Example: ``healthy:2+http-fail:test``, ``fail-at:POST_TEST_TRAFFIC_SHIFT``, ``healthy:1+hook-timeout:5``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ DEFAULT_SCENARIO = "healthy:5"
 
 SCENARIO_HELP = (
     "healthy[:complete] | circuit-breaker[:fail[:rollback_done]] | slow:<complete> | stuck | "
-    "throttle:<fraction>[:complete]; modifiers after '+': fail-at:<STAGE> | http-fail[:test] | alarm-in-bake"
+    "throttle:<fraction>[:complete]; modifiers after '+': fail-at:<STAGE> | http-fail[:test] | alarm-in-bake | hook-timeout:<seconds>"
 )
 # The lifecycle stages a service deployment reports (botocore's ServiceDeploymentLifecycleStage), in order.
 LIFECYCLE_STAGES = (
@@ -71,6 +73,7 @@ class Scenario:
     fail_stage: str | None = None  # fail-at:<STAGE>
     http_fail: str | None = None  # "test" (test listener only) | "all"
     alarm_in_bake: bool = False
+    hook_timeout_s: float | None = None  # hook-timeout:<seconds>
 
     @property
     def fails(self) -> bool:
@@ -89,7 +92,7 @@ def _seconds(raw: str, what: str, text: str) -> float:
     return value
 
 
-_MODIFIERS = ("fail-at", "http-fail", "alarm-in-bake")
+_MODIFIERS = ("fail-at", "http-fail", "alarm-in-bake", "hook-timeout")
 
 
 def parse_scenario(text: str) -> Scenario:
@@ -110,10 +113,13 @@ def parse_scenario(text: str) -> Scenario:
             changes["http_fail"] = args[0] if args else "all"
         elif name == "alarm-in-bake" and not args:
             changes["alarm_in_bake"] = True
+        elif name == "hook-timeout" and len(args) == 1:
+            changes["hook_timeout_s"] = _seconds(args[0], "hook-timeout", cleaned)
         else:
             raise ScenarioError(
                 f"sandbox scenario {cleaned!r}: unknown modifier {modifier!r}; expected fail-at:<STAGE> "
-                f"(STAGE one of {', '.join(FAILABLE_STAGES)}), http-fail, http-fail:test or alarm-in-bake"
+                f"(STAGE one of {', '.join(FAILABLE_STAGES)}), http-fail, http-fail:test, alarm-in-bake or "
+                "hook-timeout:<seconds>"
             )
     if not changes:
         return base

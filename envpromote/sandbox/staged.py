@@ -37,11 +37,12 @@ class HookRun:
     hook: Hook
     stage: str
     started: float
+    timeout_s: float
     status: str = "IN_PROGRESS"
 
     @property
     def expires(self) -> float:
-        return self.started + self.hook.timeout_s
+        return self.started + self.timeout_s
 
     def describe(self, wall: Callable[[float], datetime]) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -228,7 +229,8 @@ def _run_hooks(engine: Simulation, sim: SimService, d: SimDeployment, stage: str
     for hook in st.hooks:
         if stage not in hook.stages:
             continue
-        run = HookRun(hook_id=uuid.uuid4().hex, hook=hook, stage=stage, started=t)
+        timeout = d.scenario.hook_timeout_s if d.scenario.hook_timeout_s is not None else hook.timeout_s
+        run = HookRun(hook_id=uuid.uuid4().hex, hook=hook, stage=stage, started=t, timeout_s=timeout)
         st.runs.append(run)
         if hook.target_type == "AWS_LAMBDA":  # the sandbox has no Lambda: the hook answers SUCCEEDED at once
             run.status = "SUCCEEDED"

@@ -73,6 +73,10 @@ def test_circuit_breaker_threshold_matches_ecs(desired: int, threshold: int) -> 
         ),
         ("http-fail", Scenario("healthy", complete_s=5.0, http_fail="all", text="http-fail")),
         (
+            "healthy:1+hook-timeout:30",
+            Scenario("healthy", complete_s=1.0, hook_timeout_s=30.0, text="healthy:1+hook-timeout:30"),
+        ),
+        (
             "fail-at:BAKE_TIME",
             Scenario("healthy", complete_s=5.0, fail_stage="BAKE_TIME", text="fail-at:BAKE_TIME"),
         ),
@@ -100,6 +104,7 @@ def test_scenario_modifiers(text: str, expected: Scenario) -> None:
         ("healthy+http-fail:prod", "unknown modifier 'http-fail:prod'"),
         ("circuit-breaker+http-fail", "modifiers apply to healthy/slow/throttle timings only"),
         ("stuck+alarm-in-bake", "modifiers apply to healthy/slow/throttle timings only"),
+        ("healthy+hook-timeout:soon", "hook-timeout 'soon' is not a number of seconds"),
     ],
 )
 def test_invalid_modifiers(text: str, message: str) -> None:

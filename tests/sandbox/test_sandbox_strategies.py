@@ -463,6 +463,20 @@ def test_paused_hook_times_out_with_its_action(sandbox: Sandbox, ecs: Any, actio
     assert sd(ecs, arn)["status"] == status
 
 
+def test_hook_timeout_scenario_knob(sandbox: Sandbox, ecs: Any) -> None:
+    """hook-timeout:<s> shortens a revision's PAUSE hooks (the configured 24 h default would need a day)."""
+    _, arn = deploy(ecs, "healthy:1+hook-timeout:5", strategy="BLUE_GREEN", lifecycleHooks=[pause_hook()])
+    sandbox.settle()
+    paused = sd(ecs, arn)
+    [hook] = paused["lifecycleHookDetails"]
+    assert (hook["expiresAt"] - paused["updatedAt"]).total_seconds() == pytest.approx(5.0)
+    sandbox.advance(5.0 + EPS)
+    timed_out = sd(ecs, arn)
+    assert timed_out["lifecycleHookDetails"][0]["status"] == "TIMED_OUT"
+    assert timed_out["status"] == "ROLLBACK_IN_PROGRESS"
+    assert timed_out["rollback"]["reason"] == f"Lifecycle hook {hook['hookId']} timed out."
+
+
 # ---------------------------------------------------------------------------------------------- failures
 @pytest.mark.parametrize("stage", FAILABLE_STAGES)
 def test_failing_at_each_stage_rolls_back_to_blue(sandbox: Sandbox, ecs: Any, stage: str) -> None:
