@@ -8,7 +8,11 @@ Control API (JSON, same host and port):
   "latency_s": {"ecs": 2}, "event_loss": 0.3, "event_delay_s": 0.5, "seed": 7}; replaces the settings
   (``{}`` clears them). A share is per service name (SigV4 scope: ecs, s3, sqs, ...) or one number for all.
 * ``GET  /envpromote-sandbox/timeline?cluster=C&service=S`` -> the simulated state changes per service, and
-  per service ``in_progress`` (rollouts the clock still moves) and ``stuck`` (rollouts that never conclude)
+  per service ``in_progress`` (rollouts the clock still moves), ``stuck`` (rollouts that never conclude) and
+  ``paused`` (staged deployments held by a PAUSE hook: ContinueServiceDeployment or the hook's timeout moves
+  them; ``settle`` does not). Staged deployments add one entry per lifecycle stage (state = the stage, detail =
+  the traffic split), PAUSED / HOOK_CONTINUE / HOOK_ROLLBACK / HOOK_TIMED_OUT, ROLLBACK_IN_PROGRESS,
+  ROLLBACK_SUCCESSFUL and STOPPED
 * ``GET  /envpromote-sandbox/clock`` -> {"now", "wall", "scale", "default_scale", "advanced"}
 * ``POST /envpromote-sandbox/clock`` <- {"scale": 0..1000} and/or {"advance": seconds} and/or {"settle": true}:
   set the speed of sandbox time (0 freezes it), jump it forward, or jump it to the moment every rollout
