@@ -161,9 +161,9 @@ def apply(sim: Simulation) -> None:
             found = sim.find_service_deployment(self.current_account, self.region, arn)
             if found is None:
                 raise service_deployment_not_found(arn)
-            service, _, deployment = found
+            service, sd, deployment = found
             try:
-                if deployment is None:
+                if deployment is None or sd.status != "IN_PROGRESS":
                     raise LookupError(hook_id)
                 sim.continue_deployment(service, deployment, hook_id, action)
             except LookupError:

@@ -583,8 +583,8 @@ class Simulation:
                         "cluster": cluster_name,
                         "service": service_name,
                         "entries": [e.to_json() for e in sim.timeline],
-                        "in_progress": [d.id for d in moving if d.scenario.kind != "stuck" or d.staged],
-                        "stuck": [d.id for d in moving if d.scenario.kind == "stuck" and not d.staged],
+                        "in_progress": [d.id for d in moving if d.scenario.kind != "stuck"],
+                        "stuck": [d.id for d in moving if d.scenario.kind == "stuck"],
                         "paused": [d.id for d in moving if d.staged is not None and d.staged.paused],
                     }
                 )

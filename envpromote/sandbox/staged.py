@@ -114,6 +114,8 @@ def due(d: SimDeployment) -> float | None:
     if st.paused is not None:
         return None
     step = st.steps[st.index]
+    if step.stage == "SCALE_UP" and d.scenario.kind == "stuck":
+        return None
     return max(st.step_start + step.duration_s, st.hold_until)
 
 
@@ -144,6 +146,8 @@ def advance(engine: Simulation, sim: SimService, d: SimDeployment, now: float) -
         step = st.steps[st.index]
         end = max(st.step_start + step.duration_s, st.hold_until)
         if step.stage == "SCALE_UP":
+            if d.scenario.kind == "stuck":  # its tasks never start: it stays in SCALE_UP
+                return changed
             changed |= _scale_up(engine, sim, d, step, min(now, end))
         if now < end:
             return changed

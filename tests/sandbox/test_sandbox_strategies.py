@@ -477,6 +477,29 @@ def test_hook_timeout_scenario_knob(sandbox: Sandbox, ecs: Any) -> None:
     assert timed_out["rollback"]["reason"] == f"Lifecycle hook {hook['hookId']} timed out."
 
 
+def test_stuck_staged_deployment_stays_in_scale_up_and_a_newer_one_supersedes_it(
+    sandbox: Sandbox, ecs: Any
+) -> None:
+    _, stuck = deploy(ecs, "stuck", strategy="BLUE_GREEN", lifecycleHooks=[pause_hook("PRE_SCALE_UP")])
+    sandbox.settle()
+    hook = sd(ecs, stuck)["lifecycleHookDetails"][0]["hookId"]
+    ecs.continue_service_deployment(serviceDeploymentArn=stuck, hookId=hook)
+    sandbox.settle()
+    assert sd(ecs, stuck)["lifecycleStage"] == "SCALE_UP"
+    assert sandbox.timeline(CLUSTER, SERVICE)[0]["stuck"] == [service(ecs)["deployments"][0]["id"]]
+    _, paused = deploy(ecs, "healthy:1", strategy="BLUE_GREEN", lifecycleHooks=[pause_hook()])
+    assert sd(ecs, stuck)["status"] == "STOPPED"
+    sandbox.settle()
+    old_hook = sd(ecs, paused)["lifecycleHookDetails"][0]["hookId"]
+    td, _ = deploy(ecs, "healthy:1", strategy="BLUE_GREEN")
+    with pytest.raises(ClientError) as superseded:  # a stopped deployment's hook cannot be continued
+        ecs.continue_service_deployment(serviceDeploymentArn=paused, hookId=old_hook)
+    assert superseded.value.response["Error"]["Code"] == "InvalidParameterException"
+    sandbox.settle()
+    assert service(ecs)["taskDefinition"] == td
+    assert [d["taskDefinition"] for d in service(ecs)["deployments"]] == [td]
+
+
 # ---------------------------------------------------------------------------------------------- failures
 @pytest.mark.parametrize("stage", FAILABLE_STAGES)
 def test_failing_at_each_stage_rolls_back_to_blue(sandbox: Sandbox, ecs: Any, stage: str) -> None:
