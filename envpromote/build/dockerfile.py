@@ -165,7 +165,10 @@ def _context_files(app_dir: Path, source: str) -> list[tuple[Path, str]]:
     """(file, path relative to the source) for a COPY source, skipping caches as app/.dockerignore does."""
     root = (app_dir / source).resolve()
     if not root.is_relative_to(app_dir.resolve()):
-        raise BadInput(f"Dockerfile COPY source {source!r} is outside app/.", fix="Copy only from app/.")
+        raise BadInput(
+            f"Dockerfile COPY source {source!r} is outside {app_dir.name}/ (the build context).",
+            fix=f"Copy only from {app_dir} (the build context, [build] app_dir in envpromote.toml).",
+        )
     if root.is_file():
         return [(root, root.name)]
     return [
@@ -192,6 +195,6 @@ def app_files(app_dir: Path, config: ImageConfig) -> list[tuple[str, bytes, int]
     if not placed:
         raise BadInput(
             f"Nothing to build in {app_dir}: the Dockerfile copies nothing and there is no src/ directory.",
-            fix="Run 'invoke build' from the repository root (it packs app/), or create app/src.",
+            fix="Point [build] app_dir in envpromote.toml at your app's folder, or create its src/.",
         )
     return [(target, path.read_bytes(), path.stat().st_mode) for target, path in sorted(placed.items())]
