@@ -157,8 +157,10 @@ class Team:
     command: Path
     env: dict[str, str]
 
-    def run(self, *args: str, expected: int = EXIT_OK) -> subprocess.CompletedProcess[str]:
-        completed = run(self.command, *args, cwd=self.repo, env=self.env, timeout=STEP_TIMEOUT_S)
+    def run(
+        self, *args: str, expected: int = EXIT_OK, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        completed = run(self.command, *args, cwd=cwd or self.repo, env=self.env, timeout=STEP_TIMEOUT_S)
         shown = (
             f"envpromote {' '.join(args)} -> {completed.returncode}\n{completed.stdout}\n{completed.stderr}"
         )
@@ -169,8 +171,8 @@ class Team:
                 out.write(f"\n$ {shown}")
         return completed
 
-    def json(self, *args: str, expected: int = EXIT_OK) -> Any:
-        completed = self.run(*args, expected=expected)
+    def json(self, *args: str, expected: int = EXIT_OK, cwd: Path | None = None) -> Any:
+        completed = self.run(*args, expected=expected, cwd=cwd)
         return json.loads(completed.stdout)
 
     def commit(self, message: str) -> None:
@@ -286,6 +288,15 @@ def test_a_team_repository_builds_promotes_and_rolls_back_with_the_installed_com
         "acme-release-manager",
     ]
     assert records[1]["source_environment"] == "preprod"
+    # From another directory, --config is the one rule: the same sandbox, the same ledger, the same paths.
+    elsewhere = team.repo.parent / "elsewhere"
+    elsewhere.mkdir()
+    config = str(team.repo / "envpromote.toml")
+    assert team.json("sandbox.env", "--json", "--config", config, cwd=elsewhere) == {
+        key: value for key, value in team.env.items() if key.startswith("AWS_")
+    }
+    assert team.json("history", "--env", "live", "--json", "--config", config, cwd=elsewhere) == records
+    assert not list(elsewhere.iterdir()), "nothing is written into the current directory"
     # The local copies live where the team's config says ([ledger] local_dir), in the team's repository.
     assert any((team.repo / ".releases").rglob("*.json"))
 
