@@ -251,6 +251,13 @@ def _build_and_record(team: Team) -> dict[str, Any]:
 
 
 def test_a_team_repository_builds_promotes_and_rolls_back_with_the_installed_command(team: Team) -> None:
+    # One test (the wheel build and the sandbox are per module: under xdist a second test could pay them again).
+    # The README's tasks.py one-liner: `invoke` in the team's repository has the product's tasks.
+    listed = run(team.command.parent / "invoke", "--list", cwd=team.repo, env=team.env)
+    assert listed.returncode == 0, listed.stderr
+    names = {line.split()[0] for line in listed.stdout.splitlines() if line.startswith("  ") and line.strip()}
+    assert {"build", "deploy", "promote", "rollback", "history", "sandbox.up"} <= names
+
     first = _build_and_record(team)
     assert first["image_uri"].endswith(f"/acme/shop@{first['digest']}")
     assert first["tag"].startswith("git-")
@@ -299,10 +306,3 @@ def test_a_team_repository_builds_promotes_and_rolls_back_with_the_installed_com
     assert not list(elsewhere.iterdir()), "nothing is written into the current directory"
     # The local copies live where the team's config says ([ledger] local_dir), in the team's repository.
     assert any((team.repo / ".releases").rglob("*.json"))
-
-
-def test_the_tasks_py_one_liner_gives_invoke_the_product_tasks(team: Team) -> None:
-    listed = run(team.command.parent / "invoke", "--list", cwd=team.repo, env=team.env)
-    assert listed.returncode == 0, listed.stderr
-    names = {line.split()[0] for line in listed.stdout.splitlines() if line.startswith("  ") and line.strip()}
-    assert {"build", "deploy", "promote", "rollback", "history", "sandbox.up"} <= names
