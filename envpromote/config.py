@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG_NAME = "envpromote.toml"
 CONFIG_ENV_VAR = "ENVPROMOTE_CONFIG"
+DEFAULT_APP_DIR = "app"
+DEFAULT_INFRA_DIR = "infra"
+DEFAULT_TEMPLATE = "templates/taskdef.json.j2"
 MAX_CONFIG_BYTES = 256 * 1024
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 
@@ -105,6 +108,10 @@ class Config:
     lock: LockSettings
     environments: tuple[Environment, ...]
     summary_template: Path | None = None
+    # The app directory (Dockerfile, src/) and the Terraform tree: [build] app_dir, [infra] dir, resolved
+    # against the config file's folder like every other path (the defaults are for a Config built by hand).
+    app_dir: Path = Path(DEFAULT_APP_DIR)
+    infra_dir: Path = Path(DEFAULT_INFRA_DIR)
     _by_name: Mapping[str, Environment] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -321,7 +328,8 @@ def validate(data: Mapping[str, Any]) -> list[str]:
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     """Validate a parsed TOML document (JSON Schema, then cross-key rules) and build the Config.
 
-    Pure apart from resolving relative paths against the file's folder.
+    Pure apart from resolving relative paths against the file's folder (THE path rule: every path in the
+    file is relative to the folder that holds it, whatever the current directory is).
     """
     problems = validate(data)
     if problems:
@@ -342,7 +350,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     return Config(
         path=path,
         project_name=project["name"],
-        template=base / project.get("template", "templates/taskdef.json.j2"),
+        template=base / project.get("template", DEFAULT_TEMPLATE),
         registry=Registry(repository=data["registry"]["repository"], region=data["registry"]["region"]),
         ledger=LedgerSettings(
             bucket=led["bucket"],
@@ -357,6 +365,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         ),
         environments=environments,
         summary_template=(base / summary) if summary else None,
+        app_dir=base / data.get("build", {}).get("app_dir", DEFAULT_APP_DIR),
+        infra_dir=base / data.get("infra", {}).get("dir", DEFAULT_INFRA_DIR),
         _by_name={env.name: env for env in environments},
     )
 
