@@ -478,6 +478,182 @@ def rule_tagger(config: Config) -> list[str]:
     return problems
 
 
+# The release board's role (modules/board-role): exactly what `invoke board` reads, nothing that writes.
+BOARD_ACTIONS = {
+    "s3:listbucket",
+    "s3:getobject",
+    "kms:decrypt",
+    "ecs:describeservices",
+    "ecs:describetaskdefinition",
+    "dynamodb:getitem",
+    "sts:assumerole",
+}
+# Verbs of actions that change something (the part after "service:"). A board action starting with one of
+# them is a write whatever the service.
+WRITE_VERBS = re.compile(
+    r"^(put|delete|update|create|tag|untag|register|deregister|start|stop|run|submit|continue|set|pass|attach"
+    r"|detach|modify|upload|complete|initiate|restore|replicate|bypass|abort|batchwrite|transact|write|encrypt"
+    r"|reencrypt|generatedatakey|sign|invoke|publish|send|execute|import|replace|reset|rotate|enable|disable"
+    r"|schedule|cancel|copy|move|add|remove|revoke|grant|retire)"
+)
+BOARD_SUBJECT = "repo:${var.github_repository}:environment:board"
+BOARD_LEDGER_OBJECTS = "${var.ledger_bucket_arn}/${var.ledger_prefix}/*"
+# Ways to give a role more than its inline policy: the board role has its one inline policy only.
+EXTRA_POLICY_RESOURCES = (
+    "aws_iam_role_policy_attachment",
+    "aws_iam_policy_attachment",
+    "aws_iam_policy",
+    "aws_iam_role_policy_attachments_exclusive",
+)
+
+
+def is_write_action(action: str) -> bool:
+    """True for a write-like IAM action (`s3:PutObject`, `ecs:TagResource`, ...) or any wildcard."""
+    return "*" in action or WRITE_VERBS.match(action.lower().split(":", 1)[-1]) is not None
+
+
+def rule_board_role(config: Config) -> list[str]:
+    """The board role: trusted by the GitHub environment `board` only; reads the ledger prefix, the chain's
+    services and task definitions (region pinned), the chain's lock items; decrypts through S3/DynamoDB only."""
+    trust = _policy_doc(config, "trust")
+    doc = _policy_doc(config, "board")
+    if trust is None or doc is None:
+        return ["no board trust or policy document"]
+    problems = _board_trust_problems(config, trust)
+    sources = _dynamic_sources(doc)
+    for statement in statements(doc):
+        sid = str(_first(statement.get("sid", "?")))
+        if _first(statement.get("effect", "Allow")) == "Deny":
+            continue
+        actions = actions_of(statement)
+        resources = _strings(statement.get("resources", []))
+        conditions = conditions_of(statement)
+        writes = sorted(action for action in actions if is_write_action(action))
+        if writes:
+            problems.append(f"{sid}: the board role must not write ({', '.join(writes)})")
+        beyond = actions - BOARD_ACTIONS
+        if beyond:
+            problems.append(f"{sid}: actions beyond what the board reads ({', '.join(sorted(beyond))})")
+        if "*" in resources and not actions <= {"ecs:describetaskdefinition"}:
+            problems.append(f"{sid}: Resource * for {sorted(actions - {'ecs:describetaskdefinition'})}")
+        source = sources.get(sid, "")
+        problems += _board_scope_problems(config, sid, actions, resources, conditions, source)
+    granted = {action for statement in statements(doc) for action in actions_of(statement)}
+    lacking = BOARD_ACTIONS - {"sts:assumerole"} - granted
+    if lacking:
+        problems.append(f"the board role lacks {sorted(lacking)}: the board would show read errors")
+    for rtype in EXTRA_POLICY_RESOURCES:
+        if config.of_type(rtype):
+            problems.append(f"the board role gets policies beyond its inline one ({rtype})")
+    role = config.resources.get(("aws_iam_role", "this"), {})
+    if "managed_policy_arns" in role or _blocks(role, "inline_policy"):
+        problems.append("the board role gets policies beyond its inline one (aws_iam_role)")
+    if str(_first(role.get("assume_role_policy"))) != "${data.aws_iam_policy_document.trust.json}":
+        problems.append("the board role's trust is not the trust document")
+    policies = config.of_type("aws_iam_role_policy")
+    if [str(_first(p.get("policy"))) for p in policies.values()] != [
+        "${data.aws_iam_policy_document.board.json}"
+    ]:
+        problems.append("the board role's inline policy is not exactly the board document")
+    return problems
+
+
+def rule_board_environment_reserved(config: Config) -> list[str]:
+    """modules/github-oidc-role refuses a deploy role for the GitHub environment `board`: its subject is the
+    board role's, and a deploy role trusting it would let the board's job deploy."""
+    if not any('var.environment != "board"' in v for v in _validations(config, "environment")):
+        return ["github-oidc-role accepts environment = board (the read-only board role's subject)"]
+    return []
+
+
+def _board_trust_problems(config: Config, trust: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    if str(config.locals.get("subject")) != BOARD_SUBJECT:
+        problems.append(f"the board role trusts {config.locals.get('subject')!r}, not {BOARD_SUBJECT!r}")
+    for statement in statements(trust):
+        sid = str(_first(statement.get("sid", "?")))
+        if actions_of(statement) != {"sts:assumerolewithwebidentity"}:
+            problems.append(f"trust/{sid}: grants {sorted(actions_of(statement))}, not web identity only")
+        principals = _blocks(statement, "principals")
+        if [(_first(p.get("type")), _strings(p.get("identifiers"))) for p in principals] != [
+            ("Federated", ["${var.oidc_provider_arn}"])
+        ]:
+            problems.append(f"trust/{sid}: principals other than the GitHub OIDC provider")
+        subs = [c for c in conditions_of(statement) if c[1].endswith(":sub")]
+        if subs != [("StringEquals", "token.actions.githubusercontent.com:sub", ["${local.subject}"])]:
+            problems.append(f"trust/{sid}: sub is not StringEquals the board environment's subject only")
+        auds = [c for c in conditions_of(statement) if c[1].endswith(":aud")]
+        if auds != [("StringEquals", "token.actions.githubusercontent.com:aud", ["sts.amazonaws.com"])]:
+            problems.append(f"trust/{sid}: aud is not StringEquals sts.amazonaws.com")
+    return problems
+
+
+def _dynamic_sources(doc: dict[str, Any]) -> dict[str, str]:
+    """sid -> for_each expression of each dynamic "statement" block of a policy document."""
+    sources: dict[str, str] = {}
+    for dynamic in _blocks(doc, "dynamic"):
+        for content in _blocks(dynamic.get("statement", {}), "content"):
+            sources[str(_first(content.get("sid", "?")))] = str(_first(dynamic["statement"].get("for_each")))
+    return sources
+
+
+def _board_scope_problems(
+    config: Config,
+    sid: str,
+    actions: set[str],
+    resources: list[str],
+    conditions: list[tuple[str, str, list[str]]],
+    source: str,
+) -> list[str]:
+    """Each board action on its own resource, with its condition (`source`: a dynamic statement's for_each)."""
+    problems: list[str] = []
+    by_variable = {variable: (test, values) for test, variable, values in conditions}
+    if "s3:getobject" in actions and (
+        resources != ["${local.ledger_objects}"]
+        or config.locals.get("ledger_objects") != BOARD_LEDGER_OBJECTS
+    ):
+        problems.append(f"{sid}: ledger reads outside <bucket>/<prefix>/*")
+    if "s3:listbucket" in actions and (
+        resources != ["${var.ledger_bucket_arn}"]
+        or by_variable.get("s3:prefix") != ("StringLike", ["${var.ledger_prefix}", "${var.ledger_prefix}/*"])
+    ):
+        problems.append(f"{sid}: ListBucket not limited to the ledger prefix (s3:prefix)")
+    if "kms:decrypt" in actions:
+        test, via = by_variable.get("kms:ViaService", ("", []))
+        if (
+            resources != ["${statement.value}"]
+            or "var.ledger_kms_key_arn" not in source
+            or test != "StringEquals"
+            or not via
+            or not all(v.startswith(("s3.", "dynamodb.")) for v in via)
+        ):
+            problems.append(f"{sid}: kms:Decrypt not limited to the ledger key through S3/DynamoDB")
+    if "ecs:describeservices" in actions and resources != ["${var.service_arns}"]:
+        problems.append(f"{sid}: DescribeServices not scoped to the chain's services (var.service_arns)")
+    if "ecs:describetaskdefinition" in actions:
+        regions = str(config.locals.get("ecs_regions", ""))
+        if by_variable.get("aws:RequestedRegion") != ("StringEquals", ["${local.ecs_regions}"]) or (
+            "var.service_arns" not in regions
+        ):
+            problems.append(
+                f"{sid}: DescribeTaskDefinition without aws:RequestedRegion pinned to the services"
+            )
+    if "dynamodb:getitem" in actions and (
+        resources != ["${var.lock_table_arn}"]
+        or by_variable.get("dynamodb:LeadingKeys") != ("ForAllValues:StringEquals", ["${var.lock_ids}"])
+    ):
+        problems.append(f"{sid}: lock table reads not limited to the chain's items (dynamodb:LeadingKeys)")
+    if "sts:assumerole" in actions:
+        validations = " ".join(_validations(config, "assume_role_arns"))
+        if (
+            resources != ["${statement.value}"]
+            or "var.assume_role_arns" not in source
+            or "-(deploy|build)$" not in validations
+        ):
+            problems.append(f"{sid}: sts:AssumeRole beyond the named read roles (deploy/build roles refused)")
+    return problems
+
+
 def _denies(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         s

@@ -13,12 +13,16 @@ from pathlib import Path
 
 import pytest
 from iac_policy import (
+    BOARD_ACTIONS,
     ECS_HOOK_STAGES,
     ECS_STRATEGIES,
     Config,
+    is_write_action,
     load,
     rule_alarms,
     rule_backend,
+    rule_board_environment_reserved,
+    rule_board_role,
     rule_build_policy,
     rule_deploy_policy,
     rule_ecr,
@@ -79,6 +83,8 @@ REAL_RULES: list[tuple[str, Callable[[Config], list[str]], Path]] = [
     ("ledger-write-once", rule_ledger_write_once, module("ledger")),
     ("shared-ledger-locked", rule_shared_ledger_locked, INFRA / "envs" / "shared"),
     ("promotion-tagger", rule_tagger, module("promotion-tagger")),
+    ("board-role", rule_board_role, module("board-role")),
+    ("board-environment-reserved", rule_board_environment_reserved, module("github-oidc-role")),
     ("state-bucket", lambda c: rule_private_bucket(c, "state"), INFRA / "bootstrap" / "state"),
 ]
 
@@ -134,6 +140,80 @@ def test_every_deploy_role_trusts_exactly_one_github_environment() -> None:
         'local.deploy ? "repo:${var.github_repository}:environment:${coalesce(var.environment, "-")}"'
         in subject
     )
+
+
+def test_only_the_shared_root_creates_the_board_role() -> None:
+    """One board role, in envs/shared, over the chain's environments; its ARN is an output of that root."""
+    calls = [
+        (f"{directory.parent.name}/{directory.name}", name, call)
+        for directory in [*MODULES, *ROOTS]
+        for name, call in load(directory).modules.items()
+        if str(call.get("source", "")).endswith("/board-role")
+    ]
+    assert [(where, name) for where, name, _ in calls] == [("envs/shared", "board_role")]
+    call = calls[0][2]
+    assert call["lock_ids"] == "${var.environments}"
+    assert call["service_arns"] == "${local.board_service_arns}"
+    assert call["assume_role_arns"] == "${var.board_assume_role_arns}"
+    shared = load(INFRA / "envs" / "shared")
+    assert shared.outputs["board_role_arn"]["value"] == "${module.board_role.role_arn}"
+
+
+def test_board_service_arns_name_the_services_modules_environment_creates() -> None:
+    """Cluster <project>-<env>, service <project>-<env>-web: what the board may describe is what exists."""
+    environment = load(module("environment"))
+    assert environment.locals["name"] == "${var.project}-${var.environment}"
+    service_call = environment.modules["service"]
+    assert service_call["name"] == "${local.name}"  # the cluster's name (modules/ecs-fargate-service)
+    assert service_call["service_name"] == "${local.name}-web"
+    service = load(module("ecs-fargate-service"))
+    assert service.resources[("aws_ecs_cluster", "this")]["name"] == "${var.name}"
+    assert service.resources[("aws_ecs_service", "this")]["name"] == "${var.service_name}"
+    arns = str(load(INFRA / "envs" / "shared").locals["board_service_arns"])
+    assert "for env in var.environments" in arns
+    assert ":service/${var.project}-${env}/${var.project}-${env}-web" in arns
+
+
+def test_no_other_role_trusts_the_board_environment() -> None:
+    """Only modules/board-role names environment:board in a trust; no deploy role is made for `board`."""
+    for directory in MODULES:
+        if directory.name == "board-role":
+            continue
+        text = load(directory).text
+        assert "environment:board" not in text, directory.name
+    for _, _, call in oidc_role_calls():
+        assert call.get("environment") != "board"
+
+
+def test_board_actions_are_reads_and_write_verbs_are_caught() -> None:
+    assert not [action for action in BOARD_ACTIONS if is_write_action(action)]
+    for action in (
+        "s3:PutObject",
+        "s3:DeleteObjectVersion",
+        "ecs:UpdateService",
+        "ecs:TagResource",
+        "ecs:RegisterTaskDefinition",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+        "kms:GenerateDataKey",
+        "iam:CreateRole",
+        "iam:PassRole",
+        "s3:Get*",
+        "*",
+    ):
+        assert is_write_action(action), action
+
+
+def test_board_role_and_environment_are_documented() -> None:
+    readme = (INFRA / "README.md").read_text(encoding="utf-8")
+    assert "board_role_arn" in readme
+    assert "ENVPROMOTE_BOARD_ROLE_ARN" in readme
+    assert "repo:<owner>/<repo>:environment:board" in readme
+    table = readme.split("## GitHub settings the deploy roles rely on", 1)[1].split("\n## ", 1)[0]
+    header = next(line for line in table.splitlines() if line.startswith("| setting |"))
+    assert "| board |" in header
+    branches = next(line for line in table.splitlines() if line.startswith("| Deployment branches"))
+    assert branches.count("**Selected: `main`**") == 3  # staging, production and board
 
 
 def test_github_settings_the_trust_relies_on_are_documented() -> None:
@@ -872,6 +952,247 @@ REGRESSIONS += [
         ),
         rule_deploy_policy,
         "ECS actions beyond deploying its own service (ecs:deleteservice)",
+    ),
+]
+
+
+BOARD = module("board-role")
+BOARD_ATTACHMENT = (
+    'resource "aws_iam_role_policy_attachment" "read_only" {\n  role       = aws_iam_role.this.name\n'
+    '  policy_arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"\n}\n\nresource "aws_iam_role_policy" "this" {'
+)
+
+REGRESSIONS += [
+    (
+        "board-role-trusts-a-branch",
+        lambda: mutated(BOARD, "main.tf", ":environment:board", ":ref:refs/heads/main"),
+        rule_board_role,
+        "the board role trusts",
+    ),
+    (
+        "board-role-trusts-a-deploy-environment",
+        lambda: mutated(BOARD, "main.tf", ":environment:board", ":environment:production"),
+        rule_board_role,
+        "the board role trusts",
+    ),
+    (
+        "board-role-trusts-any-subject-with-stringlike",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            'test     = "StringEquals"\n      variable = "token.actions.githubusercontent.com:sub"',
+            'test     = "StringLike"\n      variable = "token.actions.githubusercontent.com:sub"',
+        ),
+        rule_board_role,
+        "sub is not StringEquals",
+    ),
+    (
+        "board-role-trust-without-audience",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            '"token.actions.githubusercontent.com:aud"',
+            '"token.actions.githubusercontent.com:azp"',
+        ),
+        rule_board_role,
+        "aud is not StringEquals",
+    ),
+    (
+        "board-role-trusts-the-account",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            "identifiers = [var.oidc_provider_arn]",
+            'identifiers = [var.oidc_provider_arn, "arn:aws:iam::123456789012:root"]',
+        ),
+        rule_board_role,
+        "principals other than the GitHub OIDC provider",
+    ),
+    (
+        "board-role-puts-ledger-objects",
+        lambda: mutated(
+            BOARD, "main.tf", 'actions   = ["s3:GetObject"]', 'actions   = ["s3:GetObject", "s3:PutObject"]'
+        ),
+        rule_board_role,
+        "must not write (s3:putobject)",
+    ),
+    (
+        "board-role-deletes-ledger-objects",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            'actions   = ["s3:GetObject"]',
+            'actions   = ["s3:GetObject", "s3:DeleteObject"]',
+        ),
+        rule_board_role,
+        "must not write (s3:deleteobject)",
+    ),
+    (
+        "board-role-updates-services",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            'actions   = ["ecs:DescribeServices"]',
+            'actions   = ["ecs:DescribeServices", "ecs:UpdateService"]',
+        ),
+        rule_board_role,
+        "must not write (ecs:updateservice)",
+    ),
+    (
+        "board-role-creates-task-definitions",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            'actions   = ["ecs:DescribeTaskDefinition"]',
+            'actions   = ["ecs:DescribeTaskDefinition", "ecs:CreateService"]',
+        ),
+        rule_board_role,
+        "must not write (ecs:createservice)",
+    ),
+    (
+        "board-role-tags-resources",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            'actions   = ["ecs:DescribeTaskDefinition"]',
+            'actions   = ["ecs:DescribeTaskDefinition", "ecs:TagResource"]',
+        ),
+        rule_board_role,
+        "must not write (ecs:tagresource)",
+    ),
+    (
+        "board-role-takes-locks",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            'actions   = ["dynamodb:GetItem"]',
+            'actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]',
+        ),
+        rule_board_role,
+        "must not write (dynamodb:updateitem)",
+    ),
+    (
+        "board-role-wildcard-action",
+        lambda: mutated(BOARD, "main.tf", 'actions   = ["s3:GetObject"]', 'actions   = ["s3:Get*"]'),
+        rule_board_role,
+        "must not write (s3:get*)",
+    ),
+    (
+        "board-role-reads-secrets",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            'actions   = ["ecs:DescribeServices"]',
+            'actions   = ["ecs:DescribeServices", "secretsmanager:GetSecretValue"]',
+        ),
+        rule_board_role,
+        "beyond what the board reads (secretsmanager:getsecretvalue)",
+    ),
+    (
+        "board-role-reads-whole-bucket",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            'ledger_objects = "${var.ledger_bucket_arn}/${var.ledger_prefix}/*"',
+            'ledger_objects = "${var.ledger_bucket_arn}/*"',
+        ),
+        rule_board_role,
+        "ledger reads outside <bucket>/<prefix>/*",
+    ),
+    (
+        "board-role-lists-whole-bucket",
+        lambda: mutated(BOARD, "main.tf", 'variable = "s3:prefix"', 'variable = "s3:delimiter"'),
+        rule_board_role,
+        "ListBucket not limited to the ledger prefix",
+    ),
+    (
+        "board-role-decrypts-outside-s3",
+        lambda: mutated(BOARD, "main.tf", 'variable = "kms:ViaService"', 'variable = "kms:CallerAccount"'),
+        rule_board_role,
+        "kms:Decrypt not limited to the ledger key through S3/DynamoDB",
+    ),
+    (
+        "board-role-decrypts-through-any-service",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            '"dynamodb.${var.region}.amazonaws.com"]',
+            '"dynamodb.${var.region}.amazonaws.com", "lambda.${var.region}.amazonaws.com"]',
+        ),
+        rule_board_role,
+        "kms:Decrypt not limited to the ledger key through S3/DynamoDB",
+    ),
+    (
+        "board-role-generates-data-keys",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            'actions   = ["kms:Decrypt"]',
+            'actions   = ["kms:Decrypt", "kms:GenerateDataKey"]',
+        ),
+        rule_board_role,
+        "must not write (kms:generatedatakey)",
+    ),
+    (
+        "board-role-describes-any-service",
+        lambda: mutated(BOARD, "main.tf", "resources = var.service_arns", 'resources = ["*"]'),
+        rule_board_role,
+        "Resource * for ['ecs:describeservices']",
+    ),
+    (
+        "board-role-task-definitions-in-any-region",
+        lambda: mutated(
+            BOARD, "main.tf", 'variable = "aws:RequestedRegion"', 'variable = "aws:SourceAccount"'
+        ),
+        rule_board_role,
+        "DescribeTaskDefinition without aws:RequestedRegion",
+    ),
+    (
+        "board-role-reads-any-lock-item",
+        lambda: mutated(
+            BOARD, "main.tf", 'variable = "dynamodb:LeadingKeys"', 'variable = "dynamodb:Select"'
+        ),
+        rule_board_role,
+        "lock table reads not limited to the chain's items",
+    ),
+    (
+        "board-role-assumes-any-role",
+        lambda: mutated(
+            BOARD,
+            "main.tf",
+            'actions   = ["sts:AssumeRole"]\n      resources = statement.value',
+            'actions   = ["sts:AssumeRole"]\n      resources = ["*"]',
+        ),
+        rule_board_role,
+        "sts:AssumeRole beyond the named read roles",
+    ),
+    (
+        "board-role-may-assume-deploy-roles",
+        lambda: mutated(BOARD, "variables.tf", ' && !can(regex("-(deploy|build)$", arn))', ""),
+        rule_board_role,
+        "sts:AssumeRole beyond the named read roles",
+    ),
+    (
+        "board-role-gets-a-managed-policy",
+        lambda: mutated(BOARD, "main.tf", 'resource "aws_iam_role_policy" "this" {', BOARD_ATTACHMENT),
+        rule_board_role,
+        "beyond its inline one (aws_iam_role_policy_attachment)",
+    ),
+    (
+        "board-role-loses-the-lock-read",
+        lambda: mutated(
+            BOARD, "main.tf", 'actions   = ["dynamodb:GetItem"]', 'actions   = ["dynamodb:DescribeTable"]'
+        ),
+        rule_board_role,
+        "the board role lacks ['dynamodb:getitem']",
+    ),
+    (
+        "deploy-role-for-the-board-environment",
+        lambda: mutated(
+            ROLE, "variables.tf", 'condition     = var.environment != "board"', "condition     = true"
+        ),
+        rule_board_environment_reserved,
+        "accepts environment = board",
     ),
 ]
 
