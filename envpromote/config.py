@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envpromote.errors import BadInput, ConfigError
+from envpromote.notify.targets import Target, target_problems
+from envpromote.strategy import ROLLING, Strategy, parse_strategy, strategy_problems
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -92,6 +94,10 @@ class Environment:
     events_queue: str | None
     scan: ScanPolicy
     taskdef: Mapping[str, Any]
+    # How ECS rolls a release out (and what is verified at its pause); rolling unless configured.
+    strategy: Strategy = ROLLING
+    # Where terminal outcomes are announced (Slack webhooks from env/Secrets Manager, SNS topics).
+    notify: tuple[Target, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -312,6 +318,9 @@ def _rule_problems(data: Mapping[str, Any]) -> list[str]:
             )
         if isinstance(raw.get("taskdef"), dict):
             problems.extend(_fargate_problems(f"environments.{name}.taskdef", raw["taskdef"]))
+        problems.extend(strategy_problems(raw, f"environments.{name}"))
+        if "notify" in raw:
+            problems.extend(target_problems(raw["notify"], f"environments.{name}.notify")[1])
     return problems
 
 
@@ -395,4 +404,6 @@ def _environment(name: str, data: Mapping[str, Any], upstream: str | None) -> En
             accept_partial=scan.get("accept_partial", False),
         ),
         taskdef=dict(data.get("taskdef", {})),
+        strategy=parse_strategy(data, f"environments.{name}"),
+        notify=target_problems(data.get("notify", []), f"environments.{name}.notify")[0],
     )
