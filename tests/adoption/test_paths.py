@@ -150,7 +150,7 @@ def test_scan_sbom_is_of_the_configured_app_dir(tmp_path: Path, monkeypatch: pyt
 def test_sandbox_up_prints_the_env_command_of_the_same_program_and_config(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from envpromote.tasks.sandbox import _env_command
+    from envpromote.sandbox.cli import _env_command
 
     monkeypatch.setattr("sys.argv", ["/venv/bin/envpromote", "sandbox.up"])
     assert _env_command("") == "envpromote sandbox.env"

@@ -1,4 +1,5 @@
-"""Tasks: the local AWS sandbox (sandbox.up, down, status, env, reset, build)."""
+"""The sandbox's invoke tasks (sandbox.up, down, status, env, reset, build), loaded through the
+``envpromote.tasks`` entry point group: the product lists no sandbox module and never imports one."""
 
 from __future__ import annotations
 
