@@ -2,7 +2,9 @@
 
 Each task module here stays thin (parse options, call one library function, print, map errors to exit
 codes through :func:`envpromote.tasks._common.handle_errors`) and exports ``ROOT_TASKS`` (top-level tasks
-such as ``promote``) and ``COLLECTIONS`` (named ones such as ``sandbox.up``). The ``envpromote`` command
+such as ``promote``) and ``COLLECTIONS`` (named ones such as ``ledger.verify``). Packages add their own task
+modules of the same shape through the ``envpromote.tasks`` entry point group: that is how the sandbox (the
+product's test double, which the product never imports) contributes ``sandbox.*`` and the demo. The ``envpromote`` command
 (:mod:`envpromote.cli`) runs :data:`namespace`; a repository's own ``tasks.py`` can use it as is, or call
 :func:`build_namespace` with its own task modules added (this repository's ``tasks.py`` adds ``tools.tasks``).
 
@@ -21,9 +23,18 @@ if TYPE_CHECKING:
     from invoke.collection import Collection
 
 # The product's task modules (envpromote.tasks.<name>), in --list order of their first task.
-PRODUCT_TASK_MODULES: tuple[str, ...] = ("build", "engine", "lock", "scan", "sandbox", "infra")
+PRODUCT_TASK_MODULES: tuple[str, ...] = ("build", "engine", "lock", "scan", "infra", "board")
+# Task modules other packages contribute (the sandbox extra's `sandbox.*` and `demo`): `module:` entry points.
+PLUGIN_GROUP = "envpromote.tasks"
 
-__all__ = ["PRODUCT_TASK_MODULES", "build_namespace", "namespace"]
+__all__ = ["PLUGIN_GROUP", "PRODUCT_TASK_MODULES", "build_namespace", "namespace"]
+
+
+def plugin_modules() -> list[ModuleType]:
+    """The task modules registered under the ``envpromote.tasks`` entry point group, by entry point name."""
+    from importlib.metadata import entry_points
+
+    return [entry.load() for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name)]
 
 
 def build_namespace(*extra_modules: ModuleType) -> Collection:
@@ -31,6 +42,7 @@ def build_namespace(*extra_modules: ModuleType) -> Collection:
     from invoke.collection import Collection
 
     modules = [importlib.import_module(f"envpromote.tasks.{name}") for name in PRODUCT_TASK_MODULES]
+    modules += plugin_modules()
     collection = Collection()
     for module in [*modules, *extra_modules]:
         for task in module.ROOT_TASKS:
