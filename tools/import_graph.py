@@ -42,10 +42,9 @@ def imports_of(path: Path) -> Iterable[str]:
         if id(node) in hidden:
             continue
         if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == "envpromote":
-                yield from (f"envpromote.{alias.name}" for alias in node.names)
-            elif node.module.startswith(("envpromote.", "tools")):
-                yield node.module
+            if node.module == "envpromote" or node.module.startswith(("envpromote.", "tools")):
+                # `from pkg import sub` imports the submodule when there is one (resolved in module_graph).
+                yield from (f"{node.module}.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.Import):
             yield from (a.name for a in node.names if a.name.startswith(("envpromote.", "tools")))
 
@@ -62,10 +61,11 @@ def module_graph(root: Path = PRODUCT) -> dict[str, set[str]]:
         for imported in imports_of(path):
             if imported.startswith("tools"):
                 targets.add("tools")
-            elif imported in modules and imported != module:
+            elif imported in modules:
                 targets.add(imported)
             elif imported.rsplit(".", 1)[0] in modules:  # `from pkg import name` where name is not a module
                 targets.add(imported.rsplit(".", 1)[0])
+        targets.discard(module)
     return edges
 
 

@@ -73,8 +73,12 @@ def ensure_running(
 ) -> SandboxInfo:
     """The running sandbox for this config (started if needed), provisioned from the config."""
     from envpromote.config import config_path as resolve_config
+    from envpromote.config import load_config
 
     path = resolve_config(config_path)
+    load_config(
+        path
+    )  # a missing or invalid config is exit 2 here, before a server starts that could never provision
     state = state_dir or state_dir_for(path)
     state.mkdir(parents=True, exist_ok=True)
     with (state / "lock").open("w") as lock:

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
 from envpromote.errors import EXIT_PREFLIGHT_FAILED, BadInput, PreflightFailed
 from envpromote.tasks._common import handle_errors, print_json
+from envpromote.tasks._release_common import task
 
 CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml)."
 
@@ -152,5 +153,45 @@ def build_scenario(
         print_build(result, json=False)
 
 
-ROOT_TASKS: list[Any] = []
+@task(
+    help={
+        "config": CONFIG_HELP,
+        "keep": "Keep the sandbox's current state instead of resetting it first.",
+        "verbose": "Print every line of every step (task-definition diffs, progress) instead of the story.",
+    }
+)
+@handle_errors
+def demo(c: Context, config: str = "", keep: bool = False, verbose: bool = False) -> None:
+    """The main job on the local sandbox: build, deploy dev, promote staging and production, fail fast, roll back."""
+    from envpromote import sandbox
+    from envpromote.config import config_path
+    from envpromote.sandbox.demo import demo_environment, run_demo
+    from envpromote.tasks._common import command
+
+    path = str(config_path(config or None).resolve())
+    info = sandbox.ensure_running(path, provision_chain=keep)
+    if not keep:
+        sandbox.reset(info.url)
+        sandbox.provision(info.url, path)
+    env_command = command("sandbox.env" + (f" --config {path}" if config else ""))
+    print(f"sandbox: {info.url} (pid {info.pid}); 'eval \"$({env_command})\"' points your shell at it")
+    results = run_demo(
+        Path(path).parent, path, demo_environment(info.url, sandbox.client_env(info.url)), verbose=verbose
+    )
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"BAD {r.title}: exit {r.exit_code}, expected {r.expected}")
+    if failed:
+        raise Exit(f"envpromote: demo: {len(failed)} step(s) gave an unexpected exit code.", code=1)
+    seconds = sum(r.seconds for r in results)
+    print(
+        f"\ndemo: all {len(results)} steps gave the expected exit codes in {seconds:.0f}s; "
+        "records are in .envpromote/records/"
+    )
+    print(
+        f"the sandbox keeps running: '{command('status')}' to explore, '{command('sandbox.down')}' stops it"
+    )
+
+
+ROOT_TASKS: list[Any] = [demo]
 COLLECTIONS: dict[str, Collection] = {"sandbox": Collection(up, down, status, env, reset, build_scenario)}

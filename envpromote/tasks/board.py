@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
-from invoke.tasks import task
 
 from envpromote.errors import BadInput, EnvPromoteError, PreflightFailed
 from envpromote.tasks._common import handle_errors, print_json
+from envpromote.tasks._release_common import task
 
 if TYPE_CHECKING:
     from envpromote.config import Environment

@@ -1,4 +1,4 @@
-"""Release tasks: deploy, promote, rollback (and demo, the whole chain on the sandbox)."""
+"""Release tasks: deploy, promote, rollback."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import dataclasses
 import functools
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context as InvokeContext
-from invoke.exceptions import Exit
 
 from envpromote.errors import DeploymentFailed
 from envpromote.tasks._common import Interrupted, command, handle_errors, print_json
@@ -302,43 +300,4 @@ def rollback(
     _run(ctx, plan, dry_run=dry_run, as_json=json, seconds=seconds, rollback_on_timeout=False)
 
 
-@task(
-    help={
-        "config": CONFIG_HELP,
-        "keep": "Keep the sandbox's current state instead of resetting it first.",
-        "verbose": "Print every line of every step (task-definition diffs, progress) instead of the story.",
-    }
-)
-@handle_errors
-def demo(c: InvokeContext, config: str = "", keep: bool = False, verbose: bool = False) -> None:
-    """The main job on the local sandbox: build, deploy dev, promote staging and production, fail fast, roll back."""
-    from envpromote import sandbox
-    from envpromote.config import config_path
-    from envpromote.sandbox.demo import demo_environment, run_demo
-
-    path = str(config_path(config or None).resolve())
-    info = sandbox.ensure_running(path, provision_chain=keep)
-    if not keep:
-        sandbox.reset(info.url)
-        sandbox.provision(info.url, path)
-    env_command = command("sandbox.env" + (f" --config {path}" if config else ""))
-    print(f"sandbox: {info.url} (pid {info.pid}); 'eval \"$({env_command})\"' points your shell at it")
-    results = run_demo(
-        Path.cwd(), path, demo_environment(info.url, sandbox.client_env(info.url)), verbose=verbose
-    )
-    failed = [r for r in results if not r.ok]
-    for r in failed:
-        print(f"BAD {r.title}: exit {r.exit_code}, expected {r.expected}")
-    if failed:
-        raise Exit(f"envpromote: demo: {len(failed)} step(s) gave an unexpected exit code.", code=1)
-    seconds = sum(r.seconds for r in results)
-    print(
-        f"\ndemo: all {len(results)} steps gave the expected exit codes in {seconds:.0f}s; "
-        "records are in .envpromote/records/"
-    )
-    print(
-        f"the sandbox keeps running: '{command('status')}' to explore, '{command('sandbox.down')}' stops it"
-    )
-
-
-ROOT_TASKS: list[Any] = [demo, deploy, promote, rollback]
+ROOT_TASKS: list[Any] = [deploy, promote, rollback]

@@ -21,12 +21,6 @@ PENDING = {
     "ledger.verify",
     "lock.release",
     "lock.status",
-    "sandbox.build",
-    "sandbox.down",
-    "sandbox.env",
-    "sandbox.reset",
-    "sandbox.status",
-    "sandbox.up",
     "scan",
 }
 
