@@ -7,9 +7,11 @@ alarms are read with CloudWatch DescribeAlarms; the command runs without a shell
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -21,6 +23,7 @@ import botocore.exceptions
 from envpromote.strategy import HttpCheck, Verify
 
 MAX_BODY = 1 << 20
+READ_CHUNK = 1 << 16
 MAX_DETAIL = 300
 Evidence = dict[str, str]
 
@@ -78,14 +81,21 @@ def http_check(
     """GET base_url + check.path; compare the status, the JSON fields and the substring."""
     name = f"{phase}: {check.name()}"
     url = base_url.rstrip("/") + check.path
+    # timeout_seconds bounds the whole check, not only each socket operation: a server that trickles its body
+    # one byte at a time must not hold the pause open.
+    deadline = time.monotonic() + check.timeout_seconds
     request = urllib.request.Request(url, headers={"User-Agent": "envpromote-verify"})  # noqa: S310 - http(s) only
     try:
-        with (opener or _opener()).open(request, timeout=check.timeout_seconds) as response:
-            status, body = int(response.status), response.read(MAX_BODY)
-    except urllib.error.HTTPError as exc:
-        status, body = int(exc.code), exc.read(MAX_BODY) if exc.fp else b""
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+        try:
+            with (opener or _opener()).open(request, timeout=check.timeout_seconds) as response:
+                status, body = int(response.status), _read_body(response, deadline)
+        except urllib.error.HTTPError as exc:
+            status, body = int(exc.code), _read_body(exc, deadline) if exc.fp else b""
+    except TimeoutError:
+        return evidence(name, False, f"{url}: no complete answer within {check.timeout_seconds:g}s")
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        # HTTPException: a malformed status line, headers or body (BadStatusLine, IncompleteRead, LineTooLong)
+        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
         return evidence(name, False, f"{url}: no answer ({reason})")
     if status != check.status:
         return evidence(name, False, f"{url}: expected status {check.status}, got {status}")
@@ -94,7 +104,7 @@ def http_check(
     if check.json_fields:
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
             return evidence(name, False, f"{url}: {status}, body is not JSON")
         for path, expected_template in check.json_fields.items():
             expected = context.fill(expected_template)
@@ -113,6 +123,26 @@ def http_check(
     if problems:
         return evidence(name, False, f"{url}: {status}, " + "; ".join(problems))
     return evidence(name, True, f"{url}: {status}" + (", " + ", ".join(seen) if seen else ""))
+
+
+def _read_body(response: Any, deadline: float) -> bytes:
+    """At most MAX_BODY bytes, read a chunk at a time until `deadline` (TimeoutError past it)."""
+    read = getattr(response, "read1", None) or response.read
+    chunks: list[bytes] = []
+    size = 0
+    while size < MAX_BODY:
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        chunk = read(min(READ_CHUNK, MAX_BODY - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    body = b"".join(chunks)
+    missing = getattr(response, "length", None)
+    if size < MAX_BODY and isinstance(missing, int) and missing > 0:
+        raise http.client.IncompleteRead(body, missing)  # the connection closed before Content-Length bytes
+    return body
 
 
 def _field(document: Any, path: str) -> tuple[bool, Any]:
