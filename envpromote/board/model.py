@@ -221,12 +221,14 @@ def taskdef_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | No
 
 def _release(
     record: Record,
+    environment: str,
     *,
     ledger_key: Callable[[str, int], str] | None,
     builds: Mapping[str, Mapping[str, Any]],
     taskdefs: Mapping[str, Mapping[str, Any]],
 ) -> Release:
-    environment = str(record["environment"])
+    # The page is named after the environment whose history holds the record, not the record's own claim: a record
+    # filed under dev that says "production" must not replace production's page.
     sequence = int(record["sequence"])
     digest = record.get("digest")
     scan = record.get("scan")
@@ -346,7 +348,7 @@ def build_board(
     releases: list[Release] = []
     for env in chain:
         ordered = visible_records(records_by_env.get(env, ()))
-        history = [_release(r, ledger_key=ledger_key, builds=builds, taskdefs=taskdefs) for r in ordered]
+        history = [_release(r, env, ledger_key=ledger_key, builds=builds, taskdefs=taskdefs) for r in ordered]
         _mark_rollbacks(history)
         for release in history:
             if release.digest:
