@@ -221,14 +221,12 @@ def taskdef_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | No
 
 def _release(
     record: Record,
-    environment: str,
+    environment: str,  # the history holding the record names its page, not the record's own claim
     *,
     ledger_key: Callable[[str, int], str] | None,
     builds: Mapping[str, Mapping[str, Any]],
     taskdefs: Mapping[str, Mapping[str, Any]],
 ) -> Release:
-    # The page is named after the environment whose history holds the record, not the record's own claim: a record
-    # filed under dev that says "production" must not replace production's page.
     sequence = int(record["sequence"])
     digest = record.get("digest")
     scan = record.get("scan")

@@ -25,6 +25,9 @@ Control API (JSON, same host and port):
   there (``listeners.py``); ``DELETE`` zeroes the request counts
 * ``POST /moto-api/reset`` (moto's) also resets the simulation, the faults and the listeners' counts (the
   listeners' ports stay).
+
+(Over 400 lines for a reason: the control API above is one WSGI app whose routes share its locks, counters and
+gate; a split would be ``RequestCounter``/``RequestGate`` into their own module, the next time either grows.)
 """
 
 from __future__ import annotations
