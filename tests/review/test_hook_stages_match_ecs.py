@@ -12,5 +12,5 @@ from envpromote.sandbox import strategies
 def test_both_hook_stage_lists_are_botocores() -> None:
     model = botocore.session.get_session().get_service_model("ecs")
     ecs = tuple(model.shape_for("DeploymentLifecycleHookStageList").member.enum)
-    assert strategy.HOOK_STAGES == ecs
-    assert strategies.HOOK_STAGES == ecs
+    assert ecs == strategy.HOOK_STAGES
+    assert ecs == strategies.HOOK_STAGES
