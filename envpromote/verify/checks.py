@@ -7,9 +7,11 @@ alarms are read with CloudWatch DescribeAlarms; the command runs without a shell
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
+import signal
 import subprocess
 import time
 import urllib.error
@@ -184,6 +186,36 @@ def alarm_checks(cloudwatch: Any, names: tuple[str, ...], *, phase: str = "pause
 
 
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]
+KILL_GRACE_S = 5.0
+
+
+def run_bounded(
+    argv: list[str], *, timeout: float, env: Mapping[str, str], **_ignored: Any
+) -> subprocess.CompletedProcess[str]:
+    """subprocess.run for the verify command, except that a timeout kills its whole process group and output
+    that is not UTF-8 is decoded with replacement (subprocess.run's text mode raised UnicodeDecodeError).
+
+    subprocess.run kills only the child: a script's own children (curl, sleep) kept running after the check gave
+    up. Raises TimeoutExpired like run(); stderr is merged into stdout.
+    """
+    with subprocess.Popen(  # argv from envpromote.toml, no shell
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        env=dict(env),
+        start_new_session=True,  # its own process group, so the group can be killed
+    ) as process:
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.communicate(timeout=KILL_GRACE_S)  # a process that left the group may keep the pipe
+            raise subprocess.TimeoutExpired(argv, timeout) from None
+        return subprocess.CompletedProcess(argv, process.returncode, output, "")
 
 
 def command_check(
@@ -192,7 +224,7 @@ def command_check(
     context: VerifyContext,
     url: str | None,
     *,
-    run: Runner = subprocess.run,
+    run: Runner = run_bounded,
     phase: str = "pause",
 ) -> Evidence:
     """Run the command (no shell) with ENVPROMOTE_* in its environment; exit 0 passes."""
@@ -225,7 +257,7 @@ class Verifier:
         *,
         cloudwatch: Any | None = None,
         opener: urllib.request.OpenerDirector | None = None,
-        run: Runner = subprocess.run,
+        run: Runner = run_bounded,
     ) -> None:
         self.verify = verify
         self.context = context
