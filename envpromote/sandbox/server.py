@@ -304,6 +304,11 @@ class SandboxApp:
                 return _json(start_response, "200 OK", {"services": services})
         except (FaultSpecError, ClockError, json.JSONDecodeError) as exc:
             return _json(start_response, "400 Bad Request", {"error": str(exc)})
+        except (
+            UnicodeDecodeError,
+            RecursionError,
+        ):  # a body that is not UTF-8, or nested past the parser's stack
+            return _json(start_response, "400 Bad Request", {"error": "the body is not a JSON document"})
         except Exception as exc:  # a bug of ours: say what it was, in the answer and in the log
             traceback.print_exc(file=sys.stderr)
             return _json(
