@@ -146,6 +146,6 @@ def sns_body(record: Mapping[str, Any], message: Message) -> str:
             "record": dict(record),
         },
         sort_keys=True,
-        ensure_ascii=False,
+        ensure_ascii=True,  # \u escapes: a lone surrogate in a record (a JSON "\\ud800") cannot fail the publish
         default=str,
     )

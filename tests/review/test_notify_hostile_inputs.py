@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import json
 import threading
 from collections.abc import Iterator
 
@@ -11,7 +12,7 @@ import pytest
 
 from envpromote.aws import ClientFactory
 from envpromote.notify import Links, SlackTarget, notify
-from envpromote.notify.message import message_for, slack_payload
+from envpromote.notify.message import message_for, slack_payload, sns_body
 
 RECORD = {"environment": "dev", "sequence": 3, "kind": "deploy", "status": "success", "actor": "ci"}
 TARGET = SlackTarget("env", "HOOK")
@@ -104,3 +105,11 @@ def test_record_fields_cannot_break_out_of_slack_links() -> None:
         "<https://board.example/release/dev-3.html%7CClick&gt; &lt;https://evil.example%7Cx|Release on the board>"
         " \u00b7 <https://github.com/o/r/actions/runs/1%7CApprove here|GitHub run>"
     )
+
+
+def test_the_sns_body_survives_a_lone_surrogate_in_the_record() -> None:
+    record = {**RECORD, "approver": "eve\ud800", "reasons": ["caf\u00e9"]}
+    body = sns_body(record, message_for(record, Links()))
+    body.encode("utf-8")  # what botocore does with the Message: no UnicodeEncodeError
+    assert '"approver": "eve\\ud800"' in body
+    assert json.loads(body)["record"]["reasons"] == ["caf\u00e9"]
