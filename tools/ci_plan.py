@@ -4,6 +4,10 @@ The workflows only call ``invoke`` and ``nox``, so the pipeline can be read with
 --event workflow_dispatch`` lists each job (calls to this repository's reusable workflows expanded, with the
 caller's inputs substituted) and its commands. Everything here is a pure function over parsed YAML except
 ``load_workflows``; the policy tests in ``tests/workflows/`` reuse the same helpers.
+
+(Over 400 lines for a reason: one model of GitHub Actions' semantics (triggers, reusable-workflow expansion,
+input substitution, job commands) that the plan and the policy tests must read the same way; repository
+tooling, not shipped.)
 """
 
 from __future__ import annotations

@@ -27,7 +27,9 @@ def _type_checking_only(tree: ast.Module) -> set[int]:
     """ids of the import nodes under `if TYPE_CHECKING:` (annotations only: no dependency at run time)."""
     hidden: set[int] = set()
     for node in ast.walk(tree):
-        test = node.test if isinstance(node, ast.If) else None
+        if not isinstance(node, ast.If):
+            continue
+        test = node.test
         if (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
             isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
         ):

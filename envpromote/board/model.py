@@ -221,12 +221,12 @@ def taskdef_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | No
 
 def _release(
     record: Record,
+    environment: str,  # the history holding the record names its page, not the record's own claim
     *,
     ledger_key: Callable[[str, int], str] | None,
     builds: Mapping[str, Mapping[str, Any]],
     taskdefs: Mapping[str, Mapping[str, Any]],
 ) -> Release:
-    environment = str(record["environment"])
     sequence = int(record["sequence"])
     digest = record.get("digest")
     scan = record.get("scan")
@@ -346,7 +346,7 @@ def build_board(
     releases: list[Release] = []
     for env in chain:
         ordered = visible_records(records_by_env.get(env, ()))
-        history = [_release(r, ledger_key=ledger_key, builds=builds, taskdefs=taskdefs) for r in ordered]
+        history = [_release(r, env, ledger_key=ledger_key, builds=builds, taskdefs=taskdefs) for r in ordered]
         _mark_rollbacks(history)
         for release in history:
             if release.digest:

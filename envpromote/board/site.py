@@ -25,9 +25,13 @@ import jinja2
 
 from envpromote.board.model import Board, display_time, history_page
 from envpromote.board.outcomes import outcome
+from envpromote.errors import BadInput, LedgerError
 
 RECENT_PATHS = 15
 STATIC_FILES = ("board.css", "board.js")
+MARKER = (
+    ".envpromote-board"  # written into every board directory: only such a directory has its pages replaced
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,34 @@ def environment() -> jinja2.Environment:
 
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    # errors="replace": a record string holding a lone surrogate (a JSON "\\ud800") cannot take the board down
+    path.write_text(text, encoding="utf-8", errors="replace")
+
+
+def _is_board(out: Path) -> bool:
+    return (out / MARKER).is_file() or (
+        (out / "index.html").is_file() and (out / "static" / "board.css").is_file()
+    )
+
+
+def _prepare(out: Path) -> None:
+    """Refuse an output directory that holds something other than an earlier board: its env/, release/ and
+    digest/ subdirectories are deleted and rewritten (``--out .`` must not delete a virtualenv called env/)."""
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"board: {out} exists and is not a directory.", fix="Choose another --out.")
+    if out.is_dir() and any(out.iterdir()) and not _is_board(out):
+        raise BadInput(
+            f"board: {out} is not empty and holds no earlier board; its env/, release/ and digest/ would be replaced.",
+            fix="Choose an empty or new directory for --out (default: .envpromote/board).",
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("env", "release", "digest"):
+        path = out / sub
+        if path.is_symlink():
+            path.unlink()  # never follow a link out of the board directory
+        elif path.is_dir():
+            shutil.rmtree(path)  # a release or digest that left the ledger must not linger
+    (out / MARKER).write_text("written by envpromote board; its pages are replaced on every run\n", "utf-8")
 
 
 def render_site(
@@ -68,14 +99,18 @@ def render_site(
 
     def page(template: str, target: str, *, active: str = "", **context: Any) -> None:
         nonlocal pages
+        path = (out / target).resolve()
+        if not path.is_relative_to(base) or path == base:
+            raise LedgerError(
+                f"board: the ledger names a page outside the board directory ({target[:80]!r})."
+            )
         root = "../" * target.count("/")
         text = jinja.get_template(template).render(board=board, root=root, active=active, **context)
-        _write(out / target, text)
+        _write(path, text)
         pages += 1
 
-    for sub in ("env", "release", "digest"):
-        if (out / sub).is_dir():
-            shutil.rmtree(out / sub)  # a release or digest that left the ledger must not linger
+    _prepare(out)
+    base = out.resolve()
     rollbacks = sorted(
         (r for r in board.releases if r.rolled_back), key=lambda r: r.finished_at, reverse=True
     )

@@ -82,6 +82,12 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def slack_link(url: str, text: str) -> str:
+    """``<url|text>`` where nothing in `url` (run ids and board URLs come from records and the environment) can end
+    the link early, add link text or start another link: ``& < >`` escaped, ``|`` percent-encoded."""
+    return f"<{slack_escape(url).replace('|', '%7C')}|{slack_escape(text)}>"
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
@@ -112,9 +118,9 @@ def slack_payload(message: Message) -> dict[str, Any]:
         )
     link_parts = []
     if message.links.board_release:
-        link_parts.append(f"<{message.links.board_release}|Release on the board>")
+        link_parts.append(slack_link(message.links.board_release, "Release on the board"))
     if message.links.run:
-        link_parts.append(f"<{message.links.run}|GitHub run>")
+        link_parts.append(slack_link(message.links.run, "GitHub run"))
     if link_parts:
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": " \u00b7 ".join(link_parts)}]}
@@ -140,6 +146,6 @@ def sns_body(record: Mapping[str, Any], message: Message) -> str:
             "record": dict(record),
         },
         sort_keys=True,
-        ensure_ascii=False,
+        ensure_ascii=True,  # \u escapes: a lone surrogate in a record (a JSON "\\ud800") cannot fail the publish
         default=str,
     )

@@ -7,6 +7,7 @@ returns a :class:`NotifyResult` per target for the caller to note in the record.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import sys
@@ -55,7 +56,18 @@ class _Permanent(Exception):
 
 
 def _check_url(url: str) -> str:
-    parsed = urllib.parse.urlsplit(url.strip())
+    text = url.strip()
+    if not text.isascii() or not text.isprintable() or " " in text:
+        # never echo it: the URL is a secret, and http.client's own error would quote it whole
+        raise _Permanent(
+            "the webhook URL must be an https:// URL (plain http only to 127.0.0.1) without spaces, control or "
+            "non-ASCII characters"
+        )
+    try:
+        parsed = urllib.parse.urlsplit(text)
+        parsed.port  # noqa: B018 - a port that is not a number raises here, not in the middle of a send
+    except ValueError:
+        raise _Permanent("the webhook URL cannot be parsed") from None
     if parsed.scheme == "https" and parsed.hostname:
         return url.strip()
     if parsed.scheme == "http" and parsed.hostname in _LOOPBACK_HOSTS:
@@ -86,8 +98,20 @@ def webhook_url(target: SlackTarget, *, clients: ClientFactory, environ: Mapping
     return _check_url(text)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None  # a redirect is an error: the message goes to the configured URL or nowhere
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(_NoRedirect())
+
+
 def post_json(url: str, payload: Mapping[str, Any], *, timeout: float = TIMEOUT_S) -> None:
-    """POST `payload`; 4xx other than 429 is permanent, anything else (5xx, 429, network) may be retried."""
+    """POST `payload`; 4xx other than 429 is permanent, anything else (5xx, 429, network) may be retried.
+
+    Redirects are not followed (a 3xx is a permanent failure): the payload goes to the configured URL only.
+    """
     request = urllib.request.Request(  # noqa: S310 - the scheme is checked by _check_url
         _check_url(url),
         data=json.dumps(payload).encode("utf-8"),
@@ -95,14 +119,18 @@ def post_json(url: str, payload: Mapping[str, Any], *, timeout: float = TIMEOUT_
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked
+        with _opener().open(request, timeout=timeout) as response:
             response.read(1024)
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            raise _Permanent(f"HTTP {exc.code}: the webhook redirects (not followed)") from None
         if 400 <= exc.code < 500 and exc.code != 429:
             raise _Permanent(f"HTTP {exc.code} {exc.reason}") from None
         raise RuntimeError(f"HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         raise RuntimeError(f"cannot reach the webhook: {exc.reason}") from None
+    except (OSError, http.client.HTTPException) as exc:  # reset, timeout, malformed answer: worth a retry
+        raise RuntimeError(f"cannot reach the webhook: {type(exc).__name__}") from None
 
 
 def _sns_client(target: SnsTarget, clients: ClientFactory) -> Any:

@@ -29,7 +29,7 @@ def parse_ecs_event(body: str) -> dict[str, Any] | None:
     """An EventBridge envelope from the queue, or None if the message is not an ECS event."""
     try:
         event = json.loads(body)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # RecursionError: a forged body nested past the stack
         return None
     if (
         not isinstance(event, dict)

@@ -34,8 +34,22 @@ def describe_stopped_tasks(
         )
         task_id = str(task.get("taskArn", "?")).rsplit("/", 1)[-1]
         line = f"task {task_id} stopped: {task.get('stoppedReason', 'no reason given')}"
-        lines.append(f"{line}; {containers}" if containers else line)
+        lines.append(one_line(f"{line}; {containers}" if containers else line))
     return lines
+
+
+MAX_REASON = 500
+
+
+def one_line(text: str, limit: int = MAX_REASON) -> str:
+    """A reason as one printable line: control characters (a newline could start a GitHub workflow command such
+    as ``::add-mask::`` in the CI log, an escape sequence could redraw the terminal) become spaces, characters
+    that cannot be written as UTF-8 (lone surrogates from JSON escapes) become U+FFFD, and it is clipped."""
+    cleaned = "".join(
+        "\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch if ch.isprintable() else " " for ch in text
+    )
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "\u2026"
 
 
 def our_service_deployment(

@@ -25,6 +25,9 @@ Control API (JSON, same host and port):
   there (``listeners.py``); ``DELETE`` zeroes the request counts
 * ``POST /moto-api/reset`` (moto's) also resets the simulation, the faults and the listeners' counts (the
   listeners' ports stay).
+
+(Over 400 lines for a reason: the control API above is one WSGI app whose routes share its locks, counters and
+gate; a split would be ``RequestCounter``/``RequestGate`` into their own module, the next time either grows.)
 """
 
 from __future__ import annotations
@@ -301,6 +304,11 @@ class SandboxApp:
                 return _json(start_response, "200 OK", {"services": services})
         except (FaultSpecError, ClockError, json.JSONDecodeError) as exc:
             return _json(start_response, "400 Bad Request", {"error": str(exc)})
+        except (
+            UnicodeDecodeError,
+            RecursionError,
+        ):  # a body that is not UTF-8, or nested past the parser's stack
+            return _json(start_response, "400 Bad Request", {"error": "the body is not a JSON document"})
         except Exception as exc:  # a bug of ours: say what it was, in the answer and in the log
             traceback.print_exc(file=sys.stderr)
             return _json(

@@ -185,7 +185,12 @@ def image_source(image: str) -> list[str]:
 def _run_trivy(trivy: str, argv: list[str], *, timeout_s: float) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            [trivy, *argv], capture_output=True, text=True, timeout=timeout_s + 30, check=False
+            [trivy, *argv],
+            capture_output=True,
+            text=True,
+            errors="replace",  # trivy logs file paths as their raw bytes: not every name is UTF-8
+            timeout=timeout_s + 30,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise PreflightFailed(

@@ -7,9 +7,13 @@ alarms are read with CloudWatch DescribeAlarms; the command runs without a shell
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
+import signal
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -21,6 +25,7 @@ import botocore.exceptions
 from envpromote.strategy import HttpCheck, Verify
 
 MAX_BODY = 1 << 20
+READ_CHUNK = 1 << 16
 MAX_DETAIL = 300
 Evidence = dict[str, str]
 
@@ -78,14 +83,21 @@ def http_check(
     """GET base_url + check.path; compare the status, the JSON fields and the substring."""
     name = f"{phase}: {check.name()}"
     url = base_url.rstrip("/") + check.path
+    # timeout_seconds bounds the whole check, not only each socket operation: a server that trickles its body
+    # one byte at a time must not hold the pause open.
+    deadline = time.monotonic() + check.timeout_seconds
     request = urllib.request.Request(url, headers={"User-Agent": "envpromote-verify"})  # noqa: S310 - http(s) only
     try:
-        with (opener or _opener()).open(request, timeout=check.timeout_seconds) as response:
-            status, body = int(response.status), response.read(MAX_BODY)
-    except urllib.error.HTTPError as exc:
-        status, body = int(exc.code), exc.read(MAX_BODY) if exc.fp else b""
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+        try:
+            with (opener or _opener()).open(request, timeout=check.timeout_seconds) as response:
+                status, body = int(response.status), _read_body(response, deadline)
+        except urllib.error.HTTPError as exc:
+            status, body = int(exc.code), _read_body(exc, deadline) if exc.fp else b""
+    except TimeoutError:
+        return evidence(name, False, f"{url}: no complete answer within {check.timeout_seconds:g}s")
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        # HTTPException: a malformed status line, headers or body (BadStatusLine, IncompleteRead, LineTooLong)
+        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
         return evidence(name, False, f"{url}: no answer ({reason})")
     if status != check.status:
         return evidence(name, False, f"{url}: expected status {check.status}, got {status}")
@@ -94,7 +106,7 @@ def http_check(
     if check.json_fields:
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
             return evidence(name, False, f"{url}: {status}, body is not JSON")
         for path, expected_template in check.json_fields.items():
             expected = context.fill(expected_template)
@@ -113,6 +125,26 @@ def http_check(
     if problems:
         return evidence(name, False, f"{url}: {status}, " + "; ".join(problems))
     return evidence(name, True, f"{url}: {status}" + (", " + ", ".join(seen) if seen else ""))
+
+
+def _read_body(response: Any, deadline: float) -> bytes:
+    """At most MAX_BODY bytes, read a chunk at a time until `deadline` (TimeoutError past it)."""
+    read = getattr(response, "read1", None) or response.read
+    chunks: list[bytes] = []
+    size = 0
+    while size < MAX_BODY:
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        chunk = read(min(READ_CHUNK, MAX_BODY - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    body = b"".join(chunks)
+    missing = getattr(response, "length", None)
+    if size < MAX_BODY and isinstance(missing, int) and missing > 0:
+        raise http.client.IncompleteRead(body, missing)  # the connection closed before Content-Length bytes
+    return body
 
 
 def _field(document: Any, path: str) -> tuple[bool, Any]:
@@ -154,6 +186,36 @@ def alarm_checks(cloudwatch: Any, names: tuple[str, ...], *, phase: str = "pause
 
 
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]
+KILL_GRACE_S = 5.0
+
+
+def run_bounded(
+    argv: list[str], *, timeout: float, env: Mapping[str, str], **_ignored: Any
+) -> subprocess.CompletedProcess[str]:
+    """subprocess.run for the verify command, except that a timeout kills its whole process group and output
+    that is not UTF-8 is decoded with replacement (subprocess.run's text mode raised UnicodeDecodeError).
+
+    subprocess.run kills only the child: a script's own children (curl, sleep) kept running after the check gave
+    up. Raises TimeoutExpired like run(); stderr is merged into stdout.
+    """
+    with subprocess.Popen(  # argv from envpromote.toml, no shell
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        env=dict(env),
+        start_new_session=True,  # its own process group, so the group can be killed
+    ) as process:
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.communicate(timeout=KILL_GRACE_S)  # a process that left the group may keep the pipe
+            raise subprocess.TimeoutExpired(argv, timeout) from None
+        return subprocess.CompletedProcess(argv, process.returncode, output, "")
 
 
 def command_check(
@@ -162,7 +224,7 @@ def command_check(
     context: VerifyContext,
     url: str | None,
     *,
-    run: Runner = subprocess.run,
+    run: Runner = run_bounded,
     phase: str = "pause",
 ) -> Evidence:
     """Run the command (no shell) with ENVPROMOTE_* in its environment; exit 0 passes."""
@@ -195,7 +257,7 @@ class Verifier:
         *,
         cloudwatch: Any | None = None,
         opener: urllib.request.OpenerDirector | None = None,
-        run: Runner = subprocess.run,
+        run: Runner = run_bounded,
     ) -> None:
         self.verify = verify
         self.context = context
