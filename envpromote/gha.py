@@ -21,7 +21,7 @@ def set_output(name: str, value: str) -> None:
     if not path:
         return
     delimiter = f"ghadelim_{uuid.uuid4().hex}"
-    with Path(path).open("a", encoding="utf-8") as fh:
+    with Path(path).open("a", encoding="utf-8", errors="replace") as fh:  # a surrogate never fails a step
         fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
@@ -30,7 +30,7 @@ def append_summary(markdown: str) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    with Path(path).open("a", encoding="utf-8") as fh:
+    with Path(path).open("a", encoding="utf-8", errors="replace") as fh:  # a surrogate never fails a step
         fh.write(markdown.rstrip() + "\n")
 
 
