@@ -11,7 +11,7 @@ from release_support import NO_APPROVAL, YES, deployed, promoted_to_staging, run
 
 from envpromote import release
 from envpromote.errors import PreflightFailed
-from envpromote.ledger import new_record, utc_now
+from envpromote.ledger import layout, new_record, utc_now
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64
@@ -42,14 +42,15 @@ def test_append_is_idempotent_per_record(ctx: release.Context) -> None:
 def test_a_deleted_record_is_reported_and_does_not_block_later_writes(ctx: release.Context, config) -> None:
     for _ in range(3):
         deployed(ctx)
-    assert ctx.ledger().verify() == (3, [])
+    assert ctx.ledger().verify() == (6, []), "three intents and the three outcomes resolving them"
     s3 = ctx.clients("us-east-1").client("s3")
-    s3.delete_object(Bucket=config.ledger.bucket, Key="releases/envs/dev/0000000002.json")
+    key = {n: layout.record_key(config.ledger.prefix, "dev", n) for n in (2, 3)}
+    s3.delete_object(Bucket=config.ledger.bucket, Key=key[2])
     problems = [str(p) for p in ctx.ledger().verify()[1]]
-    assert "dev: releases/envs/dev/0000000003.json: records 2 are missing before it (deleted?)" in problems
-    assert "dev: releases/envs/dev/0000000002.json: was deleted (delete marker in S3)" in problems
+    assert f"dev: {key[3]}: records 2 are missing before it (deleted?)" in problems
+    assert f"dev: {key[2]}: was deleted (delete marker in S3)" in problems
     deployed(ctx)
-    assert [r["sequence"] for r in ctx.ledger().history("dev")] == [1, 3, 4]
+    assert [r["sequence"] for r in ctx.ledger().history("dev")] == [1, 3, 4, 5, 6, 7, 8]
     assert any("records 2 are missing" in str(p) for p in ctx.ledger().verify(["dev"])[1]), "still reported"
 
 
