@@ -164,8 +164,9 @@ def observe(ctx: Context, env: Environment, intent: Mapping[str, Any], since: dt
     service = ecs.describe_services(cluster=env.cluster, services=[env.service])["services"][0]
     after = revision_of(intent.get("previous_task_definition_arn"))
     listed = ecs.list_task_definitions(familyPrefix=env.family, sort="DESC", maxResults=MAX_REVISIONS)
+    newest = sorted(listed.get("taskDefinitionArns", []), key=revision_of, reverse=True)[:MAX_REVISIONS]
     ours: list[str] = []
-    for arn in listed.get("taskDefinitionArns", []):
+    for arn in newest:  # (sorted again: some endpoints ignore sort and maxResults)
         if revision_of(arn) <= after:
             break
         taskdef = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]

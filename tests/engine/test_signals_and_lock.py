@@ -45,20 +45,21 @@ def _other_runner(ctx: release.Context, *, heartbeat: bool = False) -> Environme
 def test_expired_lease_is_taken_over(make_context, config) -> None:
     clock = FakeClock()
     lines: list[str] = []
-    ctx = make_context(lock_monotonic=clock.monotonic, lock_sleep=clock.sleep, out=lines.append)
+    ctx = make_context(lock_monotonic=clock.monotonic, lock_sleep=clock.sleep)
+    ctx.out = lines.append
     digest = push_test_image("healthy:0.5")
     record_clean_build(ctx, digest)
     plan = release.plan_deploy(ctx, "dev", digest)
     crashed_lock = _other_runner(ctx)
     crashed = crashed_lock.acquire("dev", Holder("crashed-runner", "deploy", run="41"), lease_seconds=60)
-    result = release.execute(
-        ctx, plan, timeout=60
-    )  # waits one lease on its own (fake) clock, then takes over
+    # waits one lease on its own (fake) clock, then takes over
+    result = release.execute(ctx, plan, timeout=60)
     assert result.record is not None
     assert result.record["status"] == "success"
     assert 60 <= clock.slept < 70, "taken over after exactly one lease without a heartbeat, not earlier"
     assert any("took over the dev lock from crashed-runner" in line for line in lines)
-    assert not crashed_lock.release(crashed), "the crashed holder no longer owns the lock"
+    assert not crashed_lock.heartbeat(crashed), "the crashed holder's version is gone: it cannot renew"
+    assert crashed.lost
     assert ctx.lock().holder("dev") is None
 
 
@@ -103,7 +104,8 @@ def _clock_jumps_at(prefix: str) -> tuple[FakeClock, Callable[[str], None]]:
 
 def test_lease_lost_before_registering_stops_the_run(make_context, config) -> None:
     clock, out = _clock_jumps_at("intent recorded")
-    ctx = make_context(lock_monotonic=clock.monotonic, lock_sleep=clock.sleep, out=out)
+    ctx = make_context(lock_monotonic=clock.monotonic, lock_sleep=clock.sleep)
+    ctx.out = out
     digest = push_test_image("healthy:0.5")
     record_clean_build(ctx, digest)
     plan = release.plan_deploy(ctx, "dev", digest)
@@ -124,7 +126,8 @@ def test_lease_lost_before_registering_stops_the_run(make_context, config) -> No
 
 def test_lease_lost_after_the_update_is_in_the_record(make_context, config) -> None:
     clock, out = _clock_jumps_at("watching deployment")
-    ctx = make_context(lock_monotonic=clock.monotonic, lock_sleep=clock.sleep, out=out)
+    ctx = make_context(lock_monotonic=clock.monotonic, lock_sleep=clock.sleep)
+    ctx.out = out
     digest = push_test_image("healthy:0.3")
     record_clean_build(ctx, digest)
     result = release.execute(ctx, release.plan_deploy(ctx, "dev", digest), timeout=60)

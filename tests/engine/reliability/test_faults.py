@@ -156,7 +156,7 @@ def test_signal_during_watch_records_aborted_and_releases_the_lock(
 def test_killed_lock_holder_shows_no_heartbeat_and_is_taken_over(
     sandbox, make_context, tmp_path: Path
 ) -> None:
-    short_lease = config_variant(tmp_path, lambda d: d["lock"].__setitem__("lease_seconds", 3))
+    short_lease = config_variant(tmp_path, lambda d: d["lock"].__setitem__("lease_seconds", 5))
     ctx = make_context(config=load_config(short_lease))
     digest = push_test_image("slow:30")
     record_clean_build(ctx, digest)
@@ -165,7 +165,7 @@ def test_killed_lock_holder_shows_no_heartbeat_and_is_taken_over(
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     status = run_invoke(
-        "lock.status", "--env", "dev", "--observe", "3", "--config", str(short_lease), "--json"
+        "lock.status", "--env", "dev", "--observe", "5", "--config", str(short_lease), "--json"
     )
     assert status.returncode == 0, status.stderr
     seen = json.loads(status.stdout)

@@ -31,7 +31,7 @@ from envpromote import release as usecases
 from envpromote.config import load_config
 from envpromote.ledger import LocalRecords
 
-LEASE_S = 3  # a short real lease: the next command waits one lease (on its own clock) for the dead holder
+LEASE_S = 5  # the shortest lease the config allows: the next command waits it (on its own clock) for the dead holder
 
 
 def _report(name: str, **numbers: Any) -> None:
@@ -46,6 +46,7 @@ class Invoke:
 
     def __init__(self, *args: str) -> None:
         environ = {k: v for k, v in os.environ.items() if k not in {"GITHUB_ACTIONS", "ENVPROMOTE_DIGEST"}}
+        environ["PYTHONUNBUFFERED"] = "1"  # the plan (stdout) arrives when printed, not at exit
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "invoke", *args],
             cwd=REPO_ROOT,
@@ -79,7 +80,8 @@ class Invoke:
             self.seen.append(line)
             if needle in line:
                 return
-        raise AssertionError(f"{needle!r} never appeared: {''.join(self.seen)[-3000:]}")
+        shown = "".join(line for line in self.seen if not line.startswith((" ", "+", "-", "@")))
+        raise AssertionError(f"{needle!r} never appeared: {shown[-3000:]}")
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -101,6 +103,7 @@ class KillPoint:
     hold_from: str  # the printed line after which the hold starts (stdout or stderr)
     kill_at: str  # the printed line, or "lock" (the lock item exists) / "kept" (a draft is kept locally)
     expect: str | None  # how the killed release ends in the ledger; None = it never wrote an intent
+    options: tuple[str, ...] = ()
 
 
 KILL_POINTS = [
@@ -110,8 +113,8 @@ KILL_POINTS = [
     KillPoint("after-intent", "ecs", "replaces:", "intent recorded", "aborted"),
     # UpdateService has returned (the watch is starting)
     KillPoint("after-update-service", None, "", "watching deployment", "success"),
-    # the watch has printed an observation of our deployment still rolling out
-    KillPoint("mid-watch", None, "", " IN_PROGRESS: running", "success"),
+    # the watch has printed a poll's observation of our deployment still rolling out
+    KillPoint("mid-watch", None, "", " IN_PROGRESS: running", "success", ("--watch", "poll")),
     # S3 held from the start of the watch: the final record is kept locally and being sent
     KillPoint("during-final-write", "s3", "watching deployment", "kept", "success"),
 ]
@@ -131,7 +134,16 @@ def test_sigkill_at_every_step_then_the_next_command_reconciles(
     before = len(ledger.history("dev"))
     killed_dir = tmp_path / "killed-runner"
     run = Invoke(
-        "deploy", "--env", "dev", "--digest", first, "--config", str(path), "--records-dir", str(killed_dir)
+        "deploy",
+        "--env",
+        "dev",
+        "--digest",
+        first,
+        "--config",
+        str(path),
+        "--records-dir",
+        str(killed_dir),
+        *point.options,
     )
     try:
         if point.hold is not None:
