@@ -114,3 +114,114 @@ def test_a_promotion_needs_no_approval_where_none_is_required(ctx: release.Conte
     plan = release.plan_promote(ctx, "staging", digest, approval=NO_APPROVAL)
     assert plan.approver is None
     assert plan.approved_via == "not-required"
+
+
+# ---- reconciling intents a dead run left open ------------------------------------------------------
+
+PREV = "arn:aws:ecs:us-east-1:123456789012:task-definition/envpromote-dev-web:4"
+OURS = "arn:aws:ecs:us-east-1:123456789012:task-definition/envpromote-dev-web:5"
+
+
+def _intent() -> dict[str, object]:
+    return {**_draft(status="in_progress", previous_task_definition_arn=PREV), "sequence": 3}
+
+
+def _seen(deployments: list[dict[str, object]], briefs: list[dict[str, object]] | None, running: str = PREV):
+    from envpromote.release.reconcile import Observed
+
+    return Observed({"taskDefinition": running, "deployments": deployments}, [OURS], briefs)
+
+
+@pytest.mark.parametrize(
+    ("deployments", "briefs", "running", "status"),
+    [
+        (
+            [{"id": "ecs-svc/1", "taskDefinition": OURS, "status": "PRIMARY", "rolloutState": "COMPLETED"}],
+            [],
+            OURS,
+            "success",
+        ),
+        (
+            [{"id": "ecs-svc/1", "taskDefinition": OURS, "status": "PRIMARY", "rolloutState": "IN_PROGRESS"}],
+            [],
+            OURS,
+            None,
+        ),
+        (
+            [{"id": "ecs-svc/1", "taskDefinition": OURS, "status": "ACTIVE", "rolloutState": "FAILED"}],
+            [],
+            PREV,
+            "rolled_back",
+        ),
+        ([], [], PREV, "aborted"),
+        ([], [{"serviceDeploymentArn": "arn:sd/1", "status": "ROLLBACK_SUCCESSFUL"}], PREV, "rolled_back"),
+        ([], [{"serviceDeploymentArn": "arn:sd/1", "status": "STOPPED"}], PREV, "failed"),
+        ([], [{"serviceDeploymentArn": "arn:sd/1", "status": "ROLLBACK_IN_PROGRESS"}], PREV, None),
+        ([], [{"serviceDeploymentArn": "arn:sd/1", "status": "SUCCESSFUL"}], PREV, "unknown"),
+        ([], None, PREV, "unknown"),
+    ],
+    ids=[
+        "runs-ours-completed",
+        "still-rolling-out",
+        "ecs-rolled-back",
+        "registered-never-updated",
+        "service-deployment-rolled-back",
+        "service-deployment-stopped",
+        "rollback-still-moving",
+        "replaced-since",
+        "no-service-deployments-api",
+    ],
+)
+def test_reconcile_appends_only_what_ecs_proves(deployments, briefs, running, status) -> None:
+    from envpromote.release.reconcile import judge
+
+    finding = judge(_intent(), _seen(deployments, briefs, running))
+    assert finding.status == status, finding.reasons
+    assert finding.reasons, "every judgement says what it rests on"
+    if status == "unknown":
+        assert "cannot be proven" in finding.reasons[0]
+
+
+def test_nothing_registered_is_an_abort() -> None:
+    from envpromote.release.reconcile import Observed, judge
+
+    finding = judge(_intent(), Observed({"taskDefinition": PREV, "deployments": []}, [], []))
+    assert finding.status == "aborted"
+    assert "nothing was deployed" in finding.reasons[0]
+
+
+def test_verify_reports_an_open_intent_and_reconcile_settles_it(ctx: release.Context) -> None:
+    """An intent whose run died before registering anything: verify names it, ledger.reconcile resolves it."""
+    digest = deployed(ctx)
+    ledger = ctx.ledger()
+    running = ledger.last_success("dev")["task_definition_arn"]
+    intent = ledger.append(
+        _draft(
+            status="in_progress",
+            digest=digest,
+            image_uri=f"r/app@{digest}",
+            actor="runner-7",
+            previous_task_definition_arn=running,  # a re-deploy of the digest that runs, killed before registering
+        )
+    )
+    verify = run_cli("ledger.verify", "--env", "dev")
+    assert verify.returncode == 0, verify.stderr
+    assert "1 unresolved intent(s)" in verify.stdout
+    assert f"unresolved: dev #{intent['sequence']} deploy {digest} by runner-7" in verify.stdout
+    assert "invoke ledger.reconcile --env dev" in verify.stdout
+    done = run_cli("ledger.reconcile", "--env", "dev")
+    assert done.returncode == 0, done.stderr
+    assert f"reconciled dev intent #{intent['sequence']}: aborted" in done.stdout
+    record = ledger.history("dev", limit=1)[-1]
+    assert (record["kind"], record["status"], record["resolves"]) == (
+        "reconcile",
+        "aborted",
+        intent["record_id"],
+    )
+    assert record["reconciled_by"]
+    assert ledger.unresolved_intents("dev") == []
+    assert ledger.last_success("dev")["digest"] == digest, "an abort does not move the last success"
+    again = run_cli("ledger.reconcile", "--env", "dev")
+    assert again.returncode == 0
+    assert "no unresolved intents" in again.stdout
+    assert ctx.lock().holder("dev") is None
