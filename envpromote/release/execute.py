@@ -15,8 +15,10 @@ The lock is the clock-free heartbeat lease of envpromote/lock.py: it is renewed 
 whatever --timeout is, and checked (`lease.check()`) right before RegisterTaskDefinition and UpdateService. A
 lease lost after the update cannot undo it: the record says so in its reasons.
 
-Seam for later: a rollback that supersedes a stuck rollout (it would replace the re-check's refusal of a busy
-service for rollbacks; the re-check belongs to the gates' owner).
+A rollback planned over a rollout in progress (`plan.supersedes`, the escape hatch) supersedes it with a new
+UpdateService to the known-good definition (ECS allows it during a rollout); the plan's evidence, and so the intent
+and the record, name the superseded deployment. StopServiceDeployment(ROLLBACK), which the plan may offer as
+`how`, is not used yet.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from envpromote.release.context import Context
 
 MAX_REVISIONS = 10  # newest task-definition revisions of the family looked at (bounded cost)
+CLAIMS_LOOKBACK = 50  # newest records whose task definitions are known to be other runs'
 _MOVING = {"PENDING", "IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_REQUESTED", "STOP_REQUESTED"}
 _READ_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
 
@@ -157,9 +158,16 @@ def _arn_of_first(briefs: Sequence[Mapping[str, Any]] | None) -> str | None:
 # ---- observing ECS ---------------------------------------------------------------------------------
 
 
-def observe(ctx: Context, env: Environment, intent: Mapping[str, Any], since: dt.datetime) -> Observed:
+def observe(
+    ctx: Context,
+    env: Environment,
+    intent: Mapping[str, Any],
+    since: dt.datetime,
+    claimed: frozenset[str] = frozenset(),
+) -> Observed:
     """DescribeServices, the family's newest revisions with our digest, the service deployments created since
-    `since` (when S3 stored the intent, by AWS's clock)."""
+    `since` (when S3 stored the intent, by AWS's clock). Definitions other records name (`claimed`) were
+    registered by other runs and are never taken for the intent's."""
     ecs = ctx.env_client(env, "ecs")
     service = ecs.describe_services(cluster=env.cluster, services=[env.service])["services"][0]
     after = revision_of(intent.get("previous_task_definition_arn"))
@@ -169,6 +177,8 @@ def observe(ctx: Context, env: Environment, intent: Mapping[str, Any], since: dt
     for arn in newest:  # (sorted again: some endpoints ignore sort and maxResults)
         if revision_of(arn) <= after:
             break
+        if arn in claimed:
+            continue
         taskdef = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
         images = [str(c.get("image", "")) for c in taskdef.get("containerDefinitions", [])]
         if any(digest_of_image(image) == intent["digest"] for image in images):
@@ -234,12 +244,22 @@ def reconcile_record(ctx: Context, intent: Mapping[str, Any], finding: Finding) 
     )
 
 
+def _claimed(ledger: Ledger, environment: str, intent: Mapping[str, Any]) -> frozenset[str]:
+    """Task definitions the newest records name for other runs (bounded: the last CLAIMS_LOOKBACK records)."""
+    run = {intent["record_id"]}
+    return frozenset(
+        str(r["task_definition_arn"])
+        for r in ledger.history(environment, limit=CLAIMS_LOOKBACK)
+        if r.get("task_definition_arn") and r["record_id"] not in run and r.get("resolves") not in run
+    )
+
+
 def _settle(ctx: Context, ledger: Ledger, env: Environment, intents: Iterable[Record]) -> Reconciled:
     done = Reconciled(env.name)
     for intent in intents:
         try:
             since = ledger.stored_at(env.name, intent)
-            finding = judge(intent, observe(ctx, env, intent, since))
+            finding = judge(intent, observe(ctx, env, intent, since, _claimed(ledger, env.name, intent)))
         except _READ_ERRORS as exc:
             done.left_open.append(f"{env.name} intent #{intent['sequence']}: ECS could not be read ({exc})")
             continue

@@ -149,7 +149,7 @@ def test_sigkill_at_every_step_then_the_next_command_reconciles(
         if point.hold is not None:
             if point.hold_from:
                 run.wait_for(point.hold_from)
-            sandbox.set_faults(latency_s={point.hold: 20})
+            sandbox.set_faults(latency_s={point.hold: 6})  # held well past the kill, drained soon after
         if point.kill_at == "lock":
             _until(lambda: ctx.lock().holder("dev") is not None, "the lock item")
         elif point.kill_at == "kept":
