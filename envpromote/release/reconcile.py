@@ -33,7 +33,6 @@ from envpromote.errors import EnvironmentLocked
 from envpromote.image import short_digest
 from envpromote.ledger import Ledger, Record, new_record, parse_iso, utc_now
 from envpromote.lock import Holder
-from envpromote.release.plan import digest_of_image
 
 if TYPE_CHECKING:
     from envpromote.config import Environment
@@ -63,6 +62,11 @@ class Observed:
     service: Mapping[str, Any]
     ours: list[str]  # task definitions of the family with our digest, registered after the intent's previous
     service_deployments: list[Mapping[str, Any]] | None  # created after the intent; None = API not offered
+
+
+def _image_digest(image: str) -> str | None:
+    """The sha256 digest an image reference pins, if any (the same rule as the plan's)."""
+    return "sha256:" + image.rsplit("@sha256:", 1)[1] if "@sha256:" in image else None
 
 
 def revision_of(arn: str | None) -> int:
@@ -181,7 +185,7 @@ def observe(
             continue
         taskdef = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
         images = [str(c.get("image", "")) for c in taskdef.get("containerDefinitions", [])]
-        if any(digest_of_image(image) == intent["digest"] for image in images):
+        if any(_image_digest(image) == intent["digest"] for image in images):
             ours.append(str(arn))
     try:
         briefs = ecs.list_service_deployments(
