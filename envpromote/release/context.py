@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,14 +17,13 @@ from envpromote.aws import ApiCallCounter, ClientFactory
 from envpromote.config import Config, Environment
 from envpromote.errors import BadInput
 from envpromote.image import ImageRef, parse_digest
-from envpromote.ledger import Ledger, LocalRecords
-from envpromote.lock import EnvironmentLock
+from envpromote.ledger import Ledger, LocalRecords, validate_person_text
+from envpromote.lock import EnvironmentLock, elapsed_clock
 from envpromote.registry import registry_and_repository
 from envpromote.rollout import PollPolicy
 
 DEFAULT_TIMEOUT_S = 900.0
 WATCH_MODES = ("auto", "events", "poll")
-LEASE_MARGIN_S = 5
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,11 @@ class Approval:
     github_environment: bool = False
     prompt: Callable[[str], str | None] | None = None  # shows the evidence, returns the approver or None
 
+    def __post_init__(self) -> None:
+        # A value typed by a person is checked at the boundary, before any AWS call (exit 2 otherwise).
+        if self.approver is not None:
+            validate_person_text(self.approver, "--approver")
+
 
 @dataclass
 class Context:
@@ -73,6 +78,9 @@ class Context:
     poll_policy: PollPolicy = field(default_factory=PollPolicy)
     records_dir: Path | None = None
     watch_mode: str = "auto"  # auto (events when the environment has a queue) | events | poll
+    # The lock's clock and sleep (injectable so tests never wait a real lease); never compared across machines.
+    lock_monotonic: Callable[[], float] = elapsed_clock
+    lock_sleep: Callable[[float], None] = time.sleep
     _factories: dict[tuple[str, str | None], ClientFactory] = field(default_factory=dict)
 
     def clients(self, region: str, role_arn: str | None = None) -> ClientFactory:
@@ -91,7 +99,13 @@ class Context:
         return LocalRecords(self.records_dir or self.config.ledger.local_dir)
 
     def lock(self) -> EnvironmentLock:
-        return EnvironmentLock(self.clients(self.config.lock.region).client("dynamodb"), self.config.lock)
+        return EnvironmentLock(
+            self.clients(self.config.lock.region).client("dynamodb"),
+            self.config.lock,
+            monotonic=self.lock_monotonic,
+            sleep=self.lock_sleep,
+            out=self.out,
+        )
 
     def ecr(self) -> Any:
         return self.clients(self.config.registry.region).client("ecr")
@@ -122,15 +136,6 @@ def check_watch_mode(mode: str, env: Environment) -> str:
     return mode
 
 
-def check_timeout_within_lease(timeout: float, lease_seconds: int) -> None:
-    """The lock must outlive the watch; otherwise another promotion could start under a running rollout."""
-    if timeout + LEASE_MARGIN_S > lease_seconds:
-        raise BadInput(
-            f"--timeout {timeout:g}s does not fit in the lock lease of {lease_seconds}s.",
-            fix=f"Use --timeout {max(1, lease_seconds - LEASE_MARGIN_S)} or less, or raise [lock] lease_seconds.",
-        )
-
-
 def ensure_time(value: float | int | str | None, name: str) -> float:
     try:
         number = float(value) if value is not None else DEFAULT_TIMEOUT_S
@@ -139,3 +144,11 @@ def ensure_time(value: float | int | str | None, name: str) -> float:
     if not 1 <= number <= 6 * 3600:
         raise BadInput(f"--{name} {number:g} is out of range.", fix=f"Use 1 to 21600 seconds for --{name}.")
     return number
+
+
+def check_timeout_within_lease(timeout: float, lease_seconds: int) -> None:
+    """Transitional, checks nothing: the heartbeat lease now covers the whole run whatever --timeout is.
+
+    Kept only so tasks/release.py (adopt-cli's) keeps importing; delete it with its call there and its
+    export in envpromote/release/__init__.py when those land."""
+    del timeout, lease_seconds

@@ -1,15 +1,24 @@
 """Execution: the one place that changes AWS, as a sequence of named steps.
 
-    take the lock -> [phase 2: write the intent record] -> re-check under the lock -> register the task
-    definition -> update the service -> watch -> after the outcome -> final record -> release the lock
+    check people's values -> take the lock (heartbeat) -> reconcile the environment's open intents -> write the
+    intent record -> re-check under the lock -> [lease check] register the task definition -> [lease check]
+    update the service -> watch -> after the outcome -> final record (resolves the intent) -> release the lock
 
-Whatever way the run ends (an outcome, a refusal under the lock, Ctrl-C, SIGTERM, AWS unreachable) a record
-is written and the lock released, with SIGINT/SIGTERM deferred while that happens; then the outcome becomes its
-documented exit code (5 rolled back/failed, 6 rollback failed, 7 timed out/unknown).
+Nothing mutating happens before the intent is in the ledger: if it cannot be written the run stops with exit 4,
+nothing registered, nothing deployed. Whatever way the run ends after that (an outcome, a refusal under the lock,
+Ctrl-C, SIGTERM, AWS unreachable, the lease lost) a final record resolving the intent is written and the lock
+released, with SIGINT/SIGTERM deferred while that happens; then the outcome becomes its documented exit code
+(5 rolled back/failed, 6 rollback failed, 7 timed out/unknown, 8 lock lost before a change). A run that dies
+anyway (SIGKILL) leaves the intent open: the next command on the environment reconciles it (release/reconcile.py).
 
-Seams for phase 2 (not built here): `_write_intent` (write-ahead intent record before the first mutating call),
-reconciling an unresolved intent before planning, a heartbeat for the lock while `_watch` runs, and a rollback
-that supersedes a stuck rollout (it would replace the re-check's refusal of a busy service for rollbacks).
+The lock is the clock-free heartbeat lease of envpromote/lock.py: it is renewed for as long as the run works,
+whatever --timeout is, and checked (`lease.check()`) right before RegisterTaskDefinition and UpdateService. A
+lease lost after the update cannot undo it: the record says so in its reasons.
+
+A rollback planned over a rollout in progress (`plan.supersedes`, the escape hatch) supersedes it with a new
+UpdateService to the known-good definition (ECS allows it during a rollout); the plan's evidence, and so the intent
+and the record, name the superseded deployment. StopServiceDeployment(ROLLBACK), which the plan may offer as
+`how`, is not used yet.
 """
 
 from __future__ import annotations
@@ -23,21 +32,21 @@ from typing import Any, NoReturn
 
 import botocore.exceptions
 
-from envpromote import gha
 from envpromote.errors import (
     DeploymentFailed,
     EnvPromoteError,
+    LedgerError,
     PreflightFailed,
     RollbackFailed,
     RolloutTimedOut,
 )
 from envpromote.image import short_digest
-from envpromote.ledger import Ledger, LocalRecords
-from envpromote.lock import EnvironmentLock, Lease
-from envpromote.registry import add_tag, promotion_tag
+from envpromote.ledger import Ledger, LocalRecords, validate_person_text
+from envpromote.lock import Holder, Lease
 from envpromote.release.context import DEFAULT_TIMEOUT_S, Context
 from envpromote.release.plan import Plan, busy_deployment, describe_service
-from envpromote.release.records import ReleaseResult, Run, resend_pending, store_record
+from envpromote.release.reconcile import reconcile_environment
+from envpromote.release.records import ReleaseResult, Run, draft_intent, resend_pending, store_record
 from envpromote.rollout import (
     EventWatcher,
     Outcome,
@@ -46,6 +55,7 @@ from envpromote.rollout import (
     find_deployment_for,
     progress_printer,
 )
+from envpromote.rollout.reasons import our_service_deployment
 
 
 class Aborted(KeyboardInterrupt):
@@ -59,15 +69,37 @@ def execute(
     timeout: float = DEFAULT_TIMEOUT_S,
     rollback_on_timeout: bool = False,
 ) -> ReleaseResult:
-    """Lock, register, update, watch, record, unlock. Raises the outcome's error after recording it."""
+    """Lock, write the intent, register, update, watch, record, unlock. Raises the outcome's error after
+    recording it."""
+    _check_people(ctx, plan)
     ledger, local = _records_ready(ctx)
-    lock = ctx.lock()
-    lease = _take_lock(ctx, lock, plan)
-    run = Run()
+    holder = Holder(
+        ctx.identity.actor, plan.kind, plan.image.digest, os.getpid(), ctx.identity.run_id or None
+    )
+    with ctx.lock().held(plan.env.name, holder) as lease:
+        run = Run()
+        _write_intent(ctx, ledger, plan, run)
+        result = _carry_out(ctx, ledger, local, plan, run, lease, timeout, rollback_on_timeout)
+    raise_for_outcome(plan, run)
+    return result
+
+
+def _carry_out(
+    ctx: Context,
+    ledger: Ledger,
+    local: LocalRecords,
+    plan: Plan,
+    run: Run,
+    lease: Lease,
+    timeout: float,
+    rollback_on_timeout: bool,
+) -> ReleaseResult:
+    """The steps after the intent; whatever way they end, the final record resolves the intent."""
     try:
-        # phase 2: _write_intent(ctx, ledger, plan, run) goes here, before the first mutating call
         _recheck_under_lock(ctx, plan)
+        lease.check()
         _register(ctx, plan, run)
+        lease.check()
         _update_service(ctx, plan, run)
         _watch(ctx, plan, run, timeout)
         _after_outcome(ctx, plan, run, rollback_on_timeout=rollback_on_timeout)
@@ -84,15 +116,19 @@ def execute(
         _note_unreachable(plan, run, exc)  # raises unless the outcome was already decided
     finally:
         with signals_deferred():
-            try:
-                result = store_record(ctx, ledger, local, plan, run)
-            finally:
-                _release_lock(ctx, lock, lease, plan)
-    raise_for_outcome(plan, run)
+            _note_lease(run, lease)
+            result = store_record(ctx, ledger, local, plan, run)
     return result
 
 
 # ---- the steps ------------------------------------------------------------------------------------
+
+
+def _check_people(ctx: Context, plan: Plan) -> None:
+    """Values typed by people go into the record: refuse bad ones (exit 2) before anything changes."""
+    if plan.approver is not None:
+        validate_person_text(plan.approver, "--approver")
+    validate_person_text(ctx.identity.actor, "the actor (GITHUB_ACTOR or the local user)")
 
 
 def _records_ready(ctx: Context) -> tuple[Ledger, LocalRecords]:
@@ -102,10 +138,22 @@ def _records_ready(ctx: Context) -> tuple[Ledger, LocalRecords]:
     return ledger, local
 
 
-def _take_lock(ctx: Context, lock: EnvironmentLock, plan: Plan) -> Lease:
-    holder = f"{ctx.identity.actor} ({plan.kind} {short_digest(plan.image.digest)}, pid {os.getpid()}"
-    holder += f", run {ctx.identity.run_id})" if ctx.identity.run_id else ")"
-    return lock.acquire(plan.env.name, holder)
+def _write_intent(ctx: Context, ledger: Ledger, plan: Plan, run: Run) -> None:
+    """Under the lock: settle intents a dead run left open here, then write ours. The plan is durably in the
+    ledger before the first mutating call, or nothing happens (exit 4)."""
+    try:
+        reconcile_environment(ctx, ledger, plan.env.name, lock_held=True)
+        run.intent = ledger.append(draft_intent(ctx, plan, run))
+    except (LedgerError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        text = exc.one_line() if isinstance(exc, EnvPromoteError) else f"{type(exc).__name__}: {exc}"
+        raise PreflightFailed(
+            f"Could not write the intent record to the {plan.env.name} ledger ({text}); nothing was changed.",
+            fix="Check the ledger bucket and the role's s3:PutObject on it, then run the command again.",
+        ) from None
+    ctx.out(
+        f"intent recorded: {plan.env.name} #{run.intent['sequence']} ({plan.kind} "
+        f"{short_digest(plan.image.digest)})"
+    )
 
 
 def _recheck_under_lock(ctx: Context, plan: Plan) -> None:
@@ -193,28 +241,54 @@ def _watch(ctx: Context, plan: Plan, run: Run, timeout: float) -> None:
 
 
 def _after_outcome(ctx: Context, plan: Plan, run: Run, *, rollback_on_timeout: bool) -> None:
-    """Put the previous definition back after a timeout (if asked); tag a promoted digest against expiry."""
+    """Put the previous definition back after a timeout (if asked); name the ECS service deployment.
+
+    Promoted digests are tagged against expiry by the promotion tagger Lambda (infra) from the ledger's
+    record, not here: deploy roles hold no ECR write."""
     env = plan.env
     if run.status == "timed_out" and rollback_on_timeout and plan.running_taskdef_arn:
         ctx.env_client(env, "ecs").update_service(
             cluster=env.cluster, service=env.service, taskDefinition=plan.running_taskdef_arn
         )
         run.reasons.append(f"envpromote rolled back to {plan.running_taskdef_arn} after the timeout")
-    if run.status == "success" and plan.kind == "promote":
-        tag = promotion_tag(env.name, plan.image.digest)
-        try:
-            add_tag(ctx.ecr(), ctx.config.registry.repository, plan.image.digest, tag)
-        except botocore.exceptions.ClientError as exc:
-            run.reasons.append(
-                f"could not add the promotion tag: {exc.response.get('Error', {}).get('Code')}"
-            )
+    if run.outcome is not None and run.outcome.took_over_by:
+        note = (
+            f"another deployment ({run.outcome.took_over_by}) took over ours; the outcome is what ECS ends up "
+            "running"
+        )
+        if not any(run.outcome.took_over_by in reason for reason in run.reasons):
+            run.reasons.append(note)
+    run.service_deployment_arn = _service_deployment_arn(ctx, plan, run)
 
 
-def _release_lock(ctx: Context, lock: EnvironmentLock, lease: Lease, plan: Plan) -> None:
-    if not lock.release(lease):
-        warning = f"the {plan.env.name} lock had passed to someone else before it was released"
-        ctx.out(f"WARNING: {warning}")
-        gha.annotate("warning", warning)
+def _service_deployment_arn(ctx: Context, plan: Plan, run: Run) -> str | None:
+    """Our UpdateService's service deployment (ListServiceDeployments where offered), for the gates' check."""
+    if run.deployment_id is None or run.new_arn is None:
+        return None
+    env = plan.env
+    ecs = ctx.env_client(env, "ecs")
+    try:
+        briefs = ecs.list_service_deployments(cluster=env.cluster, service=env.service).get(
+            "serviceDeployments", []
+        )
+        service = describe_service(ctx, env)
+    except (
+        AttributeError,
+        EnvPromoteError,
+        botocore.exceptions.ClientError,
+        botocore.exceptions.BotoCoreError,
+    ):
+        return None  # not offered (older endpoints): the gate says what it could not check
+    target = WatchTarget(run.deployment_id, run.new_arn, plan.running_taskdef_arn, run.started)
+    ours = our_service_deployment(briefs, service, target)
+    return str(ours["serviceDeploymentArn"]) if ours and ours.get("serviceDeploymentArn") else None
+
+
+def _note_lease(run: Run, lease: Lease) -> None:
+    """A lease lost after the update cannot undo it; the record says so (it is still written)."""
+    if lease.lost and run.new_arn is not None:
+        reason = lease.lost_reason or f"no heartbeat succeeded for {lease.seconds_since_renewal():.0f}s"
+        run.reasons.append(f"the {lease.environment} lock was lost during the run ({reason})")
 
 
 # ---- how a run that did not reach its outcome is recorded -----------------------------------------

@@ -1,12 +1,18 @@
-"""Release records: drafted from a run whatever way it ended, kept locally first, then sent to the ledger.
+"""Release records: the write-ahead intent, then the final record drafted from a run whatever way it ended.
 
-A record that cannot reach the ledger stays in the local `pending/` directory; it is re-sent before the next
-command plans anything, and no gate reads the ledger while a record for its environments is still kept.
+The intent (status ``in_progress``) is appended before the first mutating AWS call and takes the run's place in
+history; if it cannot be written nothing is changed (exit 4). The final record ``resolves`` it. A final record
+that cannot reach the ledger stays in the local `pending/` directory and is re-sent (as the intent's resolution,
+at the intent's place) before the next command plans anything; no gate reads the ledger while a record for its
+environments is still kept, and an intent left open by a dead run is reconciled from ECS (release/reconcile.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +40,9 @@ class Run:
     outcome: Outcome | None = None
     new_arn: str | None = None
     deployment_id: str | None = None
+    intent: Record | None = None  # the appended in_progress record this run resolves
+    final_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # one id, however often it is re-sent
+    service_deployment_arn: str | None = None
 
 
 @dataclass
@@ -57,7 +66,10 @@ def resend_pending(ctx: Context, ledger: Ledger, local: LocalRecords) -> None:
 
 
 def ledger_ready(ctx: Context, *env_names: str) -> Ledger:
-    """Kept records are re-sent before any gate reads the ledger; if they cannot be, nothing is planned."""
+    """Kept records are re-sent before any gate reads the ledger; if they cannot be, nothing is planned. Then
+    intents left open by dead runs in these environments are reconciled from ECS where that can be proven."""
+    from envpromote.release.reconcile import reconcile_environment
+
     ledger = ctx.ledger()
     local = ctx.local_records()
     resend_pending(ctx, ledger, local)
@@ -69,7 +81,46 @@ def ledger_ready(ctx: Context, *env_names: str) -> Ledger:
             f"Release records for {', '.join(stuck)} are kept locally but not yet in the ledger.",
             fix="Run 'invoke ledger.sync' once the ledger is reachable; gates must see every record.",
         )
+    for name in env_names:
+        reconcile_environment(ctx, ledger, name)
     return ledger
+
+
+def taskdef_sha256(taskdef: dict[str, object]) -> str:
+    """The sha256 of the rendered task definition (canonical JSON): what the intent promises to register."""
+    text = json.dumps(taskdef, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def draft_intent(ctx: Context, plan: Plan, run: Run) -> Record:
+    """The write-ahead intent: the plan as it will be carried out (the new ARN is not known before
+    RegisterTaskDefinition, so the family and the sha256 of the rendered definition stand for it)."""
+    family = str(plan.taskdef.get("family", plan.env.family))
+    return new_record(
+        environment=plan.env.name,
+        kind=plan.kind,
+        status="in_progress",
+        digest=plan.image.digest,
+        image_uri=plan.image.uri,
+        started_at=run.started,
+        finished_at=run.started,
+        source_environment=plan.source_environment,
+        previous_digest=plan.previous_digest,
+        previous_task_definition_arn=plan.running_taskdef_arn,
+        reasons=[
+            *plan.evidence,
+            f"intent: register a revision of {family} (rendered sha256 {taskdef_sha256(plan.taskdef)}) "
+            f"and update {plan.env.cluster}/{plan.env.service}",
+        ],
+        actor=ctx.identity.actor,
+        approver=plan.approver,
+        run_id=ctx.identity.run_id,
+        run_attempt=ctx.identity.run_attempt,
+        workflow_ref=ctx.identity.workflow_ref,
+        source_commit=plan.source_commit,
+        allow_unscanned=plan.allow_unscanned,
+        scan=plan.scan,
+    )
 
 
 def draft_record(ctx: Context, plan: Plan, run: Run) -> Record:
@@ -97,6 +148,9 @@ def draft_record(ctx: Context, plan: Plan, run: Run) -> Record:
         allow_unscanned=plan.allow_unscanned,
         scan=plan.scan,
         api_calls=dict(ctx.counter.requests),
+        resolves=run.intent,
+        service_deployment_arn=run.service_deployment_arn,
+        record_id=run.final_id,
     )
 
 

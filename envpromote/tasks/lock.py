@@ -1,19 +1,26 @@
-"""Tasks for people: lock.status (who holds an environment's lock, is it alive) and lock.release --force."""
+"""Tasks for people: lock.status (who holds an environment's lock, is it alive) and lock.release --force.
+
+Light at import time (`invoke --list` imports every task module): the lock module, and with it botocore, is
+imported inside the task bodies. A forced release is recorded in the ledger as a ``lock_break`` record.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from envpromote.aws import ClientFactory
 from envpromote.config import Config, load_config
 from envpromote.errors import BadInput
-from envpromote.lock import HEARTBEATS_PER_LEASE, BrokenLock, EnvironmentLock, LockState, check_reason
-from envpromote.release.context import Identity
 from envpromote.tasks._common import handle_errors, print_json
+
+if TYPE_CHECKING:
+    from envpromote.lock import BrokenLock, EnvironmentLock, LockState
+    from envpromote.release import Context as ReleaseContext
+
+HEARTBEATS_PER_LEASE = 3  # envpromote.lock.HEARTBEATS_PER_LEASE (a test keeps the two equal)
 
 CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml)."
 ENV_HELP = "Environment name from the chain (e.g. dev)."
@@ -21,6 +28,9 @@ MAX_OBSERVE_S = 600
 
 
 def _lock(cfg: Config) -> EnvironmentLock:
+    from envpromote.aws import ClientFactory
+    from envpromote.lock import EnvironmentLock
+
     return EnvironmentLock(ClientFactory(cfg.lock.region).client("dynamodb"), cfg.lock)
 
 
@@ -103,24 +113,80 @@ def release(
             "lock.release breaks another run's lock and needs --force.",
             fix="Check 'invoke lock.status --env ENV --observe 60' first: a live holder is still deploying.",
         )
-    text = check_reason(reason)
+    from envpromote.ledger import validate_person_text
+    from envpromote.lock import check_reason
+    from envpromote.release import Context as ReleaseContext
+    from envpromote.release import Identity
+
+    text = validate_person_text(check_reason(reason), "--reason")  # before any AWS call: exit 2
     cfg = load_config(config or None)
     name = cfg.env(env).name
     identity = Identity.from_environment()
+    validate_person_text(identity.actor, "the actor (GITHUB_ACTOR or the local user)")
     who = f"{identity.actor} (run {identity.run_id})" if identity.run_id else identity.actor
     broken = _lock(cfg).force_release(name, reason=text, broken_by=who)
-    _print_broken(name, broken, json)
+    recorded = None
+    if broken is not None:
+        recorded = _record_break(ReleaseContext(config=cfg, identity=identity), name, broken)
+    _print_broken(name, broken, json, recorded)
 
 
-def _print_broken(name: str, broken: BrokenLock | None, as_json: bool) -> None:
+def _record_break(ctx: ReleaseContext, name: str, broken: BrokenLock) -> int | None:
+    """Append the lock_break record (who broke whose lock, why). The lock is broken already: a ledger that
+    cannot be written is reported (and the record kept locally for 'invoke ledger.sync'), not hidden."""
+    import botocore.exceptions
+
+    from envpromote.errors import LedgerError
+    from envpromote.ledger import new_record, utc_now
+
+    now = utc_now()
+    detail = broken.state.detail
+    draft = new_record(
+        environment=name,
+        kind="lock_break",
+        status="aborted",  # the holder's claim on the environment was ended; never a success
+        digest=None,
+        image_uri=None,
+        started_at=now,
+        finished_at=now,
+        reasons=[
+            f"lock broken by {broken.broken_by}: {broken.reason}",
+            f"holder was {broken.state.holder} (record version {broken.state.record_version_number}, "
+            f"{broken.state.heartbeats} heartbeats, since {broken.state.acquired_at or 'unknown'} by its clock)",
+            *(f"holder {k}: {v}" for k, v in sorted(detail.items())),
+        ],
+        actor=ctx.identity.actor,
+        run_id=ctx.identity.run_id,
+        run_attempt=ctx.identity.run_attempt,
+        workflow_ref=ctx.identity.workflow_ref,
+    )
+    try:
+        record = ctx.ledger().append(draft)
+    except (LedgerError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        path = ctx.local_records().keep_pending(draft)
+        print(
+            f"WARNING: the lock_break record could not be written ({exc}); kept at {path}: run 'invoke ledger.sync'"
+        )
+        return None
+    return int(record["sequence"])
+
+
+def _print_broken(name: str, broken: BrokenLock | None, as_json: bool, recorded: int | None = None) -> None:
     if as_json:
         print_json(
-            {"environment": name, "released": broken is not None, "broken": broken and broken.to_json()}
+            {
+                "environment": name,
+                "released": broken is not None,
+                "broken": broken and broken.to_json(),
+                "ledger_sequence": recorded,
+            }
         )
     elif broken is None:
         print(f"{name}: no lock held; nothing released")
     else:
         print(f"{name}: lock broken by {broken.broken_by}: {broken.reason}")
+        if recorded is not None:
+            print(f"  recorded in the ledger: {name} #{recorded} (lock_break)")
         print("\n".join(_describe(broken.state)))
         print(
             "  if that run is alive, its next heartbeat finds the lock gone and it stops before its next change"

@@ -12,7 +12,7 @@ from release_support import YES, config_with, deployed, settled
 
 from envpromote import release
 from envpromote.config import Config, load_config
-from envpromote.errors import BadInput, EnvironmentLocked, EnvPromoteError, GateRefused, PreflightFailed
+from envpromote.errors import BadInput, EnvPromoteError, GateRefused, PreflightFailed
 
 ABSENT = "sha256:" + "9" * 64
 
@@ -154,19 +154,6 @@ def test_entry_and_non_entry_environments(ctx, aws_state) -> None:
         "entry environment",
     )
     _refused(aws_state, lambda: release.plan_deploy(ctx, "qa", digest), BadInput, "Unknown environment 'qa'")
-
-
-def test_lock_contention_names_the_holder(ctx, aws_state) -> None:
-    digest = push_test_image("healthy:0.5")
-    record_clean_build(ctx, digest)
-    plan = release.plan_deploy(ctx, "dev", digest)
-    lease = ctx.lock().acquire("dev", "bob (promote from another terminal)")
-    err = _refused(
-        aws_state, lambda: release.execute(ctx, plan, timeout=30), EnvironmentLocked, "locked by bob"
-    )
-    assert err.exit_code == 8
-    assert ctx.lock().release(lease)
-    assert release.execute(ctx, plan, timeout=60).record["status"] == "success"
 
 
 def test_template_error_refuses_before_any_change(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
-from engine_support import push_test_image, record_clean_build
-from release_support import NO_APPROVAL, YES, deployed
+from engine_support import REPO_ROOT, push_test_image, record_clean_build
+from release_support import NO_APPROVAL, YES, cli_environment, deployed
 
 from envpromote import release
-from envpromote.errors import DeploymentFailed, RolloutTimedOut
+from envpromote.errors import BadInput, DeploymentFailed, RolloutTimedOut
 from envpromote.ledger import schema_errors
 
 
@@ -22,7 +24,19 @@ def test_deploy_success_is_recorded_everywhere(ctx: release.Context) -> None:
     assert record["status"] == "success"
     assert record["kind"] == "deploy"
     assert record["digest"] == digest
-    assert record["sequence"] == 1
+    # write-ahead: the intent took sequence 1 before the first change; the outcome resolves it
+    intent, final = ctx.ledger().history("dev")
+    assert (intent["sequence"], intent["status"], intent["kind"]) == (1, "in_progress", "deploy")
+    assert intent["digest"] == digest
+    assert intent["task_definition_arn"] is None
+    assert intent["previous_task_definition_arn"] == record["previous_task_definition_arn"]
+    assert any("rendered sha256 " in reason for reason in intent["reasons"])
+    assert final == record
+    assert record["sequence"] == 2
+    assert (record["resolves"], record["resolves_sequence"]) == (intent["record_id"], 1)
+    assert ctx.ledger().unresolved_intents("dev") == []
+    assert record["task_definition_arn"].startswith("arn:aws:ecs:")
+    assert record["service_deployment_arn"], "the ECS service deployment the gates cross-check"
     assert record["deployment_id"].startswith("ecs-svc/")
     assert record["previous_digest"]
     assert record["previous_digest"] != digest
@@ -95,9 +109,11 @@ def test_chain_dev_staging_production(ctx: release.Context) -> None:
     assert production.record is not None
     assert production.record["approver"] == "alice"
     assert production.record["status"] == "success"
-    # promoted images carry an immutable tag so lifecycle rules never expire them
+    # the engine writes nothing to ECR (deploy roles hold no image write): the promotion tagger Lambda in
+    # infra tags promoted digests from the ledger (tests/infra/test_promotion_tagger.py)
     tags = ctx.ecr().describe_images(repositoryName="envpromote-app", imageIds=[{"imageDigest": digest}])
-    assert "promoted-production-" + digest[7:19] in tags["imageDetails"][0]["imageTags"]
+    assert not any(t.startswith("promoted-") for t in tags["imageDetails"][0].get("imageTags", []))
+    assert "ecr:PutImage" not in production.api_calls
 
 
 def test_dry_run_changes_nothing(ctx: release.Context, aws_state) -> None:
@@ -123,3 +139,42 @@ def test_malformed_events_do_not_break_the_watch(ctx: release.Context, config) -
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({**naive, "time": ["not", "a", "time"]}))
     assert deployed(ctx)
     assert ctx.ledger().history("dev")[-1]["status"] == "success"
+
+
+@pytest.mark.parametrize(
+    ("approver", "message"),
+    [(b"bob\xff", "not valid UTF-8"), (b"bob\x1b[31m", "control or non-printable")],
+    ids=["not-utf8", "escape-sequence"],
+)
+def test_an_approver_that_is_not_text_changes_nothing(
+    ctx: release.Context, aws_state, approver: bytes, message: str
+) -> None:
+    """`--approver $'bob\\xff'` once crashed after the rollout and lost the record; now it is refused (exit 2)
+    before any AWS call."""
+    digest = deployed(ctx)
+    before = aws_state.snapshot()
+    argv: list[str | bytes] = [
+        sys.executable,
+        "-m",
+        "invoke",
+        "promote",
+        "--env",
+        "staging",
+        "--digest",
+        digest,
+    ]
+    refused = subprocess.run(
+        [*argv, "--yes", "--approver", approver],
+        cwd=REPO_ROOT,
+        env=cli_environment(),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert message in refused.stderr
+    assert aws_state.snapshot() == before, "nothing registered, deployed, recorded or locked"
+    with pytest.raises(BadInput, match="--approver"):
+        release.Approval(approver=approver.decode("utf-8", "surrogateescape"), assume_yes=True)

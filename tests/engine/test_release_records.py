@@ -11,7 +11,7 @@ from release_support import NO_APPROVAL, YES, deployed, promoted_to_staging, run
 
 from envpromote import release
 from envpromote.errors import PreflightFailed
-from envpromote.ledger import new_record, utc_now
+from envpromote.ledger import layout, new_record, utc_now
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64
@@ -42,14 +42,15 @@ def test_append_is_idempotent_per_record(ctx: release.Context) -> None:
 def test_a_deleted_record_is_reported_and_does_not_block_later_writes(ctx: release.Context, config) -> None:
     for _ in range(3):
         deployed(ctx)
-    assert ctx.ledger().verify() == (3, [])
+    assert ctx.ledger().verify() == (6, []), "three intents and the three outcomes resolving them"
     s3 = ctx.clients("us-east-1").client("s3")
-    s3.delete_object(Bucket=config.ledger.bucket, Key="releases/envs/dev/0000000002.json")
+    key = {n: layout.record_key(config.ledger.prefix, "dev", n) for n in (2, 3)}
+    s3.delete_object(Bucket=config.ledger.bucket, Key=key[2])
     problems = [str(p) for p in ctx.ledger().verify()[1]]
-    assert "dev: releases/envs/dev/0000000003.json: records 2 are missing before it (deleted?)" in problems
-    assert "dev: releases/envs/dev/0000000002.json: was deleted (delete marker in S3)" in problems
+    assert f"dev: {key[3]}: records 2 are missing before it (deleted?)" in problems
+    assert f"dev: {key[2]}: was deleted (delete marker in S3)" in problems
     deployed(ctx)
-    assert [r["sequence"] for r in ctx.ledger().history("dev")] == [1, 3, 4]
+    assert [r["sequence"] for r in ctx.ledger().history("dev")] == [1, 3, 4, 5, 6, 7, 8]
     assert any("records 2 are missing" in str(p) for p in ctx.ledger().verify(["dev"])[1]), "still reported"
 
 
@@ -113,3 +114,114 @@ def test_a_promotion_needs_no_approval_where_none_is_required(ctx: release.Conte
     plan = release.plan_promote(ctx, "staging", digest, approval=NO_APPROVAL)
     assert plan.approver is None
     assert plan.approved_via == "not-required"
+
+
+# ---- reconciling intents a dead run left open ------------------------------------------------------
+
+PREV = "arn:aws:ecs:us-east-1:123456789012:task-definition/envpromote-dev-web:4"
+OURS = "arn:aws:ecs:us-east-1:123456789012:task-definition/envpromote-dev-web:5"
+
+
+def _intent() -> dict[str, object]:
+    return {**_draft(status="in_progress", previous_task_definition_arn=PREV), "sequence": 3}
+
+
+def _seen(deployments: list[dict[str, object]], briefs: list[dict[str, object]] | None, running: str = PREV):
+    from envpromote.release.reconcile import Observed
+
+    return Observed({"taskDefinition": running, "deployments": deployments}, [OURS], briefs)
+
+
+@pytest.mark.parametrize(
+    ("deployments", "briefs", "running", "status"),
+    [
+        (
+            [{"id": "ecs-svc/1", "taskDefinition": OURS, "status": "PRIMARY", "rolloutState": "COMPLETED"}],
+            [],
+            OURS,
+            "success",
+        ),
+        (
+            [{"id": "ecs-svc/1", "taskDefinition": OURS, "status": "PRIMARY", "rolloutState": "IN_PROGRESS"}],
+            [],
+            OURS,
+            None,
+        ),
+        (
+            [{"id": "ecs-svc/1", "taskDefinition": OURS, "status": "ACTIVE", "rolloutState": "FAILED"}],
+            [],
+            PREV,
+            "rolled_back",
+        ),
+        ([], [], PREV, "aborted"),
+        ([], [{"serviceDeploymentArn": "arn:sd/1", "status": "ROLLBACK_SUCCESSFUL"}], PREV, "rolled_back"),
+        ([], [{"serviceDeploymentArn": "arn:sd/1", "status": "STOPPED"}], PREV, "failed"),
+        ([], [{"serviceDeploymentArn": "arn:sd/1", "status": "ROLLBACK_IN_PROGRESS"}], PREV, None),
+        ([], [{"serviceDeploymentArn": "arn:sd/1", "status": "SUCCESSFUL"}], PREV, "unknown"),
+        ([], None, PREV, "unknown"),
+    ],
+    ids=[
+        "runs-ours-completed",
+        "still-rolling-out",
+        "ecs-rolled-back",
+        "registered-never-updated",
+        "service-deployment-rolled-back",
+        "service-deployment-stopped",
+        "rollback-still-moving",
+        "replaced-since",
+        "no-service-deployments-api",
+    ],
+)
+def test_reconcile_appends_only_what_ecs_proves(deployments, briefs, running, status) -> None:
+    from envpromote.release.reconcile import judge
+
+    finding = judge(_intent(), _seen(deployments, briefs, running))
+    assert finding.status == status, finding.reasons
+    assert finding.reasons, "every judgement says what it rests on"
+    if status == "unknown":
+        assert "cannot be proven" in finding.reasons[0]
+
+
+def test_nothing_registered_is_an_abort() -> None:
+    from envpromote.release.reconcile import Observed, judge
+
+    finding = judge(_intent(), Observed({"taskDefinition": PREV, "deployments": []}, [], []))
+    assert finding.status == "aborted"
+    assert "nothing was deployed" in finding.reasons[0]
+
+
+def test_verify_reports_an_open_intent_and_reconcile_settles_it(ctx: release.Context) -> None:
+    """An intent whose run died before registering anything: verify names it, ledger.reconcile resolves it."""
+    digest = deployed(ctx)
+    ledger = ctx.ledger()
+    running = ledger.last_success("dev")["task_definition_arn"]
+    intent = ledger.append(
+        _draft(
+            status="in_progress",
+            digest=digest,
+            image_uri=f"r/app@{digest}",
+            actor="runner-7",
+            previous_task_definition_arn=running,  # a re-deploy of the digest that runs, killed before registering
+        )
+    )
+    verify = run_cli("ledger.verify", "--env", "dev")
+    assert verify.returncode == 0, verify.stderr
+    assert "1 unresolved intent(s)" in verify.stdout
+    assert f"unresolved: dev #{intent['sequence']} deploy {digest} by runner-7" in verify.stdout
+    assert "invoke ledger.reconcile --env dev" in verify.stdout
+    done = run_cli("ledger.reconcile", "--env", "dev")
+    assert done.returncode == 0, done.stderr
+    assert f"reconciled dev intent #{intent['sequence']}: aborted" in done.stdout
+    record = ledger.history("dev", limit=1)[-1]
+    assert (record["kind"], record["status"], record["resolves"]) == (
+        "reconcile",
+        "aborted",
+        intent["record_id"],
+    )
+    assert record["reconciled_by"]
+    assert ledger.unresolved_intents("dev") == []
+    assert ledger.last_success("dev")["digest"] == digest, "an abort does not move the last success"
+    again = run_cli("ledger.reconcile", "--env", "dev")
+    assert again.returncode == 0
+    assert "no unresolved intents" in again.stdout
+    assert ctx.lock().holder("dev") is None

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from lock_support import REPO_ROOT, item
 
+from envpromote.aws import ClientFactory
+from envpromote.config import load_config
 from envpromote.errors import EXIT_BAD_INPUT
+from envpromote.ledger import Ledger
 from envpromote.lock import EnvironmentLock, Holder
 
 # The same assembly as tasks.py, limited to this module's collection (tasks.py registers it at merge).
@@ -113,9 +116,35 @@ def test_forced_release_prints_what_it_broke(held: Any, dynamodb: Any, settings:
     assert data["broken"]["reason"] == "runner lost; INC-7"
     assert data["broken"]["broken_by"]
     assert item(dynamodb, settings) is None
+    # who broke whose lock, and why, is in the ledger (a lock_break record, never a success)
+    ledger = Ledger(
+        ClientFactory("us-east-1").client("s3"), load_config(REPO_ROOT / "envpromote.toml").ledger
+    )
+    record = ledger.history("dev", limit=1)[-1]
+    assert data["ledger_sequence"] == record["sequence"]
+    assert (record["kind"], record["status"], record["digest"]) == ("lock_break", "aborted", None)
+    assert record["reasons"][0] == f"lock broken by {data['broken']['broken_by']}: runner lost; INC-7"
+    assert "holder was alice (promote sha256:bbbbbbbbbbbb, pid 7, run 321)" in record["reasons"][1]
+    assert ledger.last_success("dev") is None
+    assert ledger.verify(["dev"])[1] == []
     again = run_task("lock.release", "--env", "dev", "--force", "--reason", "again")
     assert again.returncode == 0, again.stderr
     assert "no lock held; nothing released" in again.stdout
+    assert ledger.history("dev", limit=1)[-1]["sequence"] == record["sequence"], (
+        "nothing broken, nothing recorded"
+    )
+
+
+def test_the_task_module_is_light_and_agrees_with_the_lock() -> None:
+    from envpromote import lock
+    from envpromote.tasks import lock as tasks
+
+    assert tasks.HEARTBEATS_PER_LEASE == lock.HEARTBEATS_PER_LEASE
+    code = "import sys, envpromote.tasks.lock; print(sorted(m for m in ('botocore', 'boto3') if m in sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]", "boto3/botocore are imported inside the task bodies"
 
 
 def test_unknown_environment_and_bad_observe_are_bad_input(sandbox: Any) -> None:
