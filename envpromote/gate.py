@@ -399,7 +399,7 @@ def scan_gate(
             )
         raise GateRefused(
             f"Digest {short_digest(digest)} has no scan record; {env.name} requires one.",
-            fix="Record the build's scan ('invoke ledger.record-build --digest ... --scan') and promote again.",
+            fix="Record the build's scan ('invoke ledger.record-build --digest ... --scan-json FILE') and promote again.",
         )
     try:
         summary = ScanSummary.from_dict(scan)

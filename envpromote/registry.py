@@ -7,7 +7,6 @@ from typing import Any
 import botocore.exceptions
 
 from envpromote.errors import PreflightFailed
-from envpromote.image import short_digest
 
 
 def _missing_repository(repository: str) -> PreflightFailed:
@@ -50,41 +49,3 @@ def describe_image(ecr: Any, repository: str, digest: str) -> dict[str, Any] | N
             raise _missing_repository(repository) from None
         raise
     return details[0] if details else None
-
-
-def promotion_tag(environment: str, digest: str) -> str:
-    """The immutable tag that marks a digest as promoted, so ECR lifecycle rules never expire it."""
-    return f"promoted-{environment}-{short_digest(digest)}"
-
-
-def add_tag(ecr: Any, repository: str, digest: str, tag: str) -> bool:
-    """Tag an existing image (same manifest, new tag). False if the tag was already there."""
-    images = ecr.batch_get_image(
-        repositoryName=repository,
-        imageIds=[{"imageDigest": digest}],
-        acceptedMediaTypes=[
-            "application/vnd.oci.image.manifest.v1+json",
-            "application/vnd.docker.distribution.manifest.v2+json",
-        ],
-    )["images"]
-    if not images:
-        return False
-    image = images[0]
-    kwargs: dict[str, Any] = {
-        "repositoryName": repository,
-        "imageManifest": image["imageManifest"],
-        "imageTag": tag,
-        "imageDigest": digest,
-    }
-    if image.get("imageManifestMediaType"):
-        kwargs["imageManifestMediaType"] = image["imageManifestMediaType"]
-    try:
-        ecr.put_image(**kwargs)
-    except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {
-            "ImageAlreadyExistsException",
-            "ImageTagAlreadyExistsException",
-        }:
-            return False
-        raise
-    return True

@@ -18,7 +18,6 @@ from envpromote.release.context import (
     Approval,
     Context,
     Identity,
-    check_timeout_within_lease,
     check_watch_mode,
     ensure_time,
 )
@@ -50,7 +49,6 @@ __all__ = [
     "VerifyReport",
     "approval_text",
     "busy_deployment",
-    "check_timeout_within_lease",
     "check_watch_mode",
     "diff",
     "drift",

@@ -144,11 +144,3 @@ def ensure_time(value: float | int | str | None, name: str) -> float:
     if not 1 <= number <= 6 * 3600:
         raise BadInput(f"--{name} {number:g} is out of range.", fix=f"Use 1 to 21600 seconds for --{name}.")
     return number
-
-
-def check_timeout_within_lease(timeout: float, lease_seconds: int) -> None:
-    """Transitional, checks nothing: the heartbeat lease now covers the whole run whatever --timeout is.
-
-    Kept only so tasks/release.py (adopt-cli's) keeps importing; delete it with its call there and its
-    export in envpromote/release/__init__.py when those land."""
-    del timeout, lease_seconds

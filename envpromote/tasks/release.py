@@ -51,7 +51,6 @@ def _prepared(config: str, records_dir: str, env: str, timeout: Any, watch: str)
 
     ctx = release_context(config, records_dir, env=env)
     seconds = release.ensure_time(timeout, "timeout")
-    release.check_timeout_within_lease(seconds, ctx.config.lock.lease_seconds)
     ctx.watch_mode = release.check_watch_mode(watch, ctx.config.env(env))
     return ctx, seconds
 

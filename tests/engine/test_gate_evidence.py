@@ -78,14 +78,19 @@ def test_a_real_success_passes_with_its_evidence(ctx: release.Context) -> None:
     assert f"runs {digest.removeprefix('sha256:')[:12]}" in evidence, (
         "ECS confirmed the task definition's image"
     )
-    assert "COMPLETED on" in evidence, "ECS confirmed the deployment while it still lists it"
+    # The record names its service deployment (write-ahead engine): DescribeServiceDeployments confirms it.
+    assert ": SUCCESSFUL" in evidence, "ECS confirmed the service deployment the record names"
 
 
-def test_an_expired_ecs_deployment_is_said_not_checked(ctx: release.Context) -> None:
+def test_a_superseded_deployment_is_still_confirmed_through_its_service_deployment(
+    ctx: release.Context,
+) -> None:
+    """The service's deployments list forgets a deployment once another replaces it; the record's service
+    deployment ARN still lets ECS confirm it (DescribeServiceDeployments keeps 90 days)."""
     digest = deployed(ctx)
     deployed(ctx)  # ECS's service no longer lists the first deployment
     plan = release.plan_promote(ctx, "staging", digest, approval=NO_APPROVAL, dry_run=True)
-    assert any("not checked: deployment" in line for line in plan.evidence), plan.evidence
+    assert any(line.endswith(": SUCCESSFUL") for line in plan.evidence), plan.evidence
     assert any("task definition" in line and "runs" in line for line in plan.evidence)
 
 
@@ -203,12 +208,18 @@ def test_an_unresolved_intent_upstream_is_not_yet_proven(ctx: release.Context, a
         )
     )
     assert ctx.ledger().unresolved_intents("dev")
-    err = _refused(
-        aws_state,
-        lambda: release.plan_promote(ctx, "staging", digest, approval=NO_APPROVAL),
-        GateRefused,
-        "not yet proven",
-    )
+    # A live run holds dev (its intent is its own, still rolling out): reconcile leaves it, the gate refuses.
+    lock = ctx.lock()
+    lease = lock.acquire("dev", "carol (a deploy still rolling out)")
+    try:
+        err = _refused(
+            aws_state,
+            lambda: release.plan_promote(ctx, "staging", digest, approval=NO_APPROVAL),
+            GateRefused,
+            "not yet proven",
+        )
+    finally:
+        lock.release(lease)
     assert err.exit_code == 3
     assert "invoke ledger.reconcile --env dev" in (err.fix or "")
 
