@@ -15,14 +15,14 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
 from envpromote import gha
 from envpromote.errors import EnvPromoteError, LedgerError, PreflightFailed
 from envpromote.ledger import Ledger, LocalRecords, Record, new_record, sync_pending, utc_now
-from envpromote.release.summary import summary_markdown
+from envpromote.release import announce
 from envpromote.rollout import Outcome
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class ReleaseResult:
     outcome: Outcome | None = None
     ledger_warning: str | None = None
     api_calls: dict[str, int] = field(default_factory=dict)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
 
 
 def resend_pending(ctx: Context, ledger: Ledger, local: LocalRecords) -> None:
@@ -172,12 +173,14 @@ def store_record(ctx: Context, ledger: Ledger, local: LocalRecords, plan: Plan, 
         result.record_path = pending
         ctx.out(f"WARNING: {result.ledger_warning}")
         gha.annotate("warning", result.ledger_warning)
-        gha.append_summary(summary_markdown(draft, warning=result.ledger_warning))
+        announce.step_summary(ctx, None, draft, warning=result.ledger_warning)
         gha.set_output("record_path", str(pending))
+        result.notifications = announce.notify(ctx, draft)
         return result
     result.record = record
     result.record_path = local.write(record)
     pending.unlink(missing_ok=True)
-    gha.append_summary(summary_markdown(record))
+    announce.step_summary(ctx, ledger, record, warning=None)
     gha.set_output("record_path", str(result.record_path))
+    result.notifications = announce.notify(ctx, record)
     return result
