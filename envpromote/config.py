@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envpromote.errors import BadInput, ConfigError
+from envpromote.notify.targets import Target, target_problems
+from envpromote.strategy import ROLLING, Strategy, parse_strategy, strategy_problems
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG_NAME = "envpromote.toml"
 CONFIG_ENV_VAR = "ENVPROMOTE_CONFIG"
+DEFAULT_APP_DIR = "app"
+DEFAULT_INFRA_DIR = "infra"
+DEFAULT_TEMPLATE = "templates/taskdef.json.j2"
 MAX_CONFIG_BYTES = 256 * 1024
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 
@@ -89,6 +94,10 @@ class Environment:
     events_queue: str | None
     scan: ScanPolicy
     taskdef: Mapping[str, Any]
+    # How ECS rolls a release out (and what is verified at its pause); rolling unless configured.
+    strategy: Strategy = ROLLING
+    # Where terminal outcomes are announced (Slack webhooks from env/Secrets Manager, SNS topics).
+    notify: tuple[Target, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -105,6 +114,10 @@ class Config:
     lock: LockSettings
     environments: tuple[Environment, ...]
     summary_template: Path | None = None
+    # The app directory (Dockerfile, src/) and the Terraform tree: [build] app_dir, [infra] dir, resolved
+    # against the config file's folder like every other path (the defaults are for a Config built by hand).
+    app_dir: Path = Path(DEFAULT_APP_DIR)
+    infra_dir: Path = Path(DEFAULT_INFRA_DIR)
     _by_name: Mapping[str, Environment] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -305,6 +318,9 @@ def _rule_problems(data: Mapping[str, Any]) -> list[str]:
             )
         if isinstance(raw.get("taskdef"), dict):
             problems.extend(_fargate_problems(f"environments.{name}.taskdef", raw["taskdef"]))
+        problems.extend(strategy_problems(raw, f"environments.{name}"))
+        if "notify" in raw:
+            problems.extend(target_problems(raw["notify"], f"environments.{name}.notify")[1])
     return problems
 
 
@@ -321,7 +337,8 @@ def validate(data: Mapping[str, Any]) -> list[str]:
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     """Validate a parsed TOML document (JSON Schema, then cross-key rules) and build the Config.
 
-    Pure apart from resolving relative paths against the file's folder.
+    Pure apart from resolving relative paths against the file's folder (THE path rule: every path in the
+    file is relative to the folder that holds it, whatever the current directory is).
     """
     problems = validate(data)
     if problems:
@@ -342,7 +359,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     return Config(
         path=path,
         project_name=project["name"],
-        template=base / project.get("template", "templates/taskdef.json.j2"),
+        template=base / project.get("template", DEFAULT_TEMPLATE),
         registry=Registry(repository=data["registry"]["repository"], region=data["registry"]["region"]),
         ledger=LedgerSettings(
             bucket=led["bucket"],
@@ -357,6 +374,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         ),
         environments=environments,
         summary_template=(base / summary) if summary else None,
+        app_dir=base / data.get("build", {}).get("app_dir", DEFAULT_APP_DIR),
+        infra_dir=base / data.get("infra", {}).get("dir", DEFAULT_INFRA_DIR),
         _by_name={env.name: env for env in environments},
     )
 
@@ -385,4 +404,6 @@ def _environment(name: str, data: Mapping[str, Any], upstream: str | None) -> En
             accept_partial=scan.get("accept_partial", False),
         ),
         taskdef=dict(data.get("taskdef", {})),
+        strategy=parse_strategy(data, f"environments.{name}"),
+        notify=target_problems(data.get("notify", []), f"environments.{name}.notify")[0],
     )

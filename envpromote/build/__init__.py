@@ -2,6 +2,9 @@
 
 Two paths, one result (an image in ECR addressed by ``sha256:`` digest):
 
+The app directory is the config's ``[build] app_dir`` (default ``app``, relative to the config file's folder,
+called ``app/`` below); ``.envpromote/`` state goes to the config file's folder (``repo_root``).
+
 * **No Docker engine** (this machine, the sandbox): pack ``app/`` into a real OCI image layout
   (``.envpromote/oci/<digest-hex>/``) and push it with ECR's own layer-upload API plus ``PutImage``. The layer
   holds what the Dockerfile's final stage copies (else ``app/src``) and the requirements; the image config is read
@@ -125,6 +128,7 @@ class BuildResult:
 def build(
     *,
     repo_root: Path,
+    app_dir: Path | None = None,
     repository: str,
     region: str,
     tag: str | None = None,
@@ -134,11 +138,19 @@ def build(
     factory: ClientFactory | None = None,
     use_docker: bool | None = None,
 ) -> BuildResult:
-    """Build app/ and (by default) push it; writes .envpromote/build.json and GitHub step outputs.
+    """Build `app_dir` (default ``repo_root/app``) and (by default) push it; writes .envpromote/build.json under
+    `repo_root` and GitHub step outputs.
 
-    `annotations` are added to the image manifest; `variant` is appended to the default tag.
+    `annotations` are added to the image manifest; `variant` is appended to the default tag. The tag's
+    ``-dirty`` looks at uncommitted changes under `app_dir` only.
     """
-    commit, dirty = source_state(repo_root)
+    app_dir = app_dir if app_dir is not None else repo_root / "app"
+    if not app_dir.is_dir():
+        raise BadInput(
+            f"build.app_dir: {app_dir} is not a directory.",
+            fix="Set [build] app_dir in envpromote.toml to your app's folder (relative to the config's folder).",
+        )
+    commit, dirty = source_state(repo_root, _git_path(repo_root, app_dir))
     tag = validate_tag(tag or default_tag(commit, dirty, variant))
     extra = dict(annotations or {})
     factory = factory or ClientFactory(region)
@@ -147,7 +159,7 @@ def build(
         # that same image. Otherwise (the sandbox, or no engine): the OCI layout.
         real_registry = not os.environ.get("AWS_ENDPOINT_URL") and not os.environ.get("AWS_ENDPOINT_URL_ECR")
         use_docker = real_registry and docker_available()
-    context = _Context(repo_root, factory, repository, tag, extra, commit, dirty, push)
+    context = _Context(repo_root, app_dir, factory, repository, tag, extra, commit, dirty, push)
     try:
         result = _docker_build(context) if use_docker else _oci_build(context)
     except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionClosedError) as exc:
@@ -171,9 +183,18 @@ def build(
     return result
 
 
+def _git_path(repo_root: Path, app_dir: Path) -> str:
+    """`app_dir` as a pathspec relative to `repo_root` (where git runs), or absolute when outside it."""
+    try:
+        return app_dir.resolve().relative_to(repo_root.resolve()).as_posix() or "."
+    except ValueError:
+        return str(app_dir.resolve())
+
+
 @dataclass(frozen=True)
 class _Context:
     repo_root: Path
+    app_dir: Path
     factory: ClientFactory
     repository: str
     tag: str
@@ -210,7 +231,7 @@ class _Context:
 def _docker_build(ctx: _Context) -> BuildResult:
     local_ref = f"{LOCAL_IMAGE}:{ctx.tag}"
     if not docker_image_exists(local_ref):
-        docker_build_local(ctx.repo_root / "app", ctx.tag, ctx.annotations)
+        docker_build_local(ctx.app_dir, ctx.tag, ctx.annotations)
     digest, image_uri = (
         "",
         local_ref,
@@ -228,7 +249,7 @@ def _docker_build(ctx: _Context) -> BuildResult:
 
 
 def _oci_build(ctx: _Context) -> BuildResult:
-    app_dir = ctx.repo_root / "app"
+    app_dir = ctx.app_dir
     dockerfile = app_dir / "Dockerfile"
     config = parse_dockerfile(dockerfile.read_text()) if dockerfile.is_file() else ImageConfig()
     annotations = {"org.opencontainers.image.base.name": config.base}

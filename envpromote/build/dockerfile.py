@@ -161,17 +161,82 @@ def parse_dockerfile(text: str) -> ImageConfig:
     )
 
 
+STATE_DIR = (
+    ".envpromote"  # the tools' own state (OCI layouts): never part of an image, even when app_dir = "."
+)
+
+
+def _ignore_regex(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern as Docker reads it: `*` and `?` stay within a path segment, `**` spans any."""
+    out = ""
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if pattern.startswith("**/", index):
+            out += "(?:.*/)?"
+            index += 3
+            continue
+        if pattern.startswith("**", index):
+            out += ".*"
+            index += 2
+            continue
+        out += "[^/]*" if char == "*" else "[^/]" if char == "?" else re.escape(char)
+        index += 1
+    return re.compile(out + r"\Z")
+
+
+def dockerignore(app_dir: Path) -> list[tuple[bool, re.Pattern[str]]]:
+    """The rules of ``<app_dir>/.dockerignore`` in order: (exception ``!``, pattern); empty without the file."""
+    path = app_dir / ".dockerignore"
+    if not path.is_file():
+        return []
+    rules: list[tuple[bool, re.Pattern[str]]] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        exception = line.startswith("!")
+        cleaned = posixpath.normpath(line.removeprefix("!").strip()).lstrip("/")
+        if cleaned and cleaned != ".":
+            rules.append((exception, _ignore_regex(cleaned)))
+    return rules
+
+
+def is_ignored(relative: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
+    """Docker's rule: the last pattern that matches the path or one of its parent directories decides."""
+    parts = relative.split("/")
+    if parts[0] in {STATE_DIR, ".git"}:
+        return True
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    ignored = False
+    for exception, regex in rules:
+        if exception != ignored:  # only an exclusion can exclude, only an exception can re-include
+            continue
+        if any(regex.match(candidate) for candidate in candidates):
+            ignored = not exception
+    return ignored
+
+
 def _context_files(app_dir: Path, source: str) -> list[tuple[Path, str]]:
-    """(file, path relative to the source) for a COPY source, skipping caches as app/.dockerignore does."""
+    """(file, path relative to the source) for a COPY source, without what .dockerignore leaves out of the
+    context (and without caches, .git and .envpromote/)."""
+    rules = dockerignore(app_dir)
+    context = app_dir.resolve()
     root = (app_dir / source).resolve()
     if not root.is_relative_to(app_dir.resolve()):
-        raise BadInput(f"Dockerfile COPY source {source!r} is outside app/.", fix="Copy only from app/.")
+        raise BadInput(
+            f"Dockerfile COPY source {source!r} is outside {app_dir.name}/ (the build context).",
+            fix=f"Copy only from {app_dir} (the build context, [build] app_dir in envpromote.toml).",
+        )
     if root.is_file():
-        return [(root, root.name)]
+        return [] if is_ignored(root.relative_to(context).as_posix(), rules) else [(root, root.name)]
     return [
         (p, p.relative_to(root).as_posix())
         for p in sorted(root.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith((".pyc", ".pyo"))
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not p.name.endswith((".pyc", ".pyo"))
+        and not is_ignored(p.relative_to(context).as_posix(), rules)
     ]
 
 
@@ -192,6 +257,6 @@ def app_files(app_dir: Path, config: ImageConfig) -> list[tuple[str, bytes, int]
     if not placed:
         raise BadInput(
             f"Nothing to build in {app_dir}: the Dockerfile copies nothing and there is no src/ directory.",
-            fix="Run 'invoke build' from the repository root (it packs app/), or create app/src.",
+            fix="Point [build] app_dir in envpromote.toml at your app's folder, or create its src/.",
         )
     return [(target, path.read_bytes(), path.stat().st_mode) for target, path in sorted(placed.items())]

@@ -4,7 +4,9 @@
 - ``poll``: :class:`RolloutWatcher` (adaptive polling, injectable :class:`Clock`) and the shared wait strategy;
 - ``events``: :class:`EventWatcher` (ECS events via EventBridge -> SQS, confirmed by DescribeServices);
 - ``reasons``: ECS's own words about our deployment (events, service deployment, stopped tasks);
-- ``progress``: the :class:`Progress` value given to ``on_progress`` and its renderers.
+- ``progress``: the :class:`Progress` value given to ``on_progress`` and its renderers;
+- ``stages``: pure - one DescribeServiceDeployments answer -> a :class:`StageObservation` (stage, pause, verdict);
+- ``stage_watch``: :class:`StageWatcher` for blue/green, canary and linear (stages, verified pause, bake checks).
 
 Usage::
 
@@ -25,6 +27,8 @@ from envpromote.rollout.events import EventQueueUnavailable, EventWatcher, event
 from envpromote.rollout.poll import Clock, PollPolicy, RolloutWatcher, SystemClock
 from envpromote.rollout.progress import LiveProgress, PlainProgress, Progress, progress_printer
 from envpromote.rollout.reasons import describe_stopped_tasks
+from envpromote.rollout.stage_watch import StageWatcher
+from envpromote.rollout.stages import PausedHook, StageObservation, classify_service_deployment
 
 __all__ = [
     "Clock",
@@ -33,13 +37,17 @@ __all__ = [
     "LiveProgress",
     "Observation",
     "Outcome",
+    "PausedHook",
     "PlainProgress",
     "PollPolicy",
     "Progress",
     "RolloutWatcher",
+    "StageObservation",
+    "StageWatcher",
     "SystemClock",
     "WatchTarget",
     "classify",
+    "classify_service_deployment",
     "describe_stopped_tasks",
     "event_signal",
     "events_since",

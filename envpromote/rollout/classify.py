@@ -55,7 +55,7 @@ class Observation:
 
 @dataclass
 class Outcome:
-    status: str  # success | rolled_back | failed | timed_out | aborted
+    status: str  # success | rolled_back | rollback_failed | failed | timed_out | aborted | paused
     deployment_id: str
     summary: str
     reasons: list[str] = field(default_factory=list)
@@ -65,6 +65,11 @@ class Outcome:
     took_over_by: str | None = (
         None  # an out-of-band deployment of our task definition that ECS completed instead
     )
+    # Blue/green, canary, linear: the last lifecycle stage seen, the service deployment followed, and the
+    # verification evidence ({check, result, detail}) of the pause and the bake - the ledger's `verification`.
+    stage: str | None = None
+    service_deployment_arn: str | None = None
+    verification: list[dict[str, str]] = field(default_factory=list)
 
 
 def deployment_line(deployment: Mapping[str, Any]) -> str:

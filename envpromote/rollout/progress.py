@@ -31,12 +31,14 @@ class Progress:
     elapsed: float = 0.0
     last_event: str = ""
     note: str = ""
+    stage: str = ""  # the service deployment's lifecycleStage (blue/green, canary, linear), "" for rolling
 
     def line(self) -> str:
         if self.state == "?":
             return f"{self.deployment_id}: waiting for the first look at ECS ({self.elapsed:.0f}s)"
+        state = f"{self.state} at {self.stage}" if self.stage else self.state
         text = (
-            f"{self.deployment_id} {self.state}: running {self.running}/{self.desired}, pending {self.pending}, "
+            f"{self.deployment_id} {state}: running {self.running}/{self.desired}, pending {self.pending}, "
             f"failed {self.failed} ({self.elapsed:.0f}s)"
         )
         if self.last_event:
@@ -53,6 +55,7 @@ class Progress:
             self.pending,
             self.failed,
             self.last_event,
+            self.stage,
         )
 
 

@@ -3,7 +3,8 @@
 Kept to the few entry points that matter: CreateService (keep deploymentConfiguration, start steady),
 UpdateService (new PRIMARY deployment per new task definition), DeleteService, ListTasks (filter by service,
 default desiredStatus RUNNING as ECS does) and two operations moto lacks: ListServiceDeployments and
-DescribeServiceDeployments.
+DescribeServiceDeployments, ContinueServiceDeployment and StopServiceDeployment. A deploymentConfiguration
+the strategy player cannot play (``strategies.StrategyError``) is refused with InvalidParameterException.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from envpromote.sandbox.scenarios import ScenarioError
 from envpromote.sandbox.simulation import LOCK, Simulation
+from envpromote.sandbox.strategies import StrategyError, hooks_of, production_steps, strategy_of
 
 DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
     "deploymentCircuitBreaker": {"enable": False, "rollback": False},
@@ -41,8 +43,20 @@ def apply(sim: Simulation) -> None:
         backend_cls._envpromote_originals = originals
     backend_cls._envpromote_simulation = sim
 
+    def check_config(config: Any) -> None:
+        if not config:
+            return
+        try:
+            strategy = strategy_of(config)
+            hooks_of(config)
+            if strategy != "ROLLING":
+                production_steps(config, strategy)
+        except (StrategyError, TypeError, ValueError) as exc:
+            raise InvalidParameterException(str(exc)) from None
+
     def create_service_response(self: Any) -> Any:
         config = self._get_param("deploymentConfiguration")
+        check_config(config)
         with LOCK:
             result = originals["create_service_response"](self)
             service = result.result["service"]
@@ -55,6 +69,7 @@ def apply(sim: Simulation) -> None:
     def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
         force = bool(service_properties.get("force_new_deployment"))
         td_ref = service_properties.get("task_definition")
+        check_config(service_properties.get("deployment_configuration"))
         with LOCK:
             if td_ref:
                 try:
@@ -125,9 +140,66 @@ def apply(sim: Simulation) -> None:
         failures = [{"arn": arn, "reason": "MISSING"} for arn in arns if arn not in known]
         return ActionResult({"serviceDeployments": found, "failures": failures})
 
+    def service_deployment_not_found(arn: str) -> Exception:
+        from moto.ecs.exceptions import ECSException
+
+        return ECSException(
+            "ServiceDeploymentNotFoundException", f"The service deployment {arn} does not exist."
+        )
+
+    def continue_service_deployment(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+        from moto.ecs.exceptions import ECSException
+
+        arn = str(self._get_param("serviceDeploymentArn") or "")
+        hook_id = str(self._get_param("hookId") or "")
+        action = str(self._get_param("action") or "CONTINUE")
+        if action not in {"CONTINUE", "ROLLBACK"}:
+            raise InvalidParameterException("action must be CONTINUE or ROLLBACK.")
+        with LOCK:
+            sim.advance()
+            found = sim.find_service_deployment(self.current_account, self.region, arn)
+            if found is None:
+                raise service_deployment_not_found(arn)
+            service, sd, deployment = found
+            try:
+                if deployment is None or sd.status != "IN_PROGRESS":
+                    raise LookupError(hook_id)
+                sim.continue_deployment(service, deployment, hook_id, action)
+            except LookupError:
+                raise ECSException(
+                    "InvalidParameterException",
+                    f"The service deployment {arn} has no lifecycle hook {hook_id} awaiting action.",
+                ) from None
+        return ActionResult({"serviceDeploymentArn": arn})
+
+    def stop_service_deployment(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+        from moto.ecs.exceptions import ECSException
+
+        arn = str(self._get_param("serviceDeploymentArn") or "")
+        stop_type = str(self._get_param("stopType") or "ROLLBACK")
+        if stop_type not in {"ROLLBACK", "ABORT"}:
+            raise InvalidParameterException("stopType must be ROLLBACK or ABORT.")
+        with LOCK:
+            sim.advance()
+            found = sim.find_service_deployment(self.current_account, self.region, arn)
+            if found is None:
+                raise service_deployment_not_found(arn)
+            service, sd, deployment = found
+            try:
+                sim.stop_deployment(service, sd, deployment, stop_type)
+            except LookupError:
+                raise ECSException(
+                    "ConflictException", f"The service deployment {arn} is {sd.status}: it cannot be stopped."
+                ) from None
+        return ActionResult({"serviceDeploymentArn": arn})
+
     backend_cls.update_service = update_service
     backend_cls.delete_service = delete_service
     backend_cls.list_tasks = list_tasks
     response_cls.create_service = create_service_response
     response_cls.list_service_deployments = list_service_deployments
     response_cls.describe_service_deployments = describe_service_deployments
+    response_cls.continue_service_deployment = continue_service_deployment
+    response_cls.stop_service_deployment = stop_service_deployment

@@ -8,7 +8,11 @@ Control API (JSON, same host and port):
   "latency_s": {"ecs": 2}, "event_loss": 0.3, "event_delay_s": 0.5, "seed": 7}; replaces the settings
   (``{}`` clears them). A share is per service name (SigV4 scope: ecs, s3, sqs, ...) or one number for all.
 * ``GET  /envpromote-sandbox/timeline?cluster=C&service=S`` -> the simulated state changes per service, and
-  per service ``in_progress`` (rollouts the clock still moves) and ``stuck`` (rollouts that never conclude)
+  per service ``in_progress`` (rollouts the clock still moves), ``stuck`` (rollouts that never conclude) and
+  ``paused`` (staged deployments held by a PAUSE hook: ContinueServiceDeployment or the hook's timeout moves
+  them; ``settle`` does not). Staged deployments add one entry per lifecycle stage (state = the stage, detail =
+  the traffic split), PAUSED / HOOK_CONTINUE / HOOK_ROLLBACK / HOOK_TIMED_OUT, ROLLBACK_IN_PROGRESS,
+  ROLLBACK_SUCCESSFUL and STOPPED
 * ``GET  /envpromote-sandbox/clock`` -> {"now", "wall", "scale", "default_scale", "advanced"}
 * ``POST /envpromote-sandbox/clock`` <- {"scale": 0..1000} and/or {"advance": seconds} and/or {"settle": true}:
   set the speed of sandbox time (0 freezes it), jump it forward, or jump it to the moment every rollout
@@ -16,7 +20,11 @@ Control API (JSON, same host and port):
   the clock plus {"settled_at": sandbox seconds or null}. Test-only: sandbox time then runs ahead of real time.
 * ``GET  /envpromote-sandbox/requests`` -> AWS requests received (total, by service:Operation, by client);
   ``DELETE`` zeroes them (for benchmarks counting the calls of tools they cannot instrument)
-* ``POST /moto-api/reset`` (moto's) also resets the simulation and the faults.
+* ``GET  /envpromote-sandbox/listeners?cluster=C&service=S`` -> per service its "test" and "production"
+  listeners on 127.0.0.1 ({"url", "port"}), who each routes to now, and the requests each revision served
+  there (``listeners.py``); ``DELETE`` zeroes the request counts
+* ``POST /moto-api/reset`` (moto's) also resets the simulation, the faults and the listeners' counts (the
+  listeners' ports stay).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from urllib.parse import parse_qs
 from envpromote.sandbox import patches
 from envpromote.sandbox.clock import ClockError, SandboxClock, scale_from_env
 from envpromote.sandbox.faults import FaultSettings, FaultSpecError, FaultState
+from envpromote.sandbox.listeners import ListenerHub
 from envpromote.sandbox.simulation import LOCK, Simulation
 
 CONTROL_PREFIX = "/envpromote-sandbox/"
@@ -201,6 +210,8 @@ class SandboxApp:
             self.faults.reset()
             self.sim.sink.reset()
             self.requests.reset()
+            if self.sim.listeners is not None:
+                self.sim.listeners.reset()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -280,6 +291,14 @@ class SandboxApp:
                     self.sim.advance()
                     data = self.sim.timeline(query.get("cluster", [None])[0], query.get("service", [None])[0])
                 return _json(start_response, "200 OK", {"services": data})
+            if name == "listeners" and self.sim.listeners is not None:
+                if method == "DELETE":
+                    self.sim.listeners.reset()
+                query = parse_qs(environ.get("QUERY_STRING", ""))
+                services = self.sim.listeners.to_json(
+                    query.get("cluster", [None])[0], query.get("service", [None])[0]
+                )
+                return _json(start_response, "200 OK", {"services": services})
         except (FaultSpecError, ClockError, json.JSONDecodeError) as exc:
             return _json(start_response, "400 Bad Request", {"error": str(exc)})
         except Exception as exc:  # a bug of ours: say what it was, in the answer and in the log
@@ -415,6 +434,7 @@ def serve(
         print(f"envpromote-sandbox: error: {exc}", file=sys.stderr)
         return 2
     sim = Simulation(clock=clock)
+    sim.listeners = ListenerHub(sim, host)
     faults = FaultState()
     patches.apply(sim)
     info: dict[str, Any] = {
@@ -464,5 +484,6 @@ def serve(
     finally:
         stop.set()
         server.server_close()
+        sim.listeners.close()
     print("envpromote-sandbox: stopped", flush=True)
     return 0

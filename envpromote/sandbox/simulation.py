@@ -1,24 +1,26 @@
 """ECS rollout simulation layered on moto's (static) ECS backend.
 
-moto stores services and task definitions but never rolls anything out. This module keeps, per service, a
-list of deployments that advance on a timeline chosen by the rollout's scenario (``scenarios.py``),
-measured on the sandbox clock (``clock.py``: scaled and advanceable, so tests need not wait in real time), and writes the result back into moto's objects so every ECS API (DescribeServices,
-ListTasks, DescribeTasks, the waiters) sees it:
+(Over 400 lines: this is the one object the patches, the server, the ticker and the listeners call under one
+lock — service bookkeeping, deployment start, time, queries and output. What a deployment does over time
+lives in ``rolling.py`` (ROLLING) and ``staged.py`` + ``strategies.py`` (BLUE_GREEN, CANARY, LINEAR), the
+state in ``deployments.py``, the task objects in ``tasks.py``.)
 
-* CreateService keeps ``deploymentConfiguration``; its first deployment is COMPLETED at once (so a freshly
-  provisioned sandbox is steady).
+moto stores services and task definitions but never rolls anything out. This module keeps, per service, a
+list of deployments that advance on a timeline chosen by the rollout's scenario (``scenarios.py``) and the
+service's ``deploymentConfiguration.strategy``, measured on the sandbox clock (``clock.py``: scaled and
+advanceable, so tests need not wait in real time), and writes the result back into moto's objects so every
+ECS API (DescribeServices, ListTasks, DescribeTasks, the waiters) sees it:
+
+* CreateService keeps ``deploymentConfiguration`` (strategy included); its first deployment is COMPLETED at
+  once (so a freshly provisioned sandbox is steady).
 * UpdateService with a new task definition (or forceNewDeployment) starts a new PRIMARY deployment
-  (``ecs-svc/<digits>``, IN_PROGRESS, runningCount 0); the previous one becomes ACTIVE.
-* healthy: tasks start evenly until ``complete``; then COMPLETED, the older deployments' tasks are stopped
-  and those deployments disappear.
-* circuit-breaker: tasks start and exit 1 ("Essential container in task exited") evenly until ``fail``,
-  where the deployment is FAILED with failedTasks = ECS's threshold (>= 3). With rollback enabled a new
-  PRIMARY deployment on the last completed task definition appears and completes at ``rollback_done``;
-  the failed deployment stays ACTIVE until then.
-* stuck: stays IN_PROGRESS with every task PENDING.
+  (``ecs-svc/<digits>``, IN_PROGRESS, runningCount 0); the previous one becomes ACTIVE. ROLLING plays the
+  scenario (``rolling.py``); BLUE_GREEN, CANARY and LINEAR play ECS's lifecycle stages (``staged.py``).
 
 Every deployment state change and every stopped task is also published as an ECS EventBridge event, and each
-UpdateService gets a service deployment (ListServiceDeployments / DescribeServiceDeployments).
+UpdateService gets a service deployment (ListServiceDeployments / DescribeServiceDeployments /
+ContinueServiceDeployment / StopServiceDeployment). Each service's "test" and "production" listeners
+(``listeners.py``) ask ``route`` who serves them.
 
 All state is guarded by ``LOCK``: the server's ticker thread, every ECS request and every clock advance move
 the simulation under it, so changes happen on the sandbox clock whether or not anybody is asking. Every
@@ -31,12 +33,19 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from envpromote.sandbox import events
+from envpromote.sandbox import events, rolling, staged
 from envpromote.sandbox.clock import SandboxClock
+from envpromote.sandbox.deployments import (
+    SimDeployment,
+    SimService,
+    SimServiceDeployment,
+    TimelineEntry,
+    new_deployment_id,
+    short_id,
+)
 from envpromote.sandbox.scenarios import (
     DEFAULT_SCENARIO,
     SCENARIO_ANNOTATION,
@@ -50,256 +59,6 @@ from envpromote.sandbox.scenarios import (
 LOCK = threading.RLock()
 MAX_SERVICE_EVENTS = 100
 SETTLE_STEP_S = 1e-6
-FAILED_TASK_REASON = "Essential container in task exited"
-FAILED_DEPLOYMENT_REASON = "ECS deployment circuit breaker: tasks failed to start."
-
-
-def _new_deployment_id(rng: random.Random) -> str:
-    return f"ecs-svc/{rng.randrange(10**18, 10**19)}"
-
-
-def _short_id(rng: random.Random) -> str:
-    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(20))
-
-
-@dataclass
-class SimServiceDeployment:
-    """One UpdateService as the service deployments API reports it."""
-
-    arn: str
-    service_arn: str
-    cluster_arn: str
-    target_revision_arn: str
-    target_task_definition: str
-    source_revisions: list[dict[str, Any]]
-    created_at: datetime
-    status: str = "IN_PROGRESS"
-    status_reason: str = ""
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    stopped_at: datetime | None = None
-    updated_at: datetime | None = None
-    rollback: dict[str, Any] | None = None
-    circuit_breaker: dict[str, Any] = field(default_factory=dict)
-    deployment_configuration: dict[str, Any] = field(default_factory=dict)
-
-    def summary(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "serviceDeploymentArn": self.arn,
-            "serviceArn": self.service_arn,
-            "clusterArn": self.cluster_arn,
-            "createdAt": self.created_at,
-            "startedAt": self.started_at,
-            "targetServiceRevisionArn": self.target_revision_arn,
-            "status": self.status,
-            "statusReason": self.status_reason,
-        }
-        if self.finished_at:
-            data["finishedAt"] = self.finished_at
-        if self.stopped_at:
-            data["stoppedAt"] = self.stopped_at
-        return data
-
-    def describe(self) -> dict[str, Any]:
-        data = self.summary()
-        data.pop("targetServiceRevisionArn")
-        data["updatedAt"] = self.updated_at or self.created_at
-        data["sourceServiceRevisions"] = self.source_revisions
-        data["targetServiceRevision"] = {"arn": self.target_revision_arn}
-        data["deploymentConfiguration"] = self.deployment_configuration
-        data["deploymentCircuitBreaker"] = self.circuit_breaker
-        if self.rollback:
-            data["rollback"] = self.rollback
-        return data
-
-
-@dataclass
-class SimDeployment:
-    id: str
-    task_definition: str
-    scenario: Scenario
-    start: float  # sandbox-clock seconds; the timeline's zero
-    created_at: datetime
-    desired: int
-    service_deployment: SimServiceDeployment | None
-    status: str = "PRIMARY"
-    rollout_state: str = "IN_PROGRESS"
-    reason: str = ""
-    failed: int = 0
-    running: list[Any] = field(default_factory=list)  # SimTask
-    pending: int = 0
-    superseded: bool = False
-    rollback_to: str | None = None
-    updated_at: datetime | None = None
-    origin: float | None = None  # the UpdateService this rollout belongs to (a rollback shares its failure's)
-
-    @property
-    def zero(self) -> float:
-        return self.start if self.origin is None else self.origin
-
-    def at(self, offset: float) -> datetime:
-        return self.created_at + timedelta(seconds=offset)
-
-
-@dataclass
-class TimelineEntry:
-    """A state change, at its scheduled offset from UpdateService (``t``) and when it was applied (``applied``)."""
-
-    deployment: str
-    state: str
-    t: float
-    applied: float
-    detail: str = ""
-    service_deployment: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "service_deployment": self.service_deployment,
-            "deployment": self.deployment,
-            "state": self.state,
-            "t": round(self.t, 3),
-            "applied": round(self.applied, 3),
-            "detail": self.detail,
-        }
-
-
-@dataclass
-class SimService:
-    service: Any  # moto.ecs.models.Service
-    backend: Any  # moto.ecs.models.EC2ContainerServiceBackend
-    deployments: list[SimDeployment] = field(default_factory=list)
-    last_completed_td: str | None = None
-    service_deployments: list[SimServiceDeployment] = field(default_factory=list)
-    timeline: list[TimelineEntry] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return str(self.service.name)
-
-    def rollback_enabled(self) -> bool:
-        config = getattr(self.service, "deployment_configuration", None) or {}
-        breaker = config.get("deploymentCircuitBreaker") or {}
-        return bool(breaker.get("enable")) and bool(breaker.get("rollback"))
-
-
-def _make_task_class() -> type:
-    from moto.ecs.models import Container, Task
-    from moto.moto_api._internal.managed_state_model import ManagedState
-
-    class SimTask(Task):
-        """A task whose status the simulation sets (moto's own tasks advance on every DescribeTasks)."""
-
-        def __init__(
-            self,
-            *,
-            backend: Any,
-            cluster: Any,
-            task_definition: Any,
-            started_by: str,
-            group: str,
-            launch_type: str,
-            image_digest: str | None,
-            when: datetime,
-        ) -> None:
-            ManagedState.__init__(self, model_name="ecs::task", transitions=[("RUNNING", "RUNNING")])
-            self.id = uuid.uuid4().hex
-            self.cluster_name = cluster.name
-            self.cluster_arn = cluster.arn
-            self.container_instance_arn = None
-            self.desired_status = "RUNNING"
-            self.task_definition_arn = task_definition.arn
-            self.overrides: dict[str, Any] = {}
-            container_cls: Any = Container  # moto's Container is abstract only in its CloudFormation hooks
-            self.containers: list[Any] = [container_cls(task_definition)]
-            for container in self.containers:
-                container.last_status = "RUNNING"
-                container.image_digest = image_digest
-                container.exitCode = None
-                container.task_arn = None
-            self.started_by = started_by
-            self.tags: list[dict[str, str]] = []
-            self.launch_type = launch_type
-            self.capacity_provider_name = None
-            self.platform_version = "1.4.0" if launch_type == "FARGATE" else None
-            self.platform_family = "Linux"
-            self.stopped_reason = ""
-            self.stop_code: str | None = None
-            self.resource_requirements = None
-            self.region_name = cluster.region_name
-            self._account_id = backend.account_id
-            self._backend = backend
-            self.attachments: list[dict[str, Any]] = []
-            self.group = group
-            self.cpu = task_definition.cpu
-            self.memory = task_definition.memory
-            self.sim_status = "RUNNING"
-            self.health_status = "HEALTHY"
-            self.created_at = when
-            self.started_at: datetime | None = when
-            self.stopping_at: datetime | None = None
-            self.stopped_at: datetime | None = None
-            self.version = 1
-            for container in self.containers:
-                container.task_arn = self.task_arn
-
-        @property
-        def last_status(self) -> str:
-            return self.sim_status
-
-        @last_status.setter
-        def last_status(self, value: str) -> None:
-            self.sim_status = value
-
-        def advance(self) -> None:  # moto calls this on DescribeTasks; our tasks only move on the timeline
-            return None
-
-        def stop(self, *, reason: str, code: str, exit_code: int, when: datetime) -> None:
-            self.sim_status = "STOPPED"
-            self.desired_status = "STOPPED"
-            self.stopped_reason = reason
-            self.stop_code = code
-            self.stopping_at = when
-            self.stopped_at = when
-            self.health_status = "UNKNOWN"
-            self.version += 2
-            for container in self.containers:
-                container.last_status = "STOPPED"
-                container.exitCode = exit_code
-                container.health_status = "UNKNOWN"
-
-        def to_event_detail(self) -> dict[str, Any]:
-            return {
-                "clusterArn": self.cluster_arn,
-                "taskArn": self.task_arn,
-                "taskDefinitionArn": self.task_definition_arn,
-                "group": self.group,
-                "startedBy": self.started_by,
-                "launchType": self.launch_type,
-                "lastStatus": self.sim_status,
-                "desiredStatus": self.desired_status,
-                "stoppedReason": self.stopped_reason,
-                "stopCode": self.stop_code,
-                "cpu": self.cpu,
-                "memory": self.memory,
-                "version": self.version,
-                "createdAt": events.iso(self.created_at),
-                "startedAt": events.iso(self.started_at) if self.started_at else None,
-                "stoppedAt": events.iso(self.stopped_at) if self.stopped_at else None,
-                "containers": [
-                    {
-                        "containerArn": c.container_arn,
-                        "taskArn": self.task_arn,
-                        "name": c.name,
-                        "image": c.image,
-                        "imageDigest": c.image_digest,
-                        "lastStatus": c.last_status,
-                        "exitCode": c.exitCode,
-                    }
-                    for c in self.containers
-                ],
-            }
-
-    return SimTask
 
 
 class Simulation:
@@ -311,6 +70,7 @@ class Simulation:
         self.services: dict[tuple[str, str, str, str], SimService] = {}
         self.rng = random.Random()  # noqa: S311 - ids, not secrets
         self._task_class: type | None = None
+        self.listeners: Any = None  # listeners.ListenerHub in the server process: opened per new service
 
     # ------------------------------------------------------------------ bookkeeping
     def reset(self) -> None:
@@ -323,7 +83,9 @@ class Simulation:
 
     def _task(self, **kwargs: Any) -> Any:
         if self._task_class is None:
-            self._task_class = _make_task_class()
+            from envpromote.sandbox.tasks import make_task_class
+
+            self._task_class = make_task_class()
         return self._task_class(**kwargs)
 
     def _live(self, sim: SimService) -> bool:
@@ -412,7 +174,7 @@ class Simulation:
                 return
             td = backend.describe_task_definition(service.task_definition)
             deployment = SimDeployment(
-                id=_new_deployment_id(self.rng),
+                id=new_deployment_id(self.rng),
                 task_definition=td.arn,
                 scenario=parse_scenario("healthy:0"),
                 start=now,
@@ -425,8 +187,11 @@ class Simulation:
             deployment.running = [
                 self._start_task(sim, deployment, deployment.created_at) for _ in range(deployment.desired)
             ]
+            deployment.revision_arn = self._revision_arn(service, deployment.id.removeprefix("ecs-svc/"))
             sim.deployments = [deployment]
             sim.last_completed_td = td.arn
+            if self.listeners is not None:
+                self.listeners.open(self.key(service))
             self._service_event(
                 sim, f"(service {sim.name}) has reached a steady state.", deployment.created_at
             )
@@ -443,7 +208,7 @@ class Simulation:
             td = backend.describe_task_definition(service.task_definition)
             primary = sim.deployments[0] if sim.deployments else None
             if primary is not None and td.arn == primary.task_definition and not force_new_deployment:
-                self._scale(sim, primary, service.desired_count)
+                rolling.scale(self, sim, primary, service.desired_count)
                 return
             self.start_deployment(sim, td)
 
@@ -464,14 +229,13 @@ class Simulation:
                 sd.status_reason = "A newer service deployment started."
                 sd.stopped_at = sd.updated_at = when
         region, account = service.region_name, service._account_id
-        sd_id = _short_id(self.rng)
+        sd_id = short_id(self.rng)
         revision_arn = (
             f"arn:aws:ecs:{region}:{account}:service-revision/{service.cluster_name}/{service.name}/{sd_id}"
         )
         sources = [
             {
-                "arn": f"arn:aws:ecs:{region}:{account}:service-revision/{service.cluster_name}/{service.name}/"
-                + d.id.removeprefix("ecs-svc/"),
+                "arn": d.revision_arn or self._revision_arn(service, d.id.removeprefix("ecs-svc/")),
                 "requestedTaskCount": d.desired,
                 "runningTaskCount": len(d.running),
                 "pendingTaskCount": d.pending,
@@ -491,10 +255,18 @@ class Simulation:
             updated_at=when,
             circuit_breaker={"status": "MONITORING", "failureCount": 0, "threshold": threshold},
             deployment_configuration=config,
+            wall=self.clock.wall,
         )
+        alarms = config.get("alarms") or {}
+        if alarms.get("alarmNames"):
+            sd.alarms = {
+                "status": "MONITORING" if alarms.get("enable") else "DISABLED",
+                "alarmNames": list(alarms["alarmNames"]),
+                "triggeredAlarmNames": [],
+            }
         sim.service_deployments.append(sd)
         deployment = SimDeployment(
-            id=_new_deployment_id(self.rng),
+            id=new_deployment_id(self.rng),
             task_definition=td.arn,
             scenario=scenario,
             start=now,
@@ -502,11 +274,17 @@ class Simulation:
             desired=service.desired_count,
             service_deployment=sd,
             pending=service.desired_count,
+            revision_arn=revision_arn,
         )
         deployment.reason = f"ECS deployment {deployment.id} in progress."
         sim.deployments.insert(0, deployment)
         self._record(sim, deployment, "IN_PROGRESS", 0.0, scenario.text)
         self._publish_deployment(sim, deployment, "SERVICE_DEPLOYMENT_IN_PROGRESS", when)
+        if staged.is_staged(config):
+            staged.start(self, sim, deployment, config, now)
+            sd.staged = deployment.staged
+        else:
+            sim.traffic = None
         self._render(sim)
         return deployment
 
@@ -520,26 +298,44 @@ class Simulation:
                     continue
                 changed = False
                 for deployment in list(sim.deployments):
-                    if deployment.rollout_state == "IN_PROGRESS" and not deployment.superseded:
-                        changed |= self._advance_deployment(sim, deployment, now)
+                    if deployment.superseded:
+                        continue
+                    if deployment.staged is not None and deployment.staged.moving:
+                        changed |= staged.advance(self, sim, deployment, now)
+                    elif deployment.rollout_state == "IN_PROGRESS" and deployment.staged is None:
+                        changed |= rolling.advance(self, sim, deployment, now)
                 if changed:
                     self._render(sim)
             self.sink.deliver_due()
 
     def next_due(self) -> float | None:
-        """Sandbox time of the next conclusion (COMPLETED or FAILED) of a rollout in progress; None if none is due.
+        """Sandbox time of the next conclusion (COMPLETED or FAILED) of a rollout in progress, or of the next step
+        of a staged one; None if none is due.
 
-        Stuck rollouts never conclude, so they are never due.
+        Stuck rollouts never conclude and paused ones wait for ContinueServiceDeployment: neither is due.
         """
         with LOCK:
-            due = [
-                d.start
-                + (d.scenario.complete_s or 0.0 if d.scenario.kind == "healthy" else d.scenario.fail_s or 0.0)
-                for sim in self.services.values()
-                if self._live(sim)
-                for d in sim.deployments
-                if d.rollout_state == "IN_PROGRESS" and not d.superseded and d.scenario.kind != "stuck"
-            ]
+            due: list[float] = []
+            for sim in self.services.values():
+                if not self._live(sim):
+                    continue
+                for d in sim.deployments:
+                    if d.superseded:
+                        continue
+                    if d.staged is not None:
+                        at = staged.due(d)
+                        if at is not None:
+                            due.append(at)
+                    elif d.rollout_state == "IN_PROGRESS" and d.scenario.kind != "stuck":
+                        scenario = d.scenario
+                        due.append(
+                            d.start
+                            + (
+                                scenario.complete_s or 0.0
+                                if scenario.kind == "healthy"
+                                else scenario.fail_s or 0.0
+                            )
+                        )
             return min(due, default=None)
 
     def settle(self, max_steps: int = 1000) -> float:
@@ -567,47 +363,6 @@ class Simulation:
                 default=0.0,
             )
 
-    def _advance_deployment(self, sim: SimService, d: SimDeployment, now: float) -> bool:
-        elapsed = now - d.start
-        scenario = d.scenario
-        if scenario.kind == "healthy":
-            complete = scenario.complete_s or 0.0
-            target = d.desired if elapsed >= complete else int(d.desired * elapsed / complete)
-            started = self._start_up_to(sim, d, target, complete)
-            if elapsed >= complete:
-                self._complete(sim, d, complete)
-                return True
-            return started
-        if scenario.kind == "circuit-breaker":
-            fail_at = scenario.fail_s or 0.0
-            threshold = circuit_breaker_threshold(d.desired)
-            changed = False
-            while d.failed < threshold:
-                due = fail_at * (d.failed + 1) / threshold
-                if elapsed < due:
-                    break
-                self._fail_task(sim, d, due)
-                changed = True
-            if elapsed >= fail_at:
-                self._fail(sim, d, fail_at)
-                return True
-            return changed
-        return False  # stuck: nothing ever happens
-
-    def _start_up_to(self, sim: SimService, d: SimDeployment, target: int, complete: float) -> bool:
-        started = False
-        while len(d.running) < target:
-            n = len(d.running) + 1
-            offset = complete * n / d.desired if d.desired else 0.0
-            task = self._start_task(sim, d, d.at(offset))
-            d.running.append(task)
-            d.pending = max(0, d.desired - len(d.running))
-            self._service_event(
-                sim, f"(service {sim.name}) has started 1 tasks: (task {task.id}).", d.at(offset)
-            )
-            started = True
-        return started
-
     def _start_task(self, sim: SimService, d: SimDeployment, when: datetime) -> Any:
         backend = sim.backend
         td = backend.describe_task_definition(d.task_definition)
@@ -634,143 +389,106 @@ class Simulation:
             service._account_id, service.region_name, events.task_state_change(task.to_event_detail(), when)
         )
 
-    def _fail_task(self, sim: SimService, d: SimDeployment, offset: float) -> None:
-        when = d.at(offset)
-        task = self._start_task(sim, d, when)
-        self._service_event(sim, f"(service {sim.name}) has started 1 tasks: (task {task.id}).", when)
-        self._stop_task(
-            sim, task, reason=FAILED_TASK_REASON, code="EssentialContainerExited", exit_code=1, when=when
+    # ------------------------------------------------------------------ strategies, traffic, alarms
+    @staticmethod
+    def _revision_arn(service: Any, revision_id: str) -> str:
+        return (
+            f"arn:aws:ecs:{service.region_name}:{service._account_id}:service-revision/"
+            f"{service.cluster_name}/{service.name}/{revision_id}"
         )
-        d.failed += 1
-        if d.service_deployment is not None:
-            d.service_deployment.circuit_breaker["failureCount"] = d.failed
-            d.service_deployment.updated_at = when
-        self._record(sim, d, "TASK_STOPPED", offset, f"{task.task_arn}: {FAILED_TASK_REASON} (exit code 1)")
 
-    def _complete(self, sim: SimService, d: SimDeployment, offset: float) -> None:
-        when = d.at(offset)
-        d.rollout_state = "COMPLETED"
-        d.reason = f"ECS deployment {d.id} completed."
-        d.pending = 0
-        d.updated_at = when
-        stopped: list[Any] = []
-        for other in sim.deployments:
-            if other is d:
+    @staticmethod
+    def breaker_threshold(d: SimDeployment) -> int:
+        return circuit_breaker_threshold(d.desired)
+
+    @staticmethod
+    def set_traffic(
+        sim: SimService, green: SimDeployment, blue: SimDeployment | None, **percent: float
+    ) -> None:
+        """Route each listener's traffic: `percent[listener]` % to green, the rest to blue."""
+        sim.traffic = {
+            listener: [(green, share)] + ([(blue, 100.0 - share)] if blue is not None else [])
+            for listener, share in percent.items()
+        }
+
+    def route(self, sim: SimService, listener: str) -> list[tuple[SimDeployment, float]]:
+        """Who serves `listener` ("test" | "production"), with weights: a staged deployment's split, else
+        every deployment by its running tasks (a rolling update mixes old and new tasks)."""
+        if sim.traffic is not None and listener in sim.traffic:
+            return [(d, w) for d, w in sim.traffic[listener] if w > 0]
+        return [(d, float(len(d.running))) for d in sim.deployments if d.running]
+
+    def revision_digest(self, sim: SimService, d: SimDeployment) -> str | None:
+        return self._image_digest(sim.backend, sim.backend.describe_task_definition(d.task_definition))
+
+    @staticmethod
+    def _cloudwatch(sim: SimService) -> Any:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        return cloudwatch_backends[sim.service._account_id][sim.service.region_name]
+
+    def alarms_in_alarm(self, sim: SimService, d: SimDeployment) -> list[str]:
+        """The alarms of the deployment's ``alarms`` configuration (when enabled) that are in ALARM."""
+        sd = d.service_deployment
+        config = (sd.deployment_configuration.get("alarms") if sd is not None else None) or {}
+        if not config.get("enable") or not config.get("alarmNames"):
+            return []
+        alarms = self._cloudwatch(sim).alarms
+        return [
+            name
+            for name in config["alarmNames"]
+            if name in alarms and getattr(alarms[name], "state_value", "OK") == "ALARM"
+        ]
+
+    def set_first_alarm(self, sim: SimService, d: SimDeployment, reason: str) -> None:
+        sd = d.service_deployment
+        names = ((sd.deployment_configuration.get("alarms") if sd is not None else None) or {}).get(
+            "alarmNames"
+        )
+        backend = self._cloudwatch(sim)
+        if names and names[0] in backend.alarms:
+            backend.set_alarm_state(names[0], reason, "{}", "ALARM")
+
+    def find_service_deployment(
+        self, account: str, region: str, arn: str
+    ) -> tuple[SimService, SimServiceDeployment, SimDeployment | None] | None:
+        for (acc, reg, _, _), sim in self.services.items():
+            if acc != account or reg != region or not self._live(sim):
                 continue
-            for task in other.running:
-                self._stop_task(
-                    sim,
-                    task,
-                    reason=f"Scaling activity initiated by (deployment {d.id})",
-                    code="ServiceSchedulerInitiated",
-                    exit_code=0,
-                    when=when,
-                )
-                stopped.append(task)
-            other.running = []
-        sim.deployments = [d]
-        d.status = "PRIMARY"
-        sim.last_completed_td = d.task_definition
-        if stopped:
-            ids = " ".join(f"(task {t.id})" for t in stopped)
-            self._service_event(
-                sim, f"(service {sim.name}) has stopped {len(stopped)} running tasks: {ids}.", when
-            )
-        self._service_event(sim, f"(service {sim.name}) (deployment {d.id}) deployment completed.", when)
-        self._service_event(sim, f"(service {sim.name}) has reached a steady state.", when)
-        sd = d.service_deployment
-        if sd is not None:
-            sd.status = "ROLLBACK_SUCCESSFUL" if d.rollback_to else "SUCCESSFUL"
-            sd.status_reason = "Rollback completed." if d.rollback_to else "Service deployment completed."
-            sd.finished_at = sd.updated_at = when
-            if sd.circuit_breaker.get("status") == "MONITORING":
-                sd.circuit_breaker["status"] = "MONITORING_COMPLETE"
-        self._record(sim, d, "COMPLETED", offset, "")
-        self._publish_deployment(sim, d, "SERVICE_DEPLOYMENT_COMPLETED", when)
-        service = sim.service
-        self.sink.publish(
-            service._account_id,
-            service.region_name,
-            events.service_action(
-                service_arn=service.arn,
-                cluster_arn=service.cluster_arn,
-                event_name="SERVICE_STEADY_STATE",
-                when=when,
-            ),
-        )
+            for sd in sim.service_deployments:
+                if sd.arn == arn:
+                    d = next(
+                        (x for x in sim.deployments if x.service_deployment is sd and not x.rollback_to), None
+                    )
+                    return sim, sd, d
+        return None
 
-    def _fail(self, sim: SimService, d: SimDeployment, offset: float) -> None:
-        when = d.at(offset)
-        d.rollout_state = "FAILED"
-        d.reason = FAILED_DEPLOYMENT_REASON
-        d.pending = 0
-        d.updated_at = when
-        self._service_event(
-            sim, f"(service {sim.name}) (deployment {d.id}) deployment failed: tasks failed to start.", when
-        )
-        self._record(sim, d, "FAILED", offset, d.reason)
-        self._publish_deployment(sim, d, "SERVICE_DEPLOYMENT_FAILED", when)
-        sd = d.service_deployment
-        if sd is not None:
-            sd.circuit_breaker["status"] = "TRIGGERED"
-            sd.updated_at = when
-        previous = next((x for x in sim.deployments if x is not d), None)
-        if not sim.rollback_enabled() or sim.last_completed_td is None:
-            if sd is not None:
-                sd.status = "STOPPED"
-                sd.status_reason = "Circuit breaker: tasks failed to start; rollback is not enabled."
-                sd.stopped_at = when
-            return
-        d.status = "ACTIVE"
-        back_to = previous.id if previous is not None else "(none)"
-        done = d.scenario.rollback_done_s if d.scenario.rollback_done_s is not None else offset
-        rollback = SimDeployment(
-            id=_new_deployment_id(self.rng),
-            task_definition=sim.last_completed_td,
-            scenario=Scenario("healthy", complete_s=max(0.0, done - offset), text=f"rollback of {d.id}"),
-            start=d.start + offset,
-            created_at=when,
-            desired=d.desired,
-            service_deployment=sd,
-            pending=d.desired,
-            rollback_to=back_to,
-            origin=d.zero,
-        )
-        rollback.reason = f"ECS deployment circuit breaker: rolling back to deploymentId {back_to}."
-        sim.deployments.insert(0, rollback)
-        for other in sim.deployments[1:]:
-            other.status = "ACTIVE"
-        self._service_event(sim, f"(service {sim.name}) rolling back to deployment {back_to}.", when)
-        if sd is not None:
-            sd.status = "ROLLBACK_IN_PROGRESS"
-            sd.status_reason = "Circuit breaker triggered; rolling back to the previous service revision."
-            sd.rollback = {
-                "reason": "Circuit breaker: tasks failed to start",
-                "startedAt": when,
-                "serviceRevisionArn": sd.source_revisions[0]["arn"] if sd.source_revisions else None,
-            }
-        self._record(sim, rollback, "ROLLBACK_IN_PROGRESS", 0.0, rollback.reason)
-        self._publish_deployment(sim, rollback, "SERVICE_DEPLOYMENT_IN_PROGRESS", when)
+    def continue_deployment(self, sim: SimService, d: SimDeployment, hook_id: str, action: str) -> None:
+        """ContinueServiceDeployment; LookupError if the hook is not awaiting action."""
+        with LOCK:
+            self.advance()
+            staged.continue_hook(self, sim, d, hook_id, action)
+            self.advance()
+            self._render(sim)
 
-    def _scale(self, sim: SimService, d: SimDeployment, desired: int) -> None:
-        when = self.clock.wall()
-        d.desired = desired
-        if d.rollout_state == "COMPLETED":
-            while len(d.running) < desired:
-                d.running.append(self._start_task(sim, d, when))
-            while len(d.running) > desired:
-                task = d.running.pop()
-                self._stop_task(
-                    sim,
-                    task,
-                    reason=f"Scaling activity initiated by (deployment {d.id})",
-                    code="ServiceSchedulerInitiated",
-                    exit_code=0,
-                    when=when,
-                )
-        else:
-            d.pending = max(0, desired - len(d.running))
-        self._render(sim)
+    def stop_deployment(
+        self, sim: SimService, sd: SimServiceDeployment, d: SimDeployment | None, stop_type: str
+    ) -> None:
+        """StopServiceDeployment; LookupError if the service deployment is no longer in progress."""
+        with LOCK:
+            self.advance()
+            if sd.status not in {"PENDING", "IN_PROGRESS"} or d is None:
+                raise LookupError(sd.arn)
+            now = self.clock.now()
+            reason = f"Service deployment stopped by StopServiceDeployment ({stop_type})."
+            if stop_type == "ABORT":
+                staged.stop(self, sim, d, now, reason)
+            elif d.staged is not None:
+                staged.rollback(self, sim, d, now, reason)
+            else:
+                rolling.roll_back_rolling(self, sim, d, now - d.start, reason)
+            self.advance()
+            self._render(sim)
 
     # ------------------------------------------------------------------ output
     def _record(
@@ -853,7 +571,12 @@ class Simulation:
                     continue
                 if service and service.split("/")[-1] != service_name:
                     continue
-                moving = [d for d in sim.deployments if d.rollout_state == "IN_PROGRESS" and not d.superseded]
+                moving = [
+                    d
+                    for d in sim.deployments
+                    if not d.superseded
+                    and (d.staged.moving if d.staged is not None else d.rollout_state == "IN_PROGRESS")
+                ]
                 out.append(
                     {
                         "region": region,
@@ -862,6 +585,7 @@ class Simulation:
                         "entries": [e.to_json() for e in sim.timeline],
                         "in_progress": [d.id for d in moving if d.scenario.kind != "stuck"],
                         "stuck": [d.id for d in moving if d.scenario.kind == "stuck"],
+                        "paused": [d.id for d in moving if d.staged is not None and d.staged.paused],
                     }
                 )
             return out

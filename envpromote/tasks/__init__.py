@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from invoke.collection import Collection
 
 # The product's task modules (envpromote.tasks.<name>), in --list order of their first task.
-PRODUCT_TASK_MODULES: tuple[str, ...] = ("build", "engine", "lock", "scan", "sandbox", "infra")
+PRODUCT_TASK_MODULES: tuple[str, ...] = ("build", "engine", "lock", "scan", "sandbox", "infra", "board")
 
 __all__ = ["PRODUCT_TASK_MODULES", "build_namespace", "namespace"]
 

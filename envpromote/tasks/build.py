@@ -14,13 +14,15 @@ from envpromote.tasks._common import handle_errors, print_json
 def run_build(
     config: str, *, tag: str, push: bool, annotations: Mapping[str, str] | None = None, variant: str = ""
 ) -> Any:
-    """The product build for the project of `config` (its folder holds app/); shared with `sandbox.build`."""
+    """The product build for the project of `config`: its [build] app_dir, state in its folder; shared with
+    `sandbox.build`."""
     from envpromote.build import build as build_image
     from envpromote.config import load_config
 
     cfg = load_config(config or None)
     return build_image(
         repo_root=cfg.path.resolve().parent,
+        app_dir=cfg.app_dir,
         repository=cfg.registry.repository,
         region=cfg.registry.region,
         tag=tag or None,
@@ -44,7 +46,7 @@ def print_build(result: Any, *, json: bool) -> None:
 
 @task(
     help={
-        "tag": "Image tag (default: git-<12 hex of the commit>, plus -dirty for uncommitted changes under app/).",
+        "tag": "Image tag (default: git-<12 hex of the commit>, plus -dirty for uncommitted changes in the app dir).",
         "push": "Push to ECR (default); --no-push only writes the OCI layout.",
         "config": "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml).",
         "json": "Print the build record as JSON.",
@@ -52,7 +54,7 @@ def print_build(result: Any, *, json: bool) -> None:
 )
 @handle_errors
 def build(c: Context, tag: str = "", push: bool = True, config: str = "", json: bool = False) -> None:
-    """Build app/ into an image once and push it to ECR; prints the digest to promote.
+    """Build the app directory ([build] app_dir, default app/) into an image once, push it to ECR; prints the digest.
 
     Without a Docker engine (or against the sandbox) it writes a real OCI image layout under .envpromote/oci/
     and pushes it with ECR's API; with Docker and a real registry it uses docker buildx. Writes

@@ -21,13 +21,22 @@ if TYPE_CHECKING:
 INFRA_DIR_ENV = "ENVPROMOTE_INFRA_DIR"
 
 
-def _infra() -> Path:
-    """infra/ of this checkout, unless ENVPROMOTE_INFRA_DIR points at another tree (tests, forks)."""
-    return Path(os.environ.get(INFRA_DIR_ENV) or Path(__file__).resolve().parents[2] / "infra")
+def _infra(config: str = "") -> Path:
+    """The Terraform tree: $ENVPROMOTE_INFRA_DIR, else [infra] dir of the config (default infra/, relative to the
+    config file's folder), else ./infra when there is no config file. Never the installed package's folder."""
+    explicit = os.environ.get(INFRA_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    cfg = _optional_config(config)
+    return cfg.infra_dir if cfg is not None else Path.cwd() / "infra"
 
 
-ENV_HELP = "environment root under infra/envs: shared, dev, staging or production"
-CONFIG_HELP = "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml); decides production"
+ENV_HELP = "environment root: a folder of <[infra] dir>/envs with a versions.tf (this repository: shared, dev, staging, production)"
+CONFIG_HELP = (
+    "Path to envpromote.toml (default: $ENVPROMOTE_CONFIG or ./envpromote.toml); its [infra] dir (default infra/,"
+    " next to it) holds the Terraform roots"
+)
+APPLY_CONFIG_HELP = CONFIG_HELP + "; it decides which environment is production"
 
 
 def _optional_config(explicit: str) -> Any:
@@ -58,6 +67,7 @@ def _confirm(env: str) -> Callable[[PlanSummary], bool]:
         "state-bucket": "Terraform state bucket (default: $ENVPROMOTE_TF_STATE_BUCKET)",
         "state-region": "region of the state bucket (default: $ENVPROMOTE_TF_STATE_REGION, then $AWS_REGION)",
         "workspace": "select (or create) this Terraform workspace after init",
+        "config": CONFIG_HELP,
     },
 )
 @handle_errors
@@ -67,6 +77,7 @@ def init(
     state_bucket: str | None = None,
     state_region: str | None = None,
     workspace: str | None = None,
+    config: str = "",
 ) -> None:
     """Initialise an environment's Terraform root with its partial S3 backend (lockfile locking).
 
@@ -74,7 +85,7 @@ def init(
     """
     from envpromote import terraform as tf
 
-    root = tf.environment_root(_infra(), env)
+    root = tf.environment_root(_infra(config), env)
     backend = tf.state_backend(state_bucket, state_region, os.environ)
     runner = tf.init_root(root, backend=backend, workspace=workspace)
     print(f"{env}: initialised {root} (terraform {runner.engine.version}, state s3://{backend['bucket']}).")
@@ -88,6 +99,7 @@ def init(
         "var-file": "extra .tfvars file (repeatable); <env>.tfvars in the root is always used",
         "var": "KEY=VALUE variable (repeatable); GITHUB_REPOSITORY fills github_repository",
         "verbose": "print terraform's whole plan, not only the summary",
+        "config": CONFIG_HELP,
     },
 )
 @handle_errors
@@ -97,6 +109,7 @@ def plan(
     var_file: list[str] | None = None,
     var: list[str] | None = None,
     verbose: bool = False,
+    config: str = "",
 ) -> None:
     """Show what apply would change: exit 0 when nothing, exit 2 when there are changes (like terraform).
 
@@ -104,7 +117,7 @@ def plan(
     """
     from envpromote import terraform as tf
 
-    root = tf.environment_root(_infra(), env)
+    root = tf.environment_root(_infra(config), env)
     runner = tf.TerraformRunner(root)
     summary = runner.plan(
         var_files=tf.root_var_files(root, var_file or []),
@@ -124,7 +137,7 @@ def plan(
         "yes": "do not ask for confirmation (production asks otherwise; without a terminal it refuses)",
         "var-file": "extra .tfvars file (repeatable)",
         "var": "KEY=VALUE variable (repeatable)",
-        "config": CONFIG_HELP,
+        "config": APPLY_CONFIG_HELP,
     },
 )
 @handle_errors
@@ -139,7 +152,7 @@ def apply(
     """Plan, then apply exactly that plan; production asks for confirmation unless --yes (exit 3 if declined)."""
     from envpromote import terraform as tf
 
-    root = tf.environment_root(_infra(), env)
+    root = tf.environment_root(_infra(config), env)
     name = root.name
     runner = tf.TerraformRunner(root, stream=True)
     summary = tf.apply_root(
@@ -153,13 +166,16 @@ def apply(
     print(f"{name}: {'applied: ' + summary.one_line() if summary.has_changes else summary.one_line()}")
 
 
-@task(positional=[], help={"env": ENV_HELP, "json": "print JSON instead of a TOML snippet"})
+@task(
+    positional=[],
+    help={"env": ENV_HELP, "json": "print JSON instead of a TOML snippet", "config": CONFIG_HELP},
+)
 @handle_errors
-def output(c: Any, env: str | None = None, json: bool = False) -> None:
+def output(c: Any, env: str | None = None, json: bool = False, config: str = "") -> None:
     """Print the root's outputs in envpromote.toml's terms (a TOML snippet to paste, or JSON)."""
     from envpromote import terraform as tf
 
-    root = tf.environment_root(_infra(), env)
+    root = tf.environment_root(_infra(config), env)
     tables = tf.config_tables(root.name, tf.TerraformRunner(root).output())
     if json:
         print_json(tables)
@@ -175,11 +191,17 @@ def output(c: Any, env: str | None = None, json: bool = False) -> None:
         "region": "region of the state bucket (default: $AWS_REGION)",
         "step": "state, oidc or all (state first: the OIDC root keeps its state in that bucket)",
         "yes": "do not ask for confirmation",
+        "config": CONFIG_HELP,
     },
 )
 @handle_errors
 def bootstrap(
-    c: Any, state_bucket: str, region: str | None = None, step: str = "all", yes: bool = False
+    c: Any,
+    state_bucket: str,
+    region: str | None = None,
+    step: str = "all",
+    yes: bool = False,
+    config: str = "",
 ) -> None:
     """Create the state bucket (local state) and the GitHub OIDC provider (state in that bucket); once per account."""
     from envpromote import terraform as tf
@@ -187,15 +209,18 @@ def bootstrap(
     if step not in {"state", "oidc", "all"}:
         raise BadInput(f"Unknown bootstrap step {step!r}.", fix="Use --step state, oidc or all.")
     backend = tf.state_backend(state_bucket, region, os.environ)
+    infra = _infra(config)
     confirm = None if yes else _confirm("this account")
     if step in {"state", "all"}:
-        runner = tf.init_root(_infra() / "bootstrap" / "state", backend=None)
+        runner = tf.init_root(infra / "bootstrap" / "state", backend=None)
         summary = tf.apply_root(
             runner, variables={"bucket_name": backend["bucket"], "region": backend["region"]}, confirm=confirm
         )
-        print(f"bootstrap/state: {summary.one_line()} (local state: infra/bootstrap/state/terraform.tfstate)")
+        print(
+            f"bootstrap/state: {summary.one_line()} (local state: {infra / 'bootstrap' / 'state' / 'terraform.tfstate'})"
+        )
     if step in {"oidc", "all"}:
-        runner = tf.init_root(_infra() / "bootstrap" / "oidc", backend=backend)
+        runner = tf.init_root(infra / "bootstrap" / "oidc", backend=backend)
         summary = tf.apply_root(runner, variables={"region": backend["region"]}, confirm=confirm)
         print(f"bootstrap/oidc: {summary.one_line()}")
 

@@ -30,7 +30,17 @@ def up(c: Context, port: int = 0, config: str = "", json: bool = False) -> None:
         print_json({"endpoint": info.url, "pid": info.pid})
         return
     print(f"sandbox running at {info.url} (pid {info.pid}); provisioned from the config")
-    print('point your shell at it with: eval "$(invoke sandbox.env)"')
+    print(f'point your shell at it with: eval "$({_env_command(config)})"')
+
+
+def _env_command(config: str) -> str:
+    """The `sandbox.env` command for this sandbox: the same program, and --config when one was given."""
+    import shlex
+    import sys
+    from pathlib import Path
+
+    program = "envpromote" if Path(sys.argv[0]).name == "envpromote" else "invoke"
+    return f"{program} sandbox.env" + (f" --config {shlex.quote(config)}" if config else "")
 
 
 @task(help={"config": CONFIG_HELP})
@@ -64,18 +74,24 @@ def status(c: Context, config: str = "", json: bool = False) -> None:
         raise Exit("envpromote: sandbox is not running. Fix: invoke sandbox.up", code=EXIT_PREFLIGHT_FAILED)
 
 
-@task(help={"config": CONFIG_HELP})
+@task(help={"config": CONFIG_HELP, "json": "Print the variables as one JSON object (for scripts and tests)."})
 @handle_errors
-def env(c: Context, config: str = "") -> None:
+def env(c: Context, config: str = "", json: bool = False) -> None:
     """Print shell exports (endpoint, fake credentials, region) for the running sandbox: eval "$(invoke sandbox.env)"."""
+    import shlex
+
     from envpromote import sandbox as sbx
     from envpromote.config import config_path
 
     info = sbx.running(sbx.state_dir_for(config_path(config or None)))
     if info is None:
         raise _not_running()
-    for key, value in sbx.client_env(info.url).items():
-        print(f"export {key}={value}")
+    variables = sbx.client_env(info.url)
+    if json:
+        print_json(variables)
+        return
+    for key, value in variables.items():
+        print(f"export {key}={shlex.quote(value)}")
 
 
 @task(help={"config": CONFIG_HELP})
@@ -108,7 +124,7 @@ def reset(c: Context, config: str = "") -> None:
 def build_scenario(
     c: Context, scenario: str, tag: str = "", push: bool = True, config: str = "", json: bool = False
 ) -> None:
-    """Build app/ like 'invoke build', with a sandbox rollout scenario recorded as an image annotation.
+    """Build the app directory like 'invoke build', with a sandbox rollout scenario recorded as an image annotation.
 
     The sandbox's ECS simulation reads the annotation when a task definition runs the image (a task-definition
     tag 'sandbox-scenario' wins). Tags get the scenario as a suffix, so a scenario build of a commit never

@@ -23,7 +23,7 @@ from envpromote.tasks._common import handle_errors, print_json
         "config": "scan Terraform and Dockerfiles for misconfigurations",
         "offline": "skip vulnerability scanning (no database needed); the report is labelled PARTIAL",
         "sarif": "write SARIF 2.1.0 (GitHub code scanning) to this path",
-        "sbom": "write a CycloneDX SBOM (of --image, else of app/) to this path",
+        "sbom": "write a CycloneDX SBOM (of --image, else of the config's [build] app_dir) to this path",
         "json": "print the report as JSON instead of the table",
         "fail-on": "lowest severity that fails the scan (UNKNOWN..CRITICAL; UNKNOWN = any finding)",
         "summary-json": "write the scan summary (what 'invoke ledger.record-build --scan-json' records) here",
@@ -64,7 +64,7 @@ def scan(
     if sarif:
         report.write_sarif(result, Path(sarif))
     if sbom:
-        trivy.write_sbom(request, Path(sbom))
+        trivy.write_sbom(_sbom_request(request), Path(sbom))
     if summary_json:
         # Written before the threshold check: the build records the summary even when the scan fails it.
         Path(summary_json).write_text(dumps(result.summary.to_dict(), indent=2, sort_keys=True) + "\n")
@@ -87,6 +87,20 @@ def scan(
             f"scan threshold exceeded (--fail-on {fail_on.upper()}): {'; '.join(violations)}.",
             fix="fix the findings, or add a `# reason` + `exp:YYYY-MM-DD` entry to .trivyignore.",
         )
+
+
+def _sbom_request(request: trivy.ScanRequest) -> trivy.ScanRequest:
+    """Without --image the SBOM is of the app directory: [build] app_dir of $ENVPROMOTE_CONFIG or
+    ./envpromote.toml when there is one (the scan itself covers the current directory)."""
+    from dataclasses import replace
+
+    from envpromote.config import config_path, load_config
+
+    if request.image is not None or not config_path().is_file():
+        return request
+    app_dir = load_config().app_dir
+    # write_sbom scans <root>/app when that exists, else <root>: rooted at the app directory, it scans that.
+    return replace(request, root=app_dir) if not (app_dir / "app").is_dir() else request
 
 
 ROOT_TASKS: list[Task[Any]] = [scan]

@@ -54,6 +54,55 @@ RESOURCE_STAR_ALLOWED = {
 # What envpromote's build tags images with: git-<12 hex>[-dirty], scenario builds git-<12 hex>[-dirty]-<slug>.
 BUILD_TAG_EXAMPLES = ("git-0123456789ab", "git-0123456789ab-dirty", "git-0123456789ab-dirty-crash-loop")
 DEPLOY_SQS_ACTIONS = {"sqs:receivemessage", "sqs:deletemessage", "sqs:getqueueattributes"}
+# ECS deployment strategies and the lifecycle stages a hook may take (botocore's ECS model:
+# DeploymentStrategy, DeploymentLifecycleHookStage; tests/infra/test_iac_policies.py compares them).
+ECS_STRATEGIES = ("ROLLING", "BLUE_GREEN", "CANARY", "LINEAR")
+ECS_HOOK_STAGES = (
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+)
+# What a deploy role may do in ECS: register/read revisions, update and read its service, follow, continue
+# and stop its service's deployments, read its tasks and cluster. Nothing else (no DeleteService, no task sets).
+DEPLOY_ECS_ACTIONS = {
+    "ecs:registertaskdefinition",
+    "ecs:describetaskdefinition",
+    "ecs:tagresource",
+    "ecs:updateservice",
+    "ecs:describeservices",
+    "ecs:listservicedeployments",
+    "ecs:describeservicedeployments",
+    "ecs:continueservicedeployment",
+    "ecs:stopservicedeployment",
+    "ecs:describetasks",
+    "ecs:listtasks",
+    "ecs:describeclusters",
+}
+# Actions on one service deployment: scoped to service-deployment/<cluster>/<service>/* of var.service_arn.
+SERVICE_DEPLOYMENT_ACTIONS = {
+    "ecs:describeservicedeployments",
+    "ecs:continueservicedeployment",
+    "ecs:stopservicedeployment",
+}
+SERVICE_DEPLOYMENT_ARN = (
+    '${local.deploy ? "${replace(var.service_arn, ":service/", ":service-deployment/")}/*" : null}'
+)
+# Resources that exist only for a traffic-shifting strategy (modules/ecs-fargate-service/traffic_shift.tf).
+TRAFFIC_SHIFT_RESOURCES = (
+    ("aws_lb_target_group", "alternate"),
+    ("aws_lb_listener", "test"),
+    ("aws_lb_listener_rule", "production"),
+    ("aws_lb_listener_rule", "test"),
+    ("aws_iam_role", "load_balancers"),
+    ("aws_iam_role_policy_attachment", "load_balancers"),
+    ("aws_cloudwatch_metric_alarm", "unhealthy_hosts_alternate"),
+    ("aws_cloudwatch_metric_alarm", "target_5xx_alternate"),
+)
 REQUIRED_ALARM_METRICS = {
     "CPUUtilization",
     "MemoryUtilization",
@@ -280,6 +329,39 @@ def rule_deploy_policy(config: Config) -> list[str]:
             "s3:bypassgovernanceretention",
         }:
             problems.append(f"{sid}: the deploy role must not delete or unlock ledger records")
+        problems += _deploy_ecs_problems(sid, actions, resources)
+    problems += _service_deployment_grants(config, doc)
+    return problems
+
+
+def _deploy_ecs_problems(sid: str, actions: set[str], resources: list[str]) -> list[str]:
+    """ECS in a deploy role: the allow-list only; service deployments of its own service only."""
+    problems: list[str] = []
+    beyond = {action for action in actions if action.startswith("ecs:")} - DEPLOY_ECS_ACTIONS
+    if beyond:
+        problems.append(f"{sid}: ECS actions beyond deploying its own service ({', '.join(sorted(beyond))})")
+    if "ecs:listservicedeployments" in actions and resources != ["${var.service_arn}"]:
+        problems.append(f"{sid}: ListServiceDeployments not scoped to var.service_arn")
+    if actions & SERVICE_DEPLOYMENT_ACTIONS and resources != ["${local.service_deployment_arn}"]:
+        problems.append(
+            f"{sid}: {sorted(actions & SERVICE_DEPLOYMENT_ACTIONS)} not scoped to its service's deployments"
+        )
+    return problems
+
+
+def _service_deployment_grants(config: Config, doc: dict[str, Any]) -> list[str]:
+    """The engine follows, continues and stops its deployments: all four actions, on its service only."""
+    problems: list[str] = []
+    granted = {action for statement in statements(doc) for action in actions_of(statement)}
+    needed = SERVICE_DEPLOYMENT_ACTIONS | {"ecs:listservicedeployments"}
+    if needed - granted:
+        problems.append(
+            f"the deploy role lacks {sorted(needed - granted)} (verified pause, continue, rollback)"
+        )
+    if str(config.locals.get("service_deployment_arn")) != SERVICE_DEPLOYMENT_ARN:
+        problems.append(
+            "local.service_deployment_arn is not service-deployment/<cluster>/<service>/* of var.service_arn"
+        )
     return problems
 
 
@@ -393,6 +475,182 @@ def rule_tagger(config: Config) -> list[str]:
     function = config.resources.get(("aws_lambda_function", "tagger"), {})
     if not _blocks(function, "dead_letter_config") or "reserved_concurrent_executions" not in function:
         problems.append("the function needs a dead-letter queue and a concurrency cap")
+    return problems
+
+
+# The release board's role (modules/board-role): exactly what `invoke board` reads, nothing that writes.
+BOARD_ACTIONS = {
+    "s3:listbucket",
+    "s3:getobject",
+    "kms:decrypt",
+    "ecs:describeservices",
+    "ecs:describetaskdefinition",
+    "dynamodb:getitem",
+    "sts:assumerole",
+}
+# Verbs of actions that change something (the part after "service:"). A board action starting with one of
+# them is a write whatever the service.
+WRITE_VERBS = re.compile(
+    r"^(put|delete|update|create|tag|untag|register|deregister|start|stop|run|submit|continue|set|pass|attach"
+    r"|detach|modify|upload|complete|initiate|restore|replicate|bypass|abort|batchwrite|transact|write|encrypt"
+    r"|reencrypt|generatedatakey|sign|invoke|publish|send|execute|import|replace|reset|rotate|enable|disable"
+    r"|schedule|cancel|copy|move|add|remove|revoke|grant|retire)"
+)
+BOARD_SUBJECT = "repo:${var.github_repository}:environment:board"
+BOARD_LEDGER_OBJECTS = "${var.ledger_bucket_arn}/${var.ledger_prefix}/*"
+# Ways to give a role more than its inline policy: the board role has its one inline policy only.
+EXTRA_POLICY_RESOURCES = (
+    "aws_iam_role_policy_attachment",
+    "aws_iam_policy_attachment",
+    "aws_iam_policy",
+    "aws_iam_role_policy_attachments_exclusive",
+)
+
+
+def is_write_action(action: str) -> bool:
+    """True for a write-like IAM action (`s3:PutObject`, `ecs:TagResource`, ...) or any wildcard."""
+    return "*" in action or WRITE_VERBS.match(action.lower().split(":", 1)[-1]) is not None
+
+
+def rule_board_role(config: Config) -> list[str]:
+    """The board role: trusted by the GitHub environment `board` only; reads the ledger prefix, the chain's
+    services and task definitions (region pinned), the chain's lock items; decrypts through S3/DynamoDB only."""
+    trust = _policy_doc(config, "trust")
+    doc = _policy_doc(config, "board")
+    if trust is None or doc is None:
+        return ["no board trust or policy document"]
+    problems = _board_trust_problems(config, trust)
+    sources = _dynamic_sources(doc)
+    for statement in statements(doc):
+        sid = str(_first(statement.get("sid", "?")))
+        if _first(statement.get("effect", "Allow")) == "Deny":
+            continue
+        actions = actions_of(statement)
+        resources = _strings(statement.get("resources", []))
+        conditions = conditions_of(statement)
+        writes = sorted(action for action in actions if is_write_action(action))
+        if writes:
+            problems.append(f"{sid}: the board role must not write ({', '.join(writes)})")
+        beyond = actions - BOARD_ACTIONS
+        if beyond:
+            problems.append(f"{sid}: actions beyond what the board reads ({', '.join(sorted(beyond))})")
+        if "*" in resources and not actions <= {"ecs:describetaskdefinition"}:
+            problems.append(f"{sid}: Resource * for {sorted(actions - {'ecs:describetaskdefinition'})}")
+        source = sources.get(sid, "")
+        problems += _board_scope_problems(config, sid, actions, resources, conditions, source)
+    granted = {action for statement in statements(doc) for action in actions_of(statement)}
+    lacking = BOARD_ACTIONS - {"sts:assumerole"} - granted
+    if lacking:
+        problems.append(f"the board role lacks {sorted(lacking)}: the board would show read errors")
+    for rtype in EXTRA_POLICY_RESOURCES:
+        if config.of_type(rtype):
+            problems.append(f"the board role gets policies beyond its inline one ({rtype})")
+    role = config.resources.get(("aws_iam_role", "this"), {})
+    if "managed_policy_arns" in role or _blocks(role, "inline_policy"):
+        problems.append("the board role gets policies beyond its inline one (aws_iam_role)")
+    if str(_first(role.get("assume_role_policy"))) != "${data.aws_iam_policy_document.trust.json}":
+        problems.append("the board role's trust is not the trust document")
+    policies = config.of_type("aws_iam_role_policy")
+    if [str(_first(p.get("policy"))) for p in policies.values()] != [
+        "${data.aws_iam_policy_document.board.json}"
+    ]:
+        problems.append("the board role's inline policy is not exactly the board document")
+    return problems
+
+
+def rule_board_environment_reserved(config: Config) -> list[str]:
+    """modules/github-oidc-role refuses a deploy role for the GitHub environment `board`: its subject is the
+    board role's, and a deploy role trusting it would let the board's job deploy."""
+    if not any('var.environment != "board"' in v for v in _validations(config, "environment")):
+        return ["github-oidc-role accepts environment = board (the read-only board role's subject)"]
+    return []
+
+
+def _board_trust_problems(config: Config, trust: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    if str(config.locals.get("subject")) != BOARD_SUBJECT:
+        problems.append(f"the board role trusts {config.locals.get('subject')!r}, not {BOARD_SUBJECT!r}")
+    for statement in statements(trust):
+        sid = str(_first(statement.get("sid", "?")))
+        if actions_of(statement) != {"sts:assumerolewithwebidentity"}:
+            problems.append(f"trust/{sid}: grants {sorted(actions_of(statement))}, not web identity only")
+        principals = _blocks(statement, "principals")
+        if [(_first(p.get("type")), _strings(p.get("identifiers"))) for p in principals] != [
+            ("Federated", ["${var.oidc_provider_arn}"])
+        ]:
+            problems.append(f"trust/{sid}: principals other than the GitHub OIDC provider")
+        subs = [c for c in conditions_of(statement) if c[1].endswith(":sub")]
+        if subs != [("StringEquals", "token.actions.githubusercontent.com:sub", ["${local.subject}"])]:
+            problems.append(f"trust/{sid}: sub is not StringEquals the board environment's subject only")
+        auds = [c for c in conditions_of(statement) if c[1].endswith(":aud")]
+        if auds != [("StringEquals", "token.actions.githubusercontent.com:aud", ["sts.amazonaws.com"])]:
+            problems.append(f"trust/{sid}: aud is not StringEquals sts.amazonaws.com")
+    return problems
+
+
+def _dynamic_sources(doc: dict[str, Any]) -> dict[str, str]:
+    """sid -> for_each expression of each dynamic "statement" block of a policy document."""
+    sources: dict[str, str] = {}
+    for dynamic in _blocks(doc, "dynamic"):
+        for content in _blocks(dynamic.get("statement", {}), "content"):
+            sources[str(_first(content.get("sid", "?")))] = str(_first(dynamic["statement"].get("for_each")))
+    return sources
+
+
+def _board_scope_problems(
+    config: Config,
+    sid: str,
+    actions: set[str],
+    resources: list[str],
+    conditions: list[tuple[str, str, list[str]]],
+    source: str,
+) -> list[str]:
+    """Each board action on its own resource, with its condition (`source`: a dynamic statement's for_each)."""
+    problems: list[str] = []
+    by_variable = {variable: (test, values) for test, variable, values in conditions}
+    if "s3:getobject" in actions and (
+        resources != ["${local.ledger_objects}"]
+        or config.locals.get("ledger_objects") != BOARD_LEDGER_OBJECTS
+    ):
+        problems.append(f"{sid}: ledger reads outside <bucket>/<prefix>/*")
+    if "s3:listbucket" in actions and (
+        resources != ["${var.ledger_bucket_arn}"]
+        or by_variable.get("s3:prefix") != ("StringLike", ["${var.ledger_prefix}", "${var.ledger_prefix}/*"])
+    ):
+        problems.append(f"{sid}: ListBucket not limited to the ledger prefix (s3:prefix)")
+    if "kms:decrypt" in actions:
+        test, via = by_variable.get("kms:ViaService", ("", []))
+        if (
+            resources != ["${statement.value}"]
+            or "var.ledger_kms_key_arn" not in source
+            or test != "StringEquals"
+            or not via
+            or not all(v.startswith(("s3.", "dynamodb.")) for v in via)
+        ):
+            problems.append(f"{sid}: kms:Decrypt not limited to the ledger key through S3/DynamoDB")
+    if "ecs:describeservices" in actions and resources != ["${var.service_arns}"]:
+        problems.append(f"{sid}: DescribeServices not scoped to the chain's services (var.service_arns)")
+    if "ecs:describetaskdefinition" in actions:
+        regions = str(config.locals.get("ecs_regions", ""))
+        if by_variable.get("aws:RequestedRegion") != ("StringEquals", ["${local.ecs_regions}"]) or (
+            "var.service_arns" not in regions
+        ):
+            problems.append(
+                f"{sid}: DescribeTaskDefinition without aws:RequestedRegion pinned to the services"
+            )
+    if "dynamodb:getitem" in actions and (
+        resources != ["${var.lock_table_arn}"]
+        or by_variable.get("dynamodb:LeadingKeys") != ("ForAllValues:StringEquals", ["${var.lock_ids}"])
+    ):
+        problems.append(f"{sid}: lock table reads not limited to the chain's items (dynamodb:LeadingKeys)")
+    if "sts:assumerole" in actions:
+        validations = " ".join(_validations(config, "assume_role_arns"))
+        if (
+            resources != ["${statement.value}"]
+            or "var.assume_role_arns" not in source
+            or "-(deploy|build)$" not in validations
+        ):
+            problems.append(f"{sid}: sts:AssumeRole beyond the named read roles (deploy/build roles refused)")
     return problems
 
 
@@ -572,6 +830,176 @@ def rule_ecs_service(config: Config) -> list[str]:
             problems.append(f"{name}: lifecycle.ignore_changes must cover task_definition and desired_count")
     if str(config.locals.get("assign_public_ip")) != "${var.vpc_id == null}":
         problems.append("tasks must get no public IP when a VPC is given")
+    return problems
+
+
+def _contains_list(condition: str, subject: str) -> set[str] | None:
+    """The quoted values of `contains([...], <subject>)` in a validation condition (None if absent)."""
+    match = re.search(r"contains\(\[([^\]]*)\],\s*" + re.escape(subject) + r"\)", condition)
+    return set(re.findall(r'"([^"]*)"', match.group(1))) if match else None
+
+
+def _validations(config: Config, variable: str) -> list[str]:
+    body = config.variables.get(variable, {})
+    return [str(_first(v.get("condition"))) for v in _blocks(body, "validation")]
+
+
+def _forward_targets(rule: dict[str, Any]) -> list[str]:
+    return [
+        str(_first(group.get("arn")))
+        for action in _blocks(rule, "action")
+        for forward in _blocks(action, "forward")
+        for group in _blocks(forward, "target_group")
+    ]
+
+
+def rule_strategy_variables(config: Config) -> list[str]:
+    """deployment_strategy defaults to ROLLING and accepts ECS's four strategies only; bake, canary and
+    linear settings are validated; hook stages are exactly the stages ECS takes hooks at."""
+    problems: list[str] = []
+    strategy = config.variables.get("deployment_strategy")
+    if strategy is None:
+        return ["variable deployment_strategy is missing"]
+    if _first(strategy.get("default")) != "ROLLING":
+        problems.append("deployment_strategy must default to ROLLING")
+    allowed = [
+        _contains_list(c, "var.deployment_strategy") for c in _validations(config, "deployment_strategy")
+    ]
+    if set(ECS_STRATEGIES) not in allowed:
+        problems.append(
+            f"deployment_strategy is not validated as one of {list(ECS_STRATEGIES)} (found {allowed})"
+        )
+    for variable in (
+        "bake_time_minutes",
+        "canary_percent",
+        "canary_bake_time_minutes",
+        "linear_step_percent",
+        "linear_step_bake_time_minutes",
+        "test_listener_port",
+    ):
+        if not _validations(config, variable):
+            problems.append(f"variable {variable} is not validated")
+    stage_lists = [
+        _contains_list(c, "stage") for c in _validations(config, "lifecycle_hooks") if "lifecycle_stages" in c
+    ]
+    if set(ECS_HOOK_STAGES) not in stage_lists:
+        problems.append(f"lifecycle_hooks stages are not validated against ECS's list (found {stage_lists})")
+    types = [_contains_list(c, "hook.target_type") for c in _validations(config, "lifecycle_hooks")]
+    if {"AWS_LAMBDA", "PAUSE"} not in types:
+        problems.append("lifecycle_hooks target_type is not validated as AWS_LAMBDA or PAUSE")
+    return problems
+
+
+def rule_traffic_shift_wiring(config: Config) -> list[str]:
+    """A traffic-shifting strategy gets everything ECS needs (second target group, test listener and rule,
+    production listener rule, advanced_configuration, ECS's load-balancer role, rollback alarms on both
+    target groups); ROLLING gets none of it."""
+    problems: list[str] = []
+    if str(config.locals.get("traffic_shift")) != '${var.deployment_strategy != "ROLLING"}':
+        problems.append('local.traffic_shift is not var.deployment_strategy != "ROLLING"')
+    for rtype, name in TRAFFIC_SHIFT_RESOURCES:
+        body = config.resources.get((rtype, name))
+        if body is None:
+            problems.append(f"{rtype}.{name} is missing")
+        elif _first(body.get("count")) != "${local.traffic_shift ? 1 : 0}":
+            problems.append(f"{rtype}.{name}: count is not local.traffic_shift ? 1 : 0")
+    service = config.resources.get(("aws_ecs_service", "this"), {})
+    deployment = _blocks(service, "deployment_configuration")
+    if not deployment or _first(deployment[0].get("strategy")) != "${var.deployment_strategy}":
+        problems.append("the service's deployment_configuration.strategy is not var.deployment_strategy")
+    elif "var.bake_time_minutes" not in str(deployment[0].get("bake_time_in_minutes")):
+        problems.append("the service's bake time is not var.bake_time_minutes")
+    balancers = _blocks(service, "load_balancer")
+    advanced = [
+        dynamic["advanced_configuration"]
+        for lb in balancers
+        for dynamic in _blocks(lb, "dynamic")
+        if "advanced_configuration" in dynamic
+    ]
+    expected = {
+        "alternate_target_group_arn": "${aws_lb_target_group.alternate[0].arn}",
+        "production_listener_rule": "${aws_lb_listener_rule.production[0].arn}",
+        "test_listener_rule": "${aws_lb_listener_rule.test[0].arn}",
+        "role_arn": "${aws_iam_role.load_balancers[0].arn}",
+    }
+    if not advanced:
+        problems.append("the service's load_balancer has no advanced_configuration for traffic shifting")
+    for block in advanced:
+        if _first(block.get("for_each")) != "${local.traffic_shift ? [1] : []}":
+            problems.append("advanced_configuration is not conditional on local.traffic_shift")
+        contents = _blocks(block, "content")
+        got = {key: _first(value) for key, value in (contents[0] if contents else {}).items()}
+        if got != expected:
+            problems.append(f"advanced_configuration wires {got}, expected {expected}")
+    both = ["${aws_lb_target_group.this.arn}", "${aws_lb_target_group.alternate[0].arn}"]
+    listeners = {
+        "production": "${local.production_listener}",
+        "test": "${aws_lb_listener.test[0].arn}",
+    }
+    for name, listener in listeners.items():
+        rule = config.resources.get(("aws_lb_listener_rule", name), {})
+        if _first(rule.get("listener_arn")) != listener:
+            problems.append(f"listener rule {name} is not on {listener}")
+        if _forward_targets(rule) != both:
+            problems.append(f"listener rule {name} does not forward over both target groups")
+        lifecycle = _blocks(rule, "lifecycle")
+        if "action" not in " ".join(_strings(lifecycle[0].get("ignore_changes")) if lifecycle else []):
+            problems.append(
+                f"listener rule {name}: Terraform would reset the weights ECS moves (ignore_changes)"
+            )
+    trust = _policy_doc(config, "ecs_service_trust") or {}
+    principals = [
+        identifier
+        for statement in statements(trust)
+        for block in _blocks(statement, "principals")
+        for identifier in _strings(block.get("identifiers"))
+    ]
+    if principals != ["ecs.amazonaws.com"]:
+        problems.append(f"ECS's load-balancer role trusts {principals}, not ecs.amazonaws.com only")
+    attachment = config.resources.get(("aws_iam_role_policy_attachment", "load_balancers"), {})
+    if not str(_first(attachment.get("policy_arn"))).endswith(
+        ":iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+    ):
+        problems.append("ECS's load-balancer role lacks AmazonECSInfrastructureRolePolicyForLoadBalancers")
+    alarms = _blocks(service, "alarms")
+    names = " ".join(_strings(alarms[0].get("alarm_names"))) if alarms else ""
+    for alarm in ("target_5xx_alternate", "unhealthy_hosts_alternate"):
+        if alarm not in names:
+            problems.append(f"the service does not roll back on {alarm} (new revision in the other group)")
+    return problems
+
+
+def rule_test_listener_not_public(config: Config) -> list[str]:
+    """The test listener serves unverified revisions: reachable only from test_listener_cidrs (never /0) and
+    test_listener_source_security_group_ids, never through ingress_cidrs."""
+    problems: list[str] = []
+    listener = config.resources.get(("aws_lb_listener", "test"), {})
+    if _first(listener.get("port")) != "${local.test_port}":
+        problems.append("the test listener does not listen on local.test_port")
+    allowed_sources = {
+        "${local.traffic_shift ? toset(var.test_listener_cidrs) : toset([])}",
+        "${local.traffic_shift ? toset(var.test_listener_source_security_group_ids) : toset([])}",
+    }
+    test_rules = {
+        name: rule
+        for name, rule in config.of_type("aws_vpc_security_group_ingress_rule").items()
+        if "local.test_port" in str(rule.get("from_port")) or "local.test_port" in str(rule.get("to_port"))
+    }
+    if not test_rules:
+        problems.append("no ingress rule for the test listener")
+    for name, rule in test_rules.items():
+        if _first(rule.get("for_each")) not in allowed_sources:
+            problems.append(f"{name}: the test port is opened to {_first(rule.get('for_each'))}")
+        if str(_first(rule.get("cidr_ipv4", ""))).endswith("/0"):
+            problems.append(f"{name}: the test port is open to {_first(rule.get('cidr_ipv4'))}")
+    for name, rule in config.of_type("aws_vpc_security_group_ingress_rule").items():
+        if name not in test_rules and "test_listener" in str(rule.get("for_each")):
+            problems.append(f"{name}: test listener sources opened to a port other than the test port")
+    cidrs = config.variables.get("test_listener_cidrs", {})
+    if any(str(c).endswith("/0") for c in _strings(cidrs.get("default", []))):
+        problems.append("test_listener_cidrs defaults to a /0 block")
+    if not any('!endswith(cidr, "/0")' in c for c in _validations(config, "test_listener_cidrs")):
+        problems.append("test_listener_cidrs does not refuse /0 blocks (validation)")
     return problems
 
 

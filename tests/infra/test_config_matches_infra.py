@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from iac_policy import Config, load
+from iac_policy import Config, load, parse_text
 
 REPO = Path(__file__).resolve().parents[2]
 MODULES = REPO / "infra" / "modules"
@@ -88,3 +88,14 @@ def test_shared_names_match() -> None:
     )
     assert "${var.project}-ledger-{account}" in bucket_template
     assert re.fullmatch(rf"{values['project']}-ledger-[0-9]{{12}}", CONFIG["ledger"]["bucket"])
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "production"])
+def test_strategy_matches_infra(environment: str) -> None:
+    """envpromote.toml's strategy (default rolling) is what <env>.tfvars deploys with: a config that waits for
+    a test listener the service does not have, or skips a pause the service takes, fails here."""
+    tfvars = parse_text((REPO / "infra" / "envs" / environment / f"{environment}.tfvars").read_text("utf-8"))
+    service = tfvars.get("service", {})
+    service = service[0] if isinstance(service, list) else service
+    infra_strategy = str(service.get("deployment_strategy", "ROLLING")).lower()
+    assert CONFIG["environments"][environment].get("strategy", "rolling") == infra_strategy

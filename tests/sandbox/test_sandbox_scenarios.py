@@ -61,3 +61,53 @@ def test_invalid_scenarios_name_the_accepted_forms(text: str, message: str) -> N
 @pytest.mark.parametrize(("desired", "threshold"), [(1, 3), (2, 3), (6, 3), (7, 4), (10, 5), (1000, 200)])
 def test_circuit_breaker_threshold_matches_ecs(desired: int, threshold: int) -> None:
     assert circuit_breaker_threshold(desired) == threshold
+
+
+# ---------------------------------------------------------------------------------------------- modifiers
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "healthy:2+http-fail:test",
+            Scenario("healthy", complete_s=2.0, http_fail="test", text="healthy:2+http-fail:test"),
+        ),
+        ("http-fail", Scenario("healthy", complete_s=5.0, http_fail="all", text="http-fail")),
+        (
+            "healthy:1+hook-timeout:30",
+            Scenario("healthy", complete_s=1.0, hook_timeout_s=30.0, text="healthy:1+hook-timeout:30"),
+        ),
+        (
+            "fail-at:BAKE_TIME",
+            Scenario("healthy", complete_s=5.0, fail_stage="BAKE_TIME", text="fail-at:BAKE_TIME"),
+        ),
+        (
+            "slow:30+alarm-in-bake+http-fail:test",
+            Scenario(
+                "healthy",
+                complete_s=30.0,
+                http_fail="test",
+                alarm_in_bake=True,
+                text="slow:30+alarm-in-bake+http-fail:test",
+            ),
+        ),
+    ],
+)
+def test_scenario_modifiers(text: str, expected: Scenario) -> None:
+    assert parse_scenario(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("healthy+fail-at:CLEAN_UP", "unknown modifier 'fail-at:CLEAN_UP'"),
+        ("healthy+fail-at:nowhere", "STAGE one of SCALE_UP, POST_SCALE_UP"),
+        ("healthy+http-fail:prod", "unknown modifier 'http-fail:prod'"),
+        ("circuit-breaker+http-fail", "modifiers apply to healthy/slow/throttle timings only"),
+        ("stuck+alarm-in-bake", "modifiers apply to healthy/slow/throttle timings only"),
+        ("healthy+hook-timeout:soon", "hook-timeout 'soon' is not a number of seconds"),
+    ],
+)
+def test_invalid_modifiers(text: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text)
+    assert message in str(caught.value)

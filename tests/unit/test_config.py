@@ -170,3 +170,45 @@ def test_production_is_one_rule() -> None:
     assert is_production("prod")
     assert is_production("live", approval_required=True)
     assert not is_production("staging")
+
+
+def test_paths_resolve_against_the_config_folder_whatever_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = shipped()
+    data["build"] = {"app_dir": "service"}
+    data["infra"] = {"dir": "ops/terraform"}
+    data["project"]["template"] = "deploy/task.json.j2"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = parse_config(data, tmp_path / "team" / "envpromote.toml")
+    assert cfg.app_dir == tmp_path / "team" / "service"
+    assert cfg.infra_dir == tmp_path / "team" / "ops" / "terraform"
+    assert cfg.template == tmp_path / "team" / "deploy" / "task.json.j2"
+
+
+def test_app_and_infra_dirs_default_to_app_and_infra_next_to_the_config() -> None:
+    cfg = load_config(SHIPPED)
+    assert cfg.app_dir == ROOT / "app"
+    assert cfg.infra_dir == ROOT / "infra"
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "value", "expected"),
+    [
+        ("build", "app_dir", "/srv/app", "build.app_dir: invalid value '/srv/app' (a path relative to"),
+        ("build", "app_dir", "", "build.app_dir: invalid value ''"),
+        ("build", "app_dir", 3, "build.app_dir: must be a string, got integer"),
+        ("build", "dockerfile", "x", "build.dockerfile: unknown key (allowed: app_dir)"),
+        ("infra", "dir", "C:\\tf", "infra.dir: invalid value"),
+        ("infra", "root", "tf", "infra.root: unknown key (allowed: dir)"),
+    ],
+)
+def test_build_and_infra_keys_are_validated_with_their_key_path(
+    table: str, key: str, value: object, expected: str
+) -> None:
+    data = shipped()
+    data[table] = {key: value}
+    problems = _problems(data)
+    assert any(p.startswith(expected) for p in problems), problems

@@ -197,14 +197,36 @@ def test_missing_directory_is_bad_input(tmp_path: Path) -> None:
 
 def test_real_dispatch_plan_promotes_each_environment_in_one_job(workflows: dict[str, Any]) -> None:
     result = ci_plan.plan(workflows, "workflow_dispatch")
-    assert set(result.workflows) == {"promote-staging.yml", "promote-production.yml"}
-    by_env = {job.environment: job for job in result.jobs}
+    assert set(result.workflows) == {"promote-staging.yml", "promote-production.yml", "board.yml"}
+    promotions = [job for job in result.jobs if job.workflow == "reusable-deploy-ecs.yml"]
+    by_env = {job.environment: job for job in promotions}
+    assert len(by_env) == len(promotions)
     assert set(by_env) == {"staging", "production"}
     for env, job in by_env.items():
         assert job.commands == ['uv run invoke promote --env "$ENVPROMOTE_ENVIRONMENT" --yes']
         step = next(s for s in job.steps if s.command and not s.skipped)
         assert step.env["ENVPROMOTE_ENVIRONMENT"] == env
         assert step.env["ENVPROMOTE_APPROVED_VIA"] == "github-environment"
+
+
+@pytest.mark.parametrize("event", ["workflow_run", "schedule", "workflow_dispatch"])
+def test_real_board_plan_renders_then_publishes(workflows: dict[str, Any], event: str) -> None:
+    result = ci_plan.plan(workflows, event, only="board")
+    assert result.workflows == ("board.yml",)
+    render, publish = result.jobs
+    assert (render.environment, publish.environment) == ("board", "github-pages")
+    assert render.commands == ["uv run invoke board --out site"]
+    assert publish.needs == ("render",)
+    assert publish.commands == []
+    assert [step.uses for step in publish.steps] == [
+        "actions/deploy-pages@cd2ce8fcbc39b97be8ca5fce6e763baed58fa128"
+    ]
+
+
+def test_real_workflow_run_plan_is_only_the_board(workflows: dict[str, Any]) -> None:
+    result = ci_plan.plan(workflows, "workflow_run")
+    assert result.workflows == ("board.yml",)
+    assert not any(job.environment in {"dev", "staging", "production"} for job in result.jobs)
 
 
 def test_real_pull_request_plan_deploys_nothing(workflows: dict[str, Any]) -> None:
@@ -234,6 +256,14 @@ def test_task_prints_json_plan() -> None:
     plan = json.loads(done.stdout)
     assert plan["workflows"] == ["dev.yml"]
     assert [job["environment"] for job in plan["jobs"]] == [None, "dev"]
+
+
+def test_task_plans_the_board_after_a_pipeline_run() -> None:
+    done = _invoke("--event", "workflow_run")
+    assert done.returncode == 0, done.stderr
+    assert "board.yml:render" in done.stdout
+    assert "$ uv run invoke board --out site" in done.stdout
+    assert "environment: github-pages" in done.stdout
 
 
 def test_task_bad_event_exits_2_with_one_line() -> None:

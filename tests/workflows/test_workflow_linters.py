@@ -85,6 +85,14 @@ def test_zizmor_catches_unpinned_action_and_kept_credentials(tmp_path: Path) -> 
     assert "artipacked" in done.stdout
 
 
+def test_zizmor_reports_workflow_run_unless_suppressed_on_that_trigger(tmp_path: Path) -> None:
+    done = _zizmor(_repo_copy(tmp_path, "zizmor-workflow-run.yml"))
+    assert done.returncode != 0
+    assert "dangerous-triggers" in done.stdout
+    assert "zizmor-workflow-run.yml" in done.stdout
+    assert "board.yml" not in done.stdout, "board.yml's own suppression still holds beside the fixture"
+
+
 def test_yamllint_passes_github_dir(tmp_path: Path) -> None:
     done = _yamllint(_repo_copy(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr

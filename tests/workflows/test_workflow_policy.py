@@ -23,6 +23,7 @@ EXPECTED_WORKFLOWS = {
     "dev.yml",
     "promote-staging.yml",
     "promote-production.yml",
+    "board.yml",
 }
 
 
@@ -31,7 +32,7 @@ def _header(text: str, key: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
-def test_the_six_workflows_exist(workflows: dict[str, Any]) -> None:
+def test_the_seven_workflows_exist(workflows: dict[str, Any]) -> None:
     assert set(workflows) == EXPECTED_WORKFLOWS
 
 
@@ -150,6 +151,7 @@ def test_configuration_comes_from_vars(texts: dict[str, str]) -> None:
     joined = "\n".join(texts.values())
     assert "${{ vars.ENVPROMOTE_BUILD_ROLE_ARN }}" in joined
     assert "${{ vars.ENVPROMOTE_DEPLOY_ROLE_ARN }}" in joined
+    assert "${{ vars.ENVPROMOTE_BOARD_ROLE_ARN }}" in joined
     assert "arn:aws:" not in joined, "account-specific ARNs belong in vars"
 
 
@@ -166,6 +168,90 @@ def test_only_the_environment_job_assumes_a_deploy_role(workflows: dict[str, Any
         for job_id, job in (workflow.get("jobs") or {}).items():
             if "ENVPROMOTE_DEPLOY_ROLE_ARN" in repr(job):
                 assert environment_name(job) is not None, f"{name}:{job_id}"
+
+
+# --- the release board (issue 15) -------------------------------------------------------------------------
+
+
+def _step_index(steps: list[dict[str, Any]], action: str) -> int:
+    return next(i for i, step in enumerate(steps) if str(step.get("uses", "")).startswith(f"{action}@"))
+
+
+def test_board_follows_every_pipeline_run_hourly_and_on_demand(workflows: dict[str, Any]) -> None:
+    on = triggers(workflows["board.yml"])
+    assert set(on) == {"workflow_run", "schedule", "workflow_dispatch"}
+    assert on["workflow_run"]["types"] == ["completed"]
+    assert on["workflow_run"]["branches"] == ["main"]
+    # workflow_run matches workflows by `name:`: a renamed pipeline would silently stop refreshing the board.
+    pipeline_names = {
+        workflows[f]["name"] for f in ("dev.yml", "promote-staging.yml", "promote-production.yml")
+    }
+    assert set(on["workflow_run"]["workflows"]) == pipeline_names
+    assert on["schedule"], "a schedule refreshes drift, locks and rollouts started outside the pipelines"
+
+
+def test_board_renders_with_the_read_only_role_only(workflows: dict[str, Any]) -> None:
+    render = workflows["board.yml"]["jobs"]["render"]
+    assert render["if"] == "github.ref == 'refs/heads/main'"
+    assert environment_name(render) == "board", "the board role trusts only the `board` environment's subject"
+    assert render["permissions"] == {"contents": "read", "id-token": "write"}
+    text = repr(render)
+    assert "ENVPROMOTE_BOARD_ROLE_ARN" in text
+    assert "ENVPROMOTE_BUILD_ROLE_ARN" not in text
+    assert "ENVPROMOTE_DEPLOY_ROLE_ARN" not in text
+    steps = render["steps"]
+    board = next(i for i, step in enumerate(steps) if "run" in step)
+    assert command_lines(steps[board]["run"]) == ["uv run invoke board --out site"]
+    assert _step_index(steps, "aws-actions/configure-aws-credentials") < board
+    upload = _step_index(steps, "actions/upload-pages-artifact")
+    assert upload > board
+    assert steps[upload]["with"]["path"] == "site/"
+
+
+def test_board_publishes_from_a_job_that_runs_nothing_of_ours(workflows: dict[str, Any]) -> None:
+    jobs = workflows["board.yml"]["jobs"]
+    publish = jobs["publish"]
+    assert publish["needs"] == "render"
+    assert publish["if"] == "github.ref == 'refs/heads/main'"
+    assert publish["permissions"] == {"pages": "write", "id-token": "write"}
+    assert publish["environment"] == {
+        "name": "github-pages",
+        "url": "${{ steps.deployment.outputs.page_url }}",
+    }
+    (step,) = publish["steps"]
+    assert step["id"] == "deployment"
+    assert str(step["uses"]).startswith("actions/deploy-pages@")
+    granted = [job_id for job_id, job in jobs.items() if "pages" in (job.get("permissions") or {})]
+    assert granted == ["publish"]
+
+
+def test_notifications_link_to_the_published_board(workflows: dict[str, Any]) -> None:
+    from envpromote.notify.send import BOARD_URL_VAR
+
+    env = workflows["reusable-deploy-ecs.yml"]["jobs"]["deploy"]["env"]
+    assert env[BOARD_URL_VAR] == "${{ vars.ENVPROMOTE_BOARD_URL }}"
+    for name in ("dev.yml", "promote-staging.yml", "promote-production.yml"):
+        (job,) = [job for job in expand_jobs(workflows, name, {}) if job.environment]
+        assert job.path[-1] == "reusable-deploy-ecs.yml:deploy", f"{name} notifies from the shared deploy job"
+
+
+def test_zizmor_is_silenced_only_for_the_audited_workflow_run_trigger(
+    workflows: dict[str, Any], texts: dict[str, str]
+) -> None:
+    ignores = [
+        (name, line.strip())
+        for name, text in texts.items()
+        for line in text.splitlines()
+        if "zizmor: ignore" in line
+    ]
+    assert ignores == [
+        (
+            "board.yml",
+            "workflow_run:  # zizmor: ignore[dangerous-triggers] the run's data is never read; see above",
+        )
+    ]
+    # ... and what makes that trigger safe is a policy rule over the real workflow, not the comment.
+    assert RULES["workflow-run-trusts-nothing"](workflows, texts) == []
 
 
 # --- dependabot --------------------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 Each rule has an id; tests/workflows/fixtures/bad/<rule-id>*.yml holds a small workflow that breaks exactly
 that rule, so a rule that stops catching its violation fails the tests.
+
+Over the ~400-line guideline on purpose: it is one flat list of independent rules plus the RULES table,
+and reading them side by side (each a docstring and a comprehension) is the point of the file.
 """
 
 from __future__ import annotations
@@ -30,9 +33,13 @@ ALLOWED_ACTIONS = frozenset(
         "hashicorp/setup-terraform",
         "actions/upload-artifact",
         "github/codeql-action/upload-sarif",
+        "actions/upload-pages-artifact",
+        "actions/deploy-pages",
     }
 )
 OIDC_ACTION = "aws-actions/configure-aws-credentials"
+PAGES_ACTION = "actions/deploy-pages"  # asks GitHub for an OIDC token too, to prove the deployment's origin
+PAGES_ENVIRONMENT = "github-pages"
 BUILD_ROLE_VAR = "ENVPROMOTE_BUILD_ROLE_ARN"
 DEPLOY_ROLE_VAR = "ENVPROMOTE_DEPLOY_ROLE_ARN"
 DEPLOY_TASKS = ("deploy", "promote", "rollback")
@@ -111,12 +118,13 @@ def _tasks_run(job: Mapping[str, Any]) -> list[list[str]]:
 
 
 def _uses_oidc(workflows: Workflows, job: Mapping[str, Any]) -> bool:
+    """The job (or the reusable workflow it calls) asks GitHub for an OIDC token: an AWS role or Pages."""
     target = local_workflow_target(str(job.get("uses", "")))
     if target is not None and target in workflows:
         called_jobs = (workflows[target].get("jobs") or {}).values()
         return any(_uses_oidc(workflows, j) for j in called_jobs if isinstance(j, dict))
     return any(
-        isinstance(step, dict) and _action(str(step.get("uses", ""))) == OIDC_ACTION
+        isinstance(step, dict) and _action(str(step.get("uses", ""))) in {OIDC_ACTION, PAGES_ACTION}
         for step in job.get("steps") or []
     )
 
@@ -222,7 +230,7 @@ def explicit_job_permissions(workflows: Workflows, texts: Texts) -> list[Violati
 
 
 def id_token_only_with_oidc(workflows: Workflows, texts: Texts) -> list[Violation]:
-    """`id-token: write` only on jobs that assume an AWS role (never at the top)."""
+    """`id-token: write` only on jobs that assume an AWS role or deploy to Pages (never at the top)."""
     found = [
         Violation("id-token-only-with-oidc", name, "top", "grants id-token at workflow level")
         for name, workflow in workflows.items()
@@ -394,6 +402,77 @@ def approval_only_in_protected_job(workflows: Workflows, texts: Texts) -> list[V
     return found
 
 
+def pages_deploy_isolated(workflows: Workflows, texts: Texts) -> list[Violation]:
+    """`pages: write` only on a job in the github-pages environment whose only step is actions/deploy-pages
+    (no checkout, no command: the job that can publish runs no code of ours), and deploy-pages only there."""
+    found: list[Violation] = []
+    for name, job_id, job in _jobs(workflows):
+        grants = job.get("permissions")
+        pages_write = isinstance(grants, dict) and grants.get("pages") == "write"
+        steps = [step for step in job.get("steps") or [] if isinstance(step, dict)]
+        deploys_pages = any(_action(str(step.get("uses", ""))) == PAGES_ACTION for step in steps)
+        if not (pages_write or deploys_pages):
+            continue
+        if not pages_write:
+            found.append(
+                Violation("pages-deploy-isolated", name, job_id, "deploy-pages without pages: write")
+            )
+        if not deploys_pages:
+            found.append(Violation("pages-deploy-isolated", name, job_id, "pages: write but no deploy-pages"))
+        others = [step for step in steps if _action(str(step.get("uses", ""))) != PAGES_ACTION]
+        if others:
+            found.append(
+                Violation("pages-deploy-isolated", name, job_id, f"{len(others)} step(s) beside deploy-pages")
+            )
+        if environment_name(job) != PAGES_ENVIRONMENT:
+            found.append(
+                Violation(
+                    "pages-deploy-isolated", name, job_id, f"not in the {PAGES_ENVIRONMENT} environment"
+                )
+            )
+    return found
+
+
+def workflow_run_trusts_nothing(workflows: Workflows, texts: Texts) -> list[Violation]:
+    """A workflow started by `workflow_run` (it runs with this repository's rights) takes nothing from the
+    triggering run: no `github.event.workflow_run` data, no downloaded artifacts, no checkout of another ref or
+    repository; and it listens only to runs on main."""
+    found: list[Violation] = []
+    for name, workflow in workflows.items():
+        on = triggers(workflow)
+        if "workflow_run" not in on:
+            continue
+        trigger = on["workflow_run"] if isinstance(on["workflow_run"], dict) else {}
+        if trigger.get("branches") != ["main"]:
+            found.append(
+                Violation("workflow-run-trusts-nothing", name, "on", "workflow_run is not limited to main")
+            )
+        if re.search(r"github\.event\.workflow_run\b|\bevent\.workflow_run\.", texts.get(name, "")):
+            found.append(
+                Violation(
+                    "workflow-run-trusts-nothing", name, "text", "reads the triggering run's event data"
+                )
+            )
+        for _, job_id, index, step in _steps({name: workflow}):
+            action = _action(str(step.get("uses", "")))
+            if action == "actions/download-artifact":
+                found.append(
+                    Violation(
+                        "workflow-run-trusts-nothing", name, f"{job_id} step {index}", "downloads artifacts"
+                    )
+                )
+            if action == "actions/checkout" and {"ref", "repository"} & set(step.get("with") or {}):
+                found.append(
+                    Violation(
+                        "workflow-run-trusts-nothing",
+                        name,
+                        f"{job_id} step {index}",
+                        "checks out another ref or repository",
+                    )
+                )
+    return found
+
+
 RULES: dict[str, Callable[[Workflows, Texts], list[Violation]]] = {
     "run-calls-invoke-or-nox": run_calls_invoke_or_nox,
     "no-expression-in-run": no_expression_in_run,
@@ -410,4 +489,6 @@ RULES: dict[str, Callable[[Workflows, Texts], list[Violation]]] = {
     "scan-before-push": scan_before_push,
     "timeout": jobs_have_timeouts,
     "approval-in-protected-job": approval_only_in_protected_job,
+    "pages-deploy-isolated": pages_deploy_isolated,
+    "workflow-run-trusts-nothing": workflow_run_trusts_nothing,
 }

@@ -6,4 +6,8 @@ service = {
   desired_count                     = 1
   load_balancer_deletion_protection = false
   log_retention_days                = 14
+
+  # ROLLING | BLUE_GREEN | CANARY | LINEAR (modules/ecs-fargate-service README, "Deployment strategies").
+  # Dev rolls: fastest feedback (25 s floor), no second target group or test listener to pay for.
+  deployment_strategy = "ROLLING"
 }

@@ -12,3 +12,13 @@ output "rollout_floor_seconds" {
   description = "Lower bound of a healthy rollout's duration with this environment's health-check settings."
   value       = module.environment.rollout_floor_seconds
 }
+
+output "deployment_strategy" {
+  description = "How ECS deploys this environment's service (service.deployment_strategy in <env>.tfvars)."
+  value       = module.environment.deployment_strategy
+}
+
+output "test_url" {
+  description = "Test listener URL of a traffic-shifting strategy (null for ROLLING)."
+  value       = module.environment.test_url
+}

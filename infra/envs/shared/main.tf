@@ -16,6 +16,12 @@ locals {
     for env in var.environments :
     env => "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${var.project}-${env}-deploy"
   }
+  # The service modules/environment creates per environment (cluster <project>-<env>, service
+  # <project>-<env>-web): the only services the board role may describe. They need not exist yet.
+  board_service_arns = [
+    for env in var.environments :
+    "arn:${data.aws_partition.current.partition}:ecs:${lookup(var.environment_regions, env, var.region)}:${data.aws_caller_identity.current.account_id}:service/${var.project}-${env}/${var.project}-${env}-web"
+  ]
 }
 
 module "registry" {
@@ -67,4 +73,22 @@ module "build_role" {
   ledger_bucket_arn  = module.ledger.bucket_arn
   ledger_prefix      = module.ledger.prefix
   ledger_kms_key_arn = module.ledger.kms_key_arn
+}
+
+# The release board's role (.github/workflows/board.yml): read-only, trusted only by the GitHub environment
+# `board`. Reads the ledger, the chain's services and task definitions, and the chain's lock items.
+module "board_role" {
+  source = "../../modules/board-role"
+
+  name               = "${var.project}-board"
+  oidc_provider_arn  = data.aws_iam_openid_connect_provider.github.arn
+  github_repository  = var.github_repository
+  region             = var.region
+  ledger_bucket_arn  = module.ledger.bucket_arn
+  ledger_prefix      = module.ledger.prefix
+  ledger_kms_key_arn = module.ledger.kms_key_arn
+  lock_table_arn     = module.ledger.lock_table_arn
+  lock_ids           = var.environments
+  service_arns       = local.board_service_arns
+  assume_role_arns   = var.board_assume_role_arns
 }

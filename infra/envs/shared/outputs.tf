@@ -29,6 +29,11 @@ output "build_role_arn" {
   value       = module.build_role.role_arn
 }
 
+output "board_role_arn" {
+  description = "Read-only role the release board's workflow assumes (GitHub variable ENVPROMOTE_BOARD_ROLE_ARN, environment board)."
+  value       = module.board_role.role_arn
+}
+
 output "promotion_tagger_function" {
   description = "The Lambda function that tags released digests from ledger success records."
   value       = module.promotion_tagger.function_name

@@ -99,3 +99,20 @@ variable "lock_table" {
   type        = string
   default     = "envpromote-locks"
 }
+
+variable "environment_regions" {
+  description = "Region of an environment's ECS service when it is not var.region (environment name => region); the board role may describe those services only."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for region in values(var.environment_regions) : can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", region))])
+    error_message = "environment_regions values must be AWS region names such as us-east-1."
+  }
+}
+
+variable "board_assume_role_arns" {
+  description = "Read-only per-environment roles (envpromote.toml role_arn) the board role may assume; empty when the config names none. Never a deploy or build role."
+  type        = list(string)
+  default     = []
+}

@@ -33,6 +33,12 @@ locals {
   lb_dims  = { LoadBalancer = aws_lb.this.arn_suffix, TargetGroup = aws_lb_target_group.this.arn_suffix }
   ecs_dims = { ClusterName = aws_ecs_cluster.this.name, ServiceName = var.service_name }
   alarm_to = [var.alarm_topic_arn]
+
+  # BLUE_GREEN, CANARY and LINEAR shift traffic between two target groups through listener rules
+  # (traffic_shift.tf); ROLLING replaces tasks behind the one target group.
+  traffic_shift       = var.deployment_strategy != "ROLLING"
+  production_listener = local.https ? aws_lb_listener.https[0].arn : aws_lb_listener.http[0].arn
+  test_port           = coalesce(var.test_listener_port, local.https ? 8443 : 8080)
 }
 
 resource "aws_ecs_cluster" "this" {
@@ -329,6 +335,43 @@ resource "aws_ecs_service" "this" {
     type = "ECS"
   }
 
+  # ROLLING (default), or a traffic-shifting strategy with its bake times and lifecycle hooks. AWS
+  # provider 6.25.0's lifecycle_hook block has no target_type (PAUSE): variable lifecycle_hooks refuses
+  # PAUSE hooks until the provider has it (README, "PAUSE hooks").
+  deployment_configuration {
+    strategy             = var.deployment_strategy
+    bake_time_in_minutes = local.traffic_shift ? tostring(var.bake_time_minutes) : null
+
+    dynamic "canary_configuration" {
+      for_each = var.deployment_strategy == "CANARY" ? [1] : []
+
+      content {
+        canary_percent              = var.canary_percent
+        canary_bake_time_in_minutes = tostring(var.canary_bake_time_minutes)
+      }
+    }
+
+    dynamic "linear_configuration" {
+      for_each = var.deployment_strategy == "LINEAR" ? [1] : []
+
+      content {
+        step_percent              = var.linear_step_percent
+        step_bake_time_in_minutes = tostring(var.linear_step_bake_time_minutes)
+      }
+    }
+
+    dynamic "lifecycle_hook" {
+      for_each = var.lifecycle_hooks
+
+      content {
+        hook_target_arn  = lifecycle_hook.value.hook_target_arn
+        role_arn         = coalesce(lifecycle_hook.value.role_arn, one(aws_iam_role.lifecycle_hooks[*].arn))
+        lifecycle_stages = lifecycle_hook.value.lifecycle_stages
+        hook_details     = lifecycle_hook.value.hook_details
+      }
+    }
+  }
+
   # A rollout whose tasks keep failing is stopped and rolled back to the last completed revision.
   deployment_circuit_breaker {
     enable   = true
@@ -336,10 +379,16 @@ resource "aws_ecs_service" "this" {
   }
 
   # A rollout whose new tasks serve 5xx or fail load balancer health checks is rolled back too.
+  # Traffic-shifting strategies add the same two alarms on the alternate target group (traffic_shift.tf):
+  # a revision failing on test traffic or in a canary rolls back before it takes all production traffic.
   alarms {
-    alarm_names = [aws_cloudwatch_metric_alarm.target_5xx.alarm_name, aws_cloudwatch_metric_alarm.unhealthy_hosts.alarm_name]
-    enable      = true
-    rollback    = true
+    alarm_names = concat(
+      [aws_cloudwatch_metric_alarm.target_5xx.alarm_name, aws_cloudwatch_metric_alarm.unhealthy_hosts.alarm_name],
+      aws_cloudwatch_metric_alarm.target_5xx_alternate[*].alarm_name,
+      aws_cloudwatch_metric_alarm.unhealthy_hosts_alternate[*].alarm_name,
+    )
+    enable   = true
+    rollback = true
   }
 
   network_configuration {
@@ -352,6 +401,19 @@ resource "aws_ecs_service" "this" {
     target_group_arn = aws_lb_target_group.this.arn
     container_name   = var.container_name
     container_port   = var.container_port
+
+    # Traffic-shifting strategies: ECS registers the new revision in the other target group, moves the
+    # test listener rule to it, then the production listener rule's weights (traffic_shift.tf).
+    dynamic "advanced_configuration" {
+      for_each = local.traffic_shift ? [1] : []
+
+      content {
+        alternate_target_group_arn = aws_lb_target_group.alternate[0].arn
+        production_listener_rule   = aws_lb_listener_rule.production[0].arn
+        test_listener_rule         = aws_lb_listener_rule.test[0].arn
+        role_arn                   = aws_iam_role.load_balancers[0].arn
+      }
+    }
   }
 
   # EnvPromote owns the task definition (it registers a revision per promotion) and the desired count
@@ -363,9 +425,16 @@ resource "aws_ecs_service" "this" {
       condition     = var.vpc_id == null || (length(var.private_subnet_ids) > 0 && length(var.public_subnet_ids) >= 2)
       error_message = "With vpc_id, give private_subnet_ids (tasks) and at least two public_subnet_ids (load balancer)."
     }
+
+    # ECS accepts lifecycle hooks on the traffic-shifting strategies; their stages (TEST_TRAFFIC_SHIFT, ...)
+    # do not exist in a rolling deployment.
+    precondition {
+      condition     = local.traffic_shift || length(var.lifecycle_hooks) == 0
+      error_message = "lifecycle_hooks need deployment_strategy BLUE_GREEN, CANARY or LINEAR."
+    }
   }
 
-  depends_on = [aws_lb_listener.http, aws_lb_listener.https]
+  depends_on = [aws_lb_listener.http, aws_lb_listener.https, aws_lb_listener_rule.production, aws_lb_listener_rule.test]
 
   tags = var.tags
 }

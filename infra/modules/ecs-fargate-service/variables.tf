@@ -239,6 +239,147 @@ variable "health_check_grace_period" {
   }
 }
 
+variable "deployment_strategy" {
+  description = "How ECS deploys a new revision: ROLLING (replace tasks behind the one target group; the default), BLUE_GREEN (the whole new revision behind a test listener, then all production traffic at once, then bake), CANARY (canary_percent of production traffic for canary_bake_time_minutes, then the rest, then bake) or LINEAR (linear_step_percent steps every linear_step_bake_time_minutes, then bake). The last three add a second target group, a test listener and ECS's load-balancer role."
+  type        = string
+  default     = "ROLLING"
+
+  validation {
+    condition     = contains(["ROLLING", "BLUE_GREEN", "CANARY", "LINEAR"], var.deployment_strategy)
+    error_message = "deployment_strategy must be ROLLING, BLUE_GREEN, CANARY or LINEAR (upper case, as ECS spells them)."
+  }
+}
+
+variable "bake_time_minutes" {
+  description = "BLUE_GREEN, CANARY, LINEAR: minutes both revisions keep running after all production traffic has moved (rollback is instant until then; the rollback alarms are watched). Ignored by ROLLING."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.bake_time_minutes >= 0 && var.bake_time_minutes <= 1440 && floor(var.bake_time_minutes) == var.bake_time_minutes
+    error_message = "bake_time_minutes must be a whole number of minutes between 0 and 1440."
+  }
+}
+
+variable "canary_percent" {
+  description = "CANARY: percent of production traffic the new revision takes first (a multiple of 0.1 from 0.1 to 100; ECS's default is 5)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.canary_percent >= 0.1 && var.canary_percent <= 100 && abs(var.canary_percent * 10 - floor(var.canary_percent * 10 + 0.5)) < 0.000001
+    error_message = "canary_percent must be a multiple of 0.1 between 0.1 and 100."
+  }
+}
+
+variable "canary_bake_time_minutes" {
+  description = "CANARY: minutes the canary share runs before the rest of production traffic moves (ECS's default is 10)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.canary_bake_time_minutes >= 0 && var.canary_bake_time_minutes <= 1440 && floor(var.canary_bake_time_minutes) == var.canary_bake_time_minutes
+    error_message = "canary_bake_time_minutes must be a whole number of minutes between 0 and 1440."
+  }
+}
+
+variable "linear_step_percent" {
+  description = "LINEAR: percent of production traffic moved per step (a multiple of 0.1 from 3 to 100; ECS's default is 10)."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.linear_step_percent >= 3 && var.linear_step_percent <= 100 && abs(var.linear_step_percent * 10 - floor(var.linear_step_percent * 10 + 0.5)) < 0.000001
+    error_message = "linear_step_percent must be a multiple of 0.1 between 3 and 100."
+  }
+}
+
+variable "linear_step_bake_time_minutes" {
+  description = "LINEAR: minutes between two steps (not after the last one; ECS's default is 6)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.linear_step_bake_time_minutes >= 0 && var.linear_step_bake_time_minutes <= 1440 && floor(var.linear_step_bake_time_minutes) == var.linear_step_bake_time_minutes
+    error_message = "linear_step_bake_time_minutes must be a whole number of minutes between 0 and 1440."
+  }
+}
+
+variable "lifecycle_hooks" {
+  description = "Deployment lifecycle hooks (BLUE_GREEN, CANARY, LINEAR). target_type AWS_LAMBDA: ECS invokes hook_target_arn at each of lifecycle_stages with hook_details, as role_arn (null: a module role that may invoke exactly these functions). target_type PAUSE (ECS holds the deployment until ContinueServiceDeployment) is refused while the AWS provider's lifecycle_hook block has no target_type (6.25.0 has none; README, \"PAUSE hooks\")."
+  type = list(object({
+    target_type      = optional(string, "AWS_LAMBDA")
+    hook_target_arn  = optional(string)
+    role_arn         = optional(string)
+    lifecycle_stages = list(string)
+    hook_details     = optional(string)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for hook in var.lifecycle_hooks : contains(["AWS_LAMBDA", "PAUSE"], hook.target_type)])
+    error_message = "lifecycle_hooks[*].target_type must be AWS_LAMBDA or PAUSE."
+  }
+
+  # ECS's hookable stages (botocore DeploymentLifecycleHookStage). SCALE_UP, BAKE_TIME and CLEAN_UP are
+  # stages of a deployment but take no hook.
+  validation {
+    condition = alltrue([for hook in var.lifecycle_hooks : length(hook.lifecycle_stages) > 0 && length(distinct(hook.lifecycle_stages)) == length(hook.lifecycle_stages) && alltrue([
+      for stage in hook.lifecycle_stages : contains(["RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"], stage)
+    ])])
+    error_message = "lifecycle_hooks[*].lifecycle_stages must be distinct stages from RECONCILE_SERVICE, PRE_SCALE_UP, POST_SCALE_UP, TEST_TRAFFIC_SHIFT, POST_TEST_TRAFFIC_SHIFT, PRE_PRODUCTION_TRAFFIC_SHIFT, PRODUCTION_TRAFFIC_SHIFT, POST_PRODUCTION_TRAFFIC_SHIFT."
+  }
+
+  validation {
+    condition = alltrue([for hook in var.lifecycle_hooks : hook.target_type != "AWS_LAMBDA" || (
+      can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?$", hook.hook_target_arn)) &&
+      (hook.role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[^*]+$", hook.role_arn))) &&
+      (hook.hook_details == null || can(jsondecode(hook.hook_details)))
+    )])
+    error_message = "An AWS_LAMBDA hook needs hook_target_arn = a Lambda function ARN (no wildcard); role_arn, if given, an IAM role ARN; hook_details, if given, JSON."
+  }
+
+  # When the provider gains lifecycle_hook.target_type: drop this validation, pass target_type in main.tf,
+  # and leave hook_target_arn/role_arn null for PAUSE hooks.
+  validation {
+    condition     = alltrue([for hook in var.lifecycle_hooks : hook.target_type != "PAUSE"])
+    error_message = "PAUSE hooks cannot be declared yet: the pinned AWS provider (6.25.0) has no lifecycle_hook.target_type. Use an AWS_LAMBDA hook, or see the module README (\"PAUSE hooks\")."
+  }
+}
+
+variable "test_listener_port" {
+  description = "Port of the test listener of traffic-shifting strategies (null: 8443 with certificate_arn, else 8080). Verification runs against it before production traffic moves."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.test_listener_port == null || (try(var.test_listener_port >= 1 && var.test_listener_port <= 65535 && !contains([80, 443], var.test_listener_port), false))
+    error_message = "test_listener_port must be a port between 1 and 65535 other than 80 and 443 (the production listeners)."
+  }
+}
+
+variable "test_listener_cidrs" {
+  description = "CIDR blocks allowed to reach the test listener (where EnvPromote's checks run: a runner's egress address, the VPC). Never public: 0.0.0.0/0 and other /0 blocks are refused."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for cidr in var.test_listener_cidrs : can(cidrnetmask(cidr)) && !endswith(cidr, "/0")])
+    error_message = "test_listener_cidrs must be IPv4 CIDR blocks and none may be /0: the test listener serves revisions that have not passed verification."
+  }
+}
+
+variable "test_listener_source_security_group_ids" {
+  description = "Security groups (for example of a verification Lambda or a self-hosted runner) allowed to reach the test listener."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.test_listener_source_security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))])
+    error_message = "test_listener_source_security_group_ids must be security group ids."
+  }
+}
+
 variable "alarm_topic_arn" {
   description = "SNS topic that receives every alarm's ALARM and OK notifications."
   type        = string

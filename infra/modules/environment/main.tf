@@ -64,7 +64,19 @@ module "service" {
   deregistration_delay              = var.service.deregistration_delay
   health_check_grace_period         = var.service.health_check_grace_period
   log_retention_days                = var.service.log_retention_days
-  tags                              = local.tags
+
+  deployment_strategy                     = var.service.deployment_strategy
+  bake_time_minutes                       = var.service.bake_time_minutes
+  canary_percent                          = var.service.canary_percent
+  canary_bake_time_minutes                = var.service.canary_bake_time_minutes
+  linear_step_percent                     = var.service.linear_step_percent
+  linear_step_bake_time_minutes           = var.service.linear_step_bake_time_minutes
+  lifecycle_hooks                         = var.service.lifecycle_hooks
+  test_listener_port                      = var.service.test_listener_port
+  test_listener_cidrs                     = var.service.test_listener_cidrs
+  test_listener_source_security_group_ids = var.service.test_listener_source_security_group_ids
+
+  tags = local.tags
 }
 
 module "events" {

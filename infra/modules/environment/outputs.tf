@@ -27,6 +27,10 @@ output "envpromote" {
       url                = module.service.url
       events_queue       = module.events.queue_url
       log_group          = module.service.log_group_name
+      # envpromote.toml's spelling of the ECS strategy; test_url is where checks reach the new revision
+      # before production traffic (null for rolling).
+      strategy = lower(module.service.deployment_strategy)
+      test_url = module.service.test_url
     }
   }
 }
@@ -49,4 +53,14 @@ output "rollback_alarm_names" {
 output "rollout_floor_seconds" {
   description = "Lower bound of a healthy rollout's duration with this environment's health-check settings."
   value       = module.service.rollout_floor_seconds
+}
+
+output "deployment_strategy" {
+  description = "The service's ECS deployment strategy (ROLLING, BLUE_GREEN, CANARY or LINEAR)."
+  value       = module.service.deployment_strategy
+}
+
+output "test_url" {
+  description = "Test listener URL of a traffic-shifting strategy (null for ROLLING)."
+  value       = module.service.test_url
 }

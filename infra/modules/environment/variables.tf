@@ -105,6 +105,23 @@ variable "service" {
     deregistration_delay              = optional(number, 15)
     health_check_grace_period         = optional(number, 30)
     log_retention_days                = optional(number, 90)
+    # Deployment strategy (modules/ecs-fargate-service README, "Deployment strategies").
+    deployment_strategy           = optional(string, "ROLLING")
+    bake_time_minutes             = optional(number, 5)
+    canary_percent                = optional(number, 10)
+    canary_bake_time_minutes      = optional(number, 5)
+    linear_step_percent           = optional(number, 25)
+    linear_step_bake_time_minutes = optional(number, 2)
+    lifecycle_hooks = optional(list(object({
+      target_type      = optional(string, "AWS_LAMBDA")
+      hook_target_arn  = optional(string)
+      role_arn         = optional(string)
+      lifecycle_stages = list(string)
+      hook_details     = optional(string)
+    })), [])
+    test_listener_port                      = optional(number)
+    test_listener_cidrs                     = optional(list(string), [])
+    test_listener_source_security_group_ids = optional(list(string), [])
   })
   default = {}
 }

@@ -100,9 +100,11 @@ data "aws_iam_policy_document" "deploy" {
     resources = [var.service_arn]
   }
 
+  # Its own service's deployments only (service-deployment/<cluster>/<service>/*): follow one through its
+  # lifecycle stages, continue or roll back one paused at a PAUSE hook, stop one (ROLLBACK).
   statement {
     sid       = "OwnServiceDeployments"
-    actions   = ["ecs:DescribeServiceDeployments"]
+    actions   = ["ecs:DescribeServiceDeployments", "ecs:ContinueServiceDeployment", "ecs:StopServiceDeployment"]
     resources = [local.service_deployment_arn]
   }
 

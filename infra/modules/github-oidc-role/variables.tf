@@ -47,6 +47,12 @@ variable "environment" {
     condition     = var.environment == null || can(regex("^[A-Za-z0-9_.-]{1,255}$", var.environment))
     error_message = "environment must be a GitHub environment name without wildcards."
   }
+
+  # The GitHub environment `board` is the release board's: only the read-only modules/board-role trusts it.
+  validation {
+    condition     = var.environment != "board"
+    error_message = "environment board belongs to the read-only release board role (modules/board-role), not to a deploy role."
+  }
 }
 
 variable "branch" {

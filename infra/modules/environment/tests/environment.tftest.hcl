@@ -107,4 +107,24 @@ run "outputs_in_envpromote_terms" {
     condition     = module.deploy_role.subject == "repo:acme/shop:environment:staging"
     error_message = "The deploy role trusts only this GitHub environment."
   }
+  assert {
+    condition     = output.envpromote.environment.strategy == "rolling" && output.envpromote.environment.test_url == null
+    error_message = "The strategy defaults to rolling, in envpromote.toml's spelling, without a test listener."
+  }
+}
+
+run "blue_green_reaches_the_service_module" {
+  command = plan
+
+  variables {
+    service = {
+      deployment_strategy = "BLUE_GREEN"
+      test_listener_cidrs = ["10.20.0.0/16"]
+    }
+  }
+
+  assert {
+    condition     = output.envpromote.environment.strategy == "blue_green" && output.deployment_strategy == "BLUE_GREEN"
+    error_message = "The environment's strategy comes through to the config snippet."
+  }
 }

@@ -72,3 +72,21 @@ run "rejects_wildcard_repository" {
 
   expect_failures = [var.github_repository]
 }
+
+run "rejects_the_board_environment" {
+  command = plan
+
+  variables {
+    name              = "envpromote-board-deploy"
+    kind              = "deploy"
+    environment       = "board"
+    region            = "us-east-1"
+    cluster_arn       = "arn:aws:ecs:us-east-1:123456789012:cluster/envpromote-board"
+    service_arn       = "arn:aws:ecs:us-east-1:123456789012:service/envpromote-board/envpromote-board-web"
+    pass_role_arns    = ["arn:aws:iam::123456789012:role/envpromote-board-execution"]
+    ledger_bucket_arn = "arn:aws:s3:::envpromote-ledger-123456789012"
+    lock_table_arn    = "arn:aws:dynamodb:us-east-1:123456789012:table/envpromote-locks"
+  }
+
+  expect_failures = [var.environment]
+}

@@ -1,0 +1,322 @@
+"""The watcher for blue/green, canary and linear deployments: follows OUR service deployment's lifecycle stages.
+
+Each poll is one DescribeServiceDeployments of our service deployment (found once through ListServiceDeployments),
+classified by :func:`~envpromote.rollout.stages.classify_service_deployment`:
+
+- a stage change is a progress line (and the outcome's last ``stage``);
+- a PAUSE hook awaiting action at the stage EnvPromote owns is handed to ``on_pause`` (which verifies and calls
+  ContinueServiceDeployment); paused elsewhere is a note ("run `invoke continue`"), or with ``stop_at_pause``
+  the outcome ``paused``;
+- during BAKE_TIME (canary/linear: also while production traffic shifts in steps) ``bake_check`` runs (at most every ``bake_check_interval`` seconds); a failed check stops the
+  deployment with StopServiceDeployment(ROLLBACK), and the next look sees ECS rolling back;
+- SUCCESSFUL is success, ROLLBACK_* at any stage is a failure with ECS's reasons.
+
+The rollout package stays free of the verification code: the callbacks take and return plain evidence
+dictionaries ``{check, result, detail}`` (the ledger's ``verification`` entries). Time comes from the Clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from envpromote.rollout.classify import Outcome, WatchTarget
+from envpromote.rollout.poll import Clock, PollPolicy, SystemClock
+from envpromote.rollout.progress import Progress
+from envpromote.rollout.reasons import READ_ERRORS, error_text, is_throttle, our_service_deployment
+from envpromote.rollout.stages import PausedHook, StageObservation, classify_service_deployment, short_arn_of
+
+Evidence = Mapping[str, str]
+PauseHandler = Callable[[PausedHook], Sequence[Evidence]]
+BakeCheck = Callable[[], Sequence[Evidence]]
+BAKE_STAGES = frozenset({"BAKE_TIME"})
+# Canary and linear bake between traffic steps while in PRODUCTION_TRAFFIC_SHIFT: real users on the new revision.
+SHIFTING_BAKE_STAGES = frozenset({"PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME"})
+
+
+class StageWatcher:
+    def __init__(
+        self,
+        ecs: Any,
+        cluster: str,
+        service: str,
+        *,
+        policy: PollPolicy | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        pause_stage: str | None = None,
+        on_pause: PauseHandler | None = None,
+        bake_check: BakeCheck | None = None,
+        bake_check_interval: float = 30.0,
+        bake_stages: frozenset[str] = BAKE_STAGES,
+        stop_at_pause: bool = False,
+    ) -> None:
+        self.ecs = ecs
+        self.cluster = cluster
+        self.service = service
+        self.policy = policy or PollPolicy()
+        self.clock = clock or SystemClock()
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.on_progress = on_progress or (lambda _progress: None)
+        self.pause_stage = pause_stage
+        self.on_pause = on_pause
+        self.bake_check = bake_check
+        self.bake_check_interval = bake_check_interval
+        self.bake_stages = bake_stages
+        self.stop_at_pause = stop_at_pause
+        self.last_progress: Progress | None = None
+
+    # ---- finding our service deployment ----------------------------------------------------------------
+
+    def find(self, target: WatchTarget) -> str | None:
+        """Our service deployment's ARN: the one ECS made for our deployment id (None while not listed yet)."""
+        services = self.ecs.describe_services(cluster=self.cluster, services=[self.service]).get(
+            "services", []
+        )
+        if not services:
+            return None
+        service = services[0]
+        briefs = self.ecs.list_service_deployments(
+            cluster=self.cluster,
+            service=self.service,
+            createdAt={"after": target.started_at - dt.timedelta(minutes=1)},
+        ).get("serviceDeployments", [])
+        ours = our_service_deployment(briefs, service, target)
+        if ours is not None:
+            return str(ours["serviceDeploymentArn"])
+        return None
+
+    # ---- watching ------------------------------------------------------------------------------------------
+
+    def watch(
+        self, target: WatchTarget, *, timeout: float, service_deployment_arn: str | None = None
+    ) -> Outcome:
+        start = self.clock.now()
+        deadline = start + timeout
+        state = _WatchState(arn=service_deployment_arn)
+        interval = self.policy.interval
+        delay = self.policy.first_delay(self.rng)
+        while True:
+            remaining = deadline - self.clock.now()
+            if remaining <= 0:
+                break
+            self.clock.sleep(min(delay, remaining))
+            delay = interval
+            try:
+                outcome = self._look(target, start, state)
+            except READ_ERRORS as exc:
+                state.errors += 1
+                state.consecutive_errors += 1
+                state.last_error = error_text(exc)
+                self._note(target, start, state, f"ECS read failed ({state.last_error}); still watching")
+                if is_throttle(exc):
+                    interval = min(interval * 2, self.policy.max_interval)
+                delay = interval
+                continue
+            state.consecutive_errors = 0
+            interval = self.policy.interval
+            if outcome is not None:
+                return outcome
+            if state.acted:
+                delay = min(delay, self.policy.first_poll_min)  # look again soon after a Continue/Stop
+                state.acted = False
+        return self._timed_out(target, start, state, deadline)
+
+    def _look(self, target: WatchTarget, start: float, state: _WatchState) -> Outcome | None:
+        if state.arn is None:
+            state.arn = self.find(target)
+            if state.arn is None:
+                state.summary = f"no service deployment listed yet for {target.deployment_id}"
+                self._note(target, start, state, state.summary)
+                return None
+        answer = self.ecs.describe_service_deployments(serviceDeploymentArns=[state.arn])
+        items = answer.get("serviceDeployments", [])
+        if not items:
+            failures = answer.get("failures", [])
+            state.summary = f"service deployment {short_arn_of(state.arn)} not described yet" + (
+                f" ({failures[0].get('reason')})" if failures else ""
+            )
+            self._note(target, start, state, state.summary)
+            return None
+        deployment = items[0]
+        observation = classify_service_deployment(deployment)
+        state.summary = observation.summary
+        if observation.stage:
+            state.stage = observation.stage
+        self._report(target, start, deployment, observation)
+        if observation.verdict is not None:
+            return self._conclude(target, start, state, observation)
+        if observation.paused is not None:
+            return self._paused(target, start, state, observation.paused)
+        if observation.stage in self.bake_stages and self.bake_check is not None:
+            self._bake(target, start, state)
+        return None
+
+    def _paused(
+        self, target: WatchTarget, start: float, state: _WatchState, hook: PausedHook
+    ) -> Outcome | None:
+        if hook.hook_id in state.handled:
+            return None  # ECS has not moved on from the hook we answered yet
+        ours = self.on_pause is not None and (self.pause_stage is None or hook.stage == self.pause_stage)
+        if ours and self.on_pause is not None:
+            state.handled.add(hook.hook_id)
+            self._note(target, start, state, f"{hook.line()}: verifying the new revision on test traffic")
+            evidence = [dict(e) for e in self.on_pause(hook)]
+            state.evidence += evidence
+            failed = [e for e in evidence if e.get("result") != "pass"]
+            verdict = (
+                "failed: " + "; ".join(f"{e['check']}: {e.get('detail', '')}" for e in failed)
+                if failed
+                else "passed"
+            )
+            self._note(target, start, state, f"verification at {hook.stage} {verdict}")
+            state.acted = True
+            return None
+        if self.stop_at_pause:
+            return self._outcome(
+                target, start, state, "paused", f"{hook.line()}", [_continue_hint(self.service)]
+            )
+        if hook.hook_id not in state.noted_pauses:
+            state.noted_pauses.add(hook.hook_id)
+            self._note(
+                target, start, state, f"{hook.line()}: not EnvPromote's hook; {_continue_hint(self.service)}"
+            )
+        return None
+
+    def _bake(self, target: WatchTarget, start: float, state: _WatchState) -> None:
+        assert self.bake_check is not None
+        assert state.arn is not None
+        now = self.clock.now()
+        if (
+            state.last_bake_check is not None
+            and now - state.last_bake_check < self.bake_check_interval - 1e-6
+        ):
+            return
+        state.last_bake_check = now
+        evidence = [dict(e) for e in self.bake_check()]
+        failed = [e for e in evidence if e.get("result") != "pass"]
+        if not state.bake_recorded or failed:
+            state.evidence += evidence  # the first round of bake checks, and every failing round
+            state.bake_recorded = True
+        if not failed or state.stopped:
+            return
+        text = "; ".join(f"{e['check']}: {e.get('detail', '')}" for e in failed)
+        self._note(target, start, state, f"bake check failed ({text}); stopping the deployment with ROLLBACK")
+        try:
+            self.ecs.stop_service_deployment(serviceDeploymentArn=state.arn, stopType="ROLLBACK")
+        except READ_ERRORS as exc:
+            state.reasons.append(f"StopServiceDeployment ROLLBACK failed: {error_text(exc)}")
+        else:
+            state.reasons.append(
+                f"EnvPromote stopped the deployment with ROLLBACK: bake check failed ({text})"
+            )
+        state.stopped = True
+        state.acted = True
+
+    # ---- reporting -------------------------------------------------------------------------------------------
+
+    def _report(
+        self, target: WatchTarget, start: float, deployment: Mapping[str, Any], observation: StageObservation
+    ) -> None:
+        revision = deployment.get("targetServiceRevision") or {}
+        requested = int(revision.get("requestedTaskCount", 0))
+        running = int(revision.get("runningTaskCount", 0))
+        progress = Progress(
+            deployment_id=target.deployment_id,
+            state=observation.status,
+            running=running,
+            desired=requested,
+            pending=int(revision.get("pendingTaskCount", 0)),
+            elapsed=self.clock.now() - start,
+            stage=observation.stage or "",
+            last_event=observation.paused.line() if observation.paused else "",
+        )
+        self.last_progress = progress
+        self.on_progress(progress)
+
+    def _note(self, target: WatchTarget, start: float, state: _WatchState, text: str) -> None:
+        base = self.last_progress or Progress(deployment_id=target.deployment_id, state="?")
+        self.on_progress(
+            Progress(
+                deployment_id=base.deployment_id,
+                state=base.state,
+                running=base.running,
+                desired=base.desired,
+                pending=base.pending,
+                elapsed=self.clock.now() - start,
+                stage=base.stage,
+                last_event=base.last_event,
+                note=text,
+            )
+        )
+
+    def _conclude(
+        self, target: WatchTarget, start: float, state: _WatchState, observation: StageObservation
+    ) -> Outcome:
+        assert observation.verdict is not None
+        failed_checks = [
+            f"verification {e['check']}: {e.get('detail', '')}"
+            for e in state.evidence
+            if e.get("result") != "pass"
+        ]
+        reasons = [*observation.reasons, *state.reasons, *failed_checks]
+        return self._outcome(target, start, state, observation.verdict, observation.summary, reasons)
+
+    def _outcome(
+        self,
+        target: WatchTarget,
+        start: float,
+        state: _WatchState,
+        status: str,
+        summary: str,
+        reasons: list[str],
+    ) -> Outcome:
+        return Outcome(
+            status=status,
+            deployment_id=target.deployment_id,
+            summary=summary,
+            reasons=reasons,
+            seconds=self.clock.now() - start,
+            source="service-deployment",
+            errors=state.errors,
+            stage=state.stage,
+            service_deployment_arn=state.arn,
+            verification=list(state.evidence),
+        )
+
+    def _timed_out(self, target: WatchTarget, start: float, state: _WatchState, deadline: float) -> Outcome:
+        if state.consecutive_errors or state.summary == "":
+            summary = f"outcome unknown: ECS could not be read ({state.last_error or 'no answer'}); last seen: {state.summary or 'nothing'}"
+        else:
+            summary = f"still undecided after {deadline - start:.0f}s: {state.summary}"
+        reasons = list(state.reasons)
+        if state.noted_pauses:
+            reasons.append(_continue_hint(self.service))
+        return self._outcome(target, start, state, "timed_out", summary, reasons)
+
+
+class _WatchState:
+    """What one watch remembers between looks."""
+
+    def __init__(self, arn: str | None) -> None:
+        self.arn = arn
+        self.stage: str | None = None
+        self.summary = ""
+        self.errors = 0
+        self.consecutive_errors = 0
+        self.last_error = ""
+        self.handled: set[str] = set()
+        self.noted_pauses: set[str] = set()
+        self.evidence: list[dict[str, str]] = []
+        self.reasons: list[str] = []
+        self.last_bake_check: float | None = None
+        self.bake_recorded = False
+        self.stopped = False
+        self.acted = False
+
+
+def _continue_hint(service: str) -> str:
+    return f"a hook paused {service}: run 'invoke continue --env <env>' (or --rollback) to resolve it"
