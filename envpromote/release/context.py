@@ -73,6 +73,7 @@ class Context:
     poll_policy: PollPolicy = field(default_factory=PollPolicy)
     records_dir: Path | None = None
     watch_mode: str = "auto"  # auto (events when the environment has a queue) | events | poll
+    pause_approval: Callable[..., bool] | None = None  # --approve-at-pause (release/strategy_rollout.py)
     _factories: dict[tuple[str, str | None], ClientFactory] = field(default_factory=dict)
 
     def clients(self, region: str, role_arn: str | None = None) -> ClientFactory:

@@ -16,6 +16,7 @@ import botocore.exceptions
 from envpromote import gha
 from envpromote.errors import EnvPromoteError, LedgerError, PreflightFailed
 from envpromote.ledger import Ledger, LocalRecords, Record, new_record, sync_pending, utc_now
+from envpromote.release.strategy_rollout import record_fields
 from envpromote.release.summary import summary_markdown
 from envpromote.rollout import Outcome
 
@@ -97,6 +98,7 @@ def draft_record(ctx: Context, plan: Plan, run: Run) -> Record:
         allow_unscanned=plan.allow_unscanned,
         scan=plan.scan,
         api_calls=dict(ctx.counter.requests),
+        **record_fields(plan, run),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from envpromote.tasks import ledger, queries, release
+from envpromote.tasks import ledger, queries, release, strategy
 
-ROOT_TASKS: list[Any] = [*release.ROOT_TASKS, *queries.ROOT_TASKS, *ledger.ROOT_TASKS]
+ROOT_TASKS: list[Any] = [*release.ROOT_TASKS, *queries.ROOT_TASKS, *ledger.ROOT_TASKS, *strategy.ROOT_TASKS]
 COLLECTIONS: dict[str, Any] = {**ledger.COLLECTIONS}

@@ -1,0 +1,243 @@
+"""ECS-native strategies wired into the release, against the sandbox: the verified pause, bake, canary, linear,
+`continue` and the rollback of a paused deployment.
+
+dev is switched to blue/green (canary, linear) with ``verify.test_url`` = the sandbox's test listener for dev
+and one HTTP check: ``GET /`` answers the digest being released. Sandbox time runs at 60x real time, so a one
+minute bake takes a second of the test's time; nothing here sleeps to hit a window - the engine's watcher polls
+until ECS (the sandbox) decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from engine_support import push_test_image, record_clean_build
+from release_support import run_cli
+from support.configs import config_variant
+
+from envpromote import release
+from envpromote.config import load_config
+from envpromote.errors import DeploymentFailed, PreflightFailed
+from envpromote.rollout.stages import paused_hook
+from envpromote.sandbox.testing import Sandbox
+from envpromote.verify import continue_deployment, roll_back_service_deployment
+from envpromote.verify.control import active_service_deployments
+
+CLUSTER = "envpromote-dev"
+SERVICE = "envpromote-dev-web"
+
+pytestmark = pytest.mark.sandbox_time_scale(60)
+
+
+def strategy_context(
+    sandbox: Sandbox,
+    make_context: Callable[..., release.Context],
+    tmp_path: Path,
+    kind: str = "blue_green",
+    **extra: Any,
+) -> release.Context:
+    test_url = sandbox.listener_url(CLUSTER, SERVICE, "test")
+
+    def change(data: dict[str, Any]) -> None:
+        dev = data["environments"]["dev"]
+        dev["strategy"] = kind
+        dev["bake_minutes"] = 1
+        dev["verify"] = {
+            "test_url": test_url,
+            "pause_timeout_minutes": 30,
+            "http": [{"path": "/", "status": 200, "json": {"digest": "{digest}"}, "timeout_seconds": 5}],
+        }
+        dev.update(extra)
+
+    return make_context(config=load_config(config_variant(tmp_path, change)))
+
+
+def release_dev(ctx: release.Context, scenario: str) -> tuple[str, release.ReleaseResult]:
+    digest = push_test_image(scenario)
+    record_clean_build(ctx, digest)
+    return digest, release.execute(ctx, release.plan_deploy(ctx, "dev", digest), timeout=120)
+
+
+def served(sandbox: Sandbox, listener: str, digest: str) -> int:
+    """Requests the revision with `digest` answered on `listener` (the sandbox's counts)."""
+    (service,) = sandbox.listeners(CLUSTER, SERVICE)
+    return sum(int(r["served"]) for r in service["requests"][listener].values() if r.get("digest") == digest)
+
+
+def checks(record: dict[str, Any]) -> dict[str, str]:
+    return {v["check"]: v["result"] for v in record["verification"]}
+
+
+def test_blue_green_verified_at_the_pause_is_a_success_with_evidence(
+    sandbox: Sandbox, make_context: Callable[..., release.Context], tmp_path: Path
+) -> None:
+    ctx = strategy_context(sandbox, make_context, tmp_path)
+    digest, result = release_dev(ctx, "healthy:2")
+    record = result.record
+    assert record is not None
+    assert record["status"] == "success"
+    assert record["strategy"].startswith("blue_green")
+    assert record["service_deployment_arn"]
+    results = checks(record)
+    assert results["pause: http GET /"] == "pass", record["verification"]
+    assert results["pause: ContinueServiceDeployment CONTINUE"] == "pass"
+    assert any(r.startswith("last lifecycle stage:") for r in record["reasons"])
+    assert release.drift(ctx, "dev").running_digest == digest
+    assert served(sandbox, "test", digest) >= 1
+
+
+def test_a_revision_failing_only_on_test_traffic_is_rolled_back_before_production(
+    sandbox: Sandbox, make_context: Callable[..., release.Context], tmp_path: Path
+) -> None:
+    ctx = strategy_context(sandbox, make_context, tmp_path)
+    good, _ = release_dev(ctx, "healthy:2")
+    bad = push_test_image("healthy:2+http-fail:test")
+    record_clean_build(ctx, bad)
+    with pytest.raises(DeploymentFailed) as info:
+        release.execute(ctx, release.plan_deploy(ctx, "dev", bad), timeout=120)
+    assert info.value.exit_code == 5
+    record = ctx.ledger().history("dev")[-1]
+    assert record["digest"] == bad
+    assert record["status"] == "rolled_back"
+    results = checks(record)
+    assert results["pause: http GET /"] == "fail"
+    assert results["pause: ContinueServiceDeployment ROLLBACK"] == "pass"
+    assert served(sandbox, "production", bad) == 0, "production traffic reached the failing revision"
+    sandbox.settle()
+    assert release.drift(ctx, "dev").running_digest == good
+
+
+def test_an_alarm_during_bake_fails_the_release(
+    sandbox: Sandbox, make_context: Callable[..., release.Context], tmp_path: Path
+) -> None:
+    """The sandbox puts the service's first deployment alarm in ALARM at BAKE_TIME; ECS rolls back (exit 5)."""
+    alarm = "envpromote-dev-web-5xx"
+    boto3.client("cloudwatch", region_name="us-east-1").put_metric_alarm(
+        AlarmName=alarm,
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    boto3.client("ecs", region_name="us-east-1").update_service(
+        cluster=CLUSTER,
+        service=SERVICE,
+        deploymentConfiguration={"alarms": {"alarmNames": [alarm], "enable": True, "rollback": True}},
+    )
+    ctx = strategy_context(sandbox, make_context, tmp_path)
+    release_dev(ctx, "healthy:2")
+    with pytest.raises(DeploymentFailed) as info:
+        release_dev(ctx, "healthy:2+alarm-in-bake")
+    assert info.value.exit_code == 5
+    record = ctx.ledger().history("dev")[-1]
+    assert record["status"] == "rolled_back"
+    assert checks(record)["pause: http GET /"] == "pass", "it passed on test traffic; the bake caught it"
+    assert "last lifecycle stage: BAKE_TIME" in record["reasons"]
+    assert any(alarm in reason for reason in record["reasons"]), record["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [
+        ("canary", {"canary": {"percent": 10.0, "bake_minutes": 1}}),
+        ("linear", {"linear": {"step_percent": 50.0, "interval_minutes": 1}}),
+    ],
+)
+def test_canary_and_linear_happy_paths(
+    sandbox: Sandbox,
+    make_context: Callable[..., release.Context],
+    tmp_path: Path,
+    kind: str,
+    extra: dict[str, Any],
+) -> None:
+    ctx = strategy_context(sandbox, make_context, tmp_path, kind, **extra)
+    digest, result = release_dev(ctx, "healthy:2")
+    assert result.record is not None
+    assert result.record["status"] == "success"
+    assert result.record["strategy"].startswith(kind)
+    assert checks(result.record)["pause: http GET /"] == "pass"
+    assert release.drift(ctx, "dev").running_digest == digest
+
+
+def is_paused(ecs: Any) -> bool:
+    return any(paused_hook(d) is not None for d in active_service_deployments(ecs, CLUSTER, SERVICE))
+
+
+def paused_by_hand(sandbox: Sandbox, ecs: Any, scenario: str = "healthy:1") -> None:
+    """A blue/green deployment with a PAUSE hook started outside EnvPromote, moved (frozen clock) to its pause."""
+    current = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
+    taskdef = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])["taskDefinition"]
+    digest = push_test_image(scenario)
+    container = dict(taskdef["containerDefinitions"][0])
+    container["image"] = f"{container['image'].split('@')[0]}@{digest}"
+    keep = ("family", "networkMode", "requiresCompatibilities", "cpu", "memory", "executionRoleArn")
+    arn = ecs.register_task_definition(
+        **{k: taskdef[k] for k in keep if k in taskdef}, containerDefinitions=[container]
+    )["taskDefinition"]["taskDefinitionArn"]
+    sandbox.freeze()
+    ecs.update_service(
+        cluster=CLUSTER,
+        service=SERVICE,
+        taskDefinition=arn,
+        deploymentConfiguration={
+            "strategy": "BLUE_GREEN",
+            "bakeTimeInMinutes": 1,
+            "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}],
+        },
+    )
+    for _ in range(60):  # one sandbox second per step; the sandbox reaches the pause in a few
+        if is_paused(ecs):
+            return
+        sandbox.advance(1)
+    raise AssertionError("the hand-made deployment never paused")
+
+
+def test_continue_resumes_a_deployment_paused_by_hand(sandbox: Sandbox) -> None:
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    paused_by_hand(sandbox, ecs)
+    resolved = continue_deployment(ecs, CLUSTER, SERVICE, rollback=False)
+    assert resolved.action == "CONTINUE"
+    assert resolved.stage == "POST_TEST_TRAFFIC_SHIFT"
+    sandbox.settle()
+    with pytest.raises(PreflightFailed):
+        continue_deployment(ecs, CLUSTER, SERVICE, rollback=False)
+
+
+def test_rollback_of_a_paused_deployment_continues_it_with_rollback(sandbox: Sandbox) -> None:
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    before = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["taskDefinition"]
+    paused_by_hand(sandbox, ecs)
+    resolved = roll_back_service_deployment(ecs, CLUSTER, SERVICE)
+    assert resolved is not None
+    assert resolved.action == "ROLLBACK", "a paused deployment is rolled back in place, not redeployed"
+    sandbox.settle()
+    after = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
+    assert after["taskDefinition"] == before
+    assert roll_back_service_deployment(ecs, CLUSTER, SERVICE) is None
+
+
+def test_continue_cli_refuses_while_a_live_run_holds_the_lock_then_continues(
+    sandbox: Sandbox, make_context: Callable[..., release.Context]
+) -> None:
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    paused_by_hand(sandbox, ecs)
+    path = sandbox.config_path
+    lock = make_context().lock()
+    lease = lock.acquire("dev", "tester (promote sha256:abc, pid 1)", lease_seconds=1.5)  # beats every 0.5 s
+    try:
+        refused = run_cli("continue", "--env", "dev", "--config", str(path))
+    finally:
+        lock.release(lease)
+    assert refused.returncode == 8, refused.stderr
+    assert is_paused(ecs), "a refused continue must not touch the deployment"
+    done = run_cli("continue", "--env", "dev", "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "CONTINUE sent to service deployment" in done.stdout
+    assert not is_paused(ecs)
