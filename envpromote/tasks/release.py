@@ -168,6 +168,7 @@ def deploy(
         **APPROVAL_HELP,
         "digest": "Digest to promote (default: $ENVPROMOTE_DIGEST, else the upstream's last success).",
         "allow_unscanned": "Let an unscanned digest through (non-production only; recorded).",
+        "approve_at_pause": "Blue/green/canary/linear: a person approves at the pause after the checks passed.",
     }
 )
 @handle_errors
@@ -185,11 +186,14 @@ def promote(
     rollback_on_timeout: bool = False,
     records_dir: str = "",
     watch: str = "auto",
+    approve_at_pause: bool = False,
 ) -> None:
     """Promote the upstream's digest into ENV after the gates: upstream success, soak, scan, approval."""
     from envpromote.release import plan_promote
+    from envpromote.release.strategy_rollout import pause_approval
 
     ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
+    ctx.pause_approval = pause_approval(ctx, env) if approve_at_pause else None
     plan = plan_promote(
         ctx,
         env,

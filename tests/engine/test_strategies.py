@@ -23,8 +23,9 @@ from envpromote import release
 from envpromote.config import load_config
 from envpromote.errors import DeploymentFailed, PreflightFailed
 from envpromote.rollout.stages import paused_hook
+from envpromote.sandbox import listener_summary
 from envpromote.sandbox.testing import Sandbox
-from envpromote.verify import continue_deployment, roll_back_service_deployment
+from envpromote.verify import continue_deployment, pause_approval_text, roll_back_service_deployment
 from envpromote.verify.control import active_service_deployments
 
 CLUSTER = "envpromote-dev"
@@ -241,3 +242,33 @@ def test_continue_cli_refuses_while_a_live_run_holds_the_lock_then_continues(
     assert done.returncode == 0, done.stderr
     assert "CONTINUE sent to service deployment" in done.stdout
     assert not is_paused(ecs)
+
+
+def test_a_person_declining_at_the_pause_rolls_the_revision_back(
+    sandbox: Sandbox, make_context: Callable[..., release.Context], tmp_path: Path
+) -> None:
+    shown: list[str] = []
+
+    def decline(hook: Any, results: Any) -> bool:
+        shown.append(pause_approval_text(hook, results))
+        return False
+
+    ctx = strategy_context(sandbox, make_context, tmp_path)
+    ctx.pause_approval = decline
+    with pytest.raises(DeploymentFailed):
+        release_dev(ctx, "healthy:2")
+    record = ctx.ledger().history("dev")[-1]
+    assert record["status"] == "rolled_back"
+    results = checks(record)
+    assert results["pause: http GET /"] == "pass"
+    assert results["pause: approval"] == "fail"
+    assert results["pause: ContinueServiceDeployment ROLLBACK"] == "pass"
+    assert len(shown) == 1
+    assert "PASS pause: http GET /" in shown[0]
+
+
+def test_sandbox_status_lists_the_listeners(sandbox: Sandbox) -> None:
+    summary = {(s["cluster"], s["service"]): s for s in listener_summary(sandbox.url)}
+    dev = summary[(CLUSTER, SERVICE)]
+    assert dev["test"] == sandbox.listener_url(CLUSTER, SERVICE, "test")
+    assert dev["production"].startswith("http://127.0.0.1:")
