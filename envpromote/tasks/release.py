@@ -228,8 +228,11 @@ def rollback(
 ) -> None:
     """Re-deploy ENV's last known-good digest from the ledger (not 'revision N-1'); recorded as a rollback."""
     from envpromote.release import plan_rollback
+    from envpromote.release.strategy_rollback import roll_back_in_place
 
     ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
+    if not dry_run and roll_back_in_place(ctx, env, timeout=seconds) is not None:
+        return  # blue/green, canary, linear: the paused or in-progress deployment was rolled back in place
     plan = plan_rollback(
         ctx, env, to or None, approval=_approval(yes, approver or None, env), dry_run=dry_run
     )

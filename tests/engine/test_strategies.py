@@ -22,10 +22,11 @@ from support.configs import config_variant
 from envpromote import release
 from envpromote.config import load_config
 from envpromote.errors import DeploymentFailed, PreflightFailed
+from envpromote.release.strategy_rollback import roll_back_in_place
 from envpromote.rollout.stages import paused_hook
 from envpromote.sandbox import listener_summary
 from envpromote.sandbox.testing import Sandbox
-from envpromote.verify import continue_deployment, pause_approval_text, roll_back_service_deployment
+from envpromote.verify import continue_deployment, pause_approval_text
 from envpromote.verify.control import active_service_deployments
 
 CLUSTER = "envpromote-dev"
@@ -171,8 +172,13 @@ def is_paused(ecs: Any) -> bool:
     return any(paused_hook(d) is not None for d in active_service_deployments(ecs, CLUSTER, SERVICE))
 
 
-def paused_by_hand(sandbox: Sandbox, ecs: Any, scenario: str = "healthy:1") -> None:
-    """A blue/green deployment with a PAUSE hook started outside EnvPromote, moved (frozen clock) to its pause."""
+def paused_by_hand(sandbox: Sandbox, ecs: Any) -> None:
+    started_by_hand(sandbox, ecs, pause=True)
+
+
+def started_by_hand(sandbox: Sandbox, ecs: Any, *, pause: bool, scenario: str = "healthy:1") -> str:
+    """A blue/green deployment started outside EnvPromote (frozen clock), moved to its PAUSE hook (`pause`) or
+    one sandbox second in (in progress); returns its task definition."""
     current = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
     taskdef = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])["taskDefinition"]
     digest = push_test_image(scenario)
@@ -190,12 +196,18 @@ def paused_by_hand(sandbox: Sandbox, ecs: Any, scenario: str = "healthy:1") -> N
         deploymentConfiguration={
             "strategy": "BLUE_GREEN",
             "bakeTimeInMinutes": 1,
-            "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}],
+            "lifecycleHooks": (
+                [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}] if pause else []
+            ),
         },
     )
+    if not pause:
+        sandbox.advance(1)
+        assert active_service_deployments(ecs, CLUSTER, SERVICE)
+        return str(arn)
     for _ in range(60):  # one sandbox second per step; the sandbox reaches the pause in a few
         if is_paused(ecs):
-            return
+            return str(arn)
         sandbox.advance(1)
     raise AssertionError("the hand-made deployment never paused")
 
@@ -211,17 +223,57 @@ def test_continue_resumes_a_deployment_paused_by_hand(sandbox: Sandbox) -> None:
         continue_deployment(ecs, CLUSTER, SERVICE, rollback=False)
 
 
-def test_rollback_of_a_paused_deployment_continues_it_with_rollback(sandbox: Sandbox) -> None:
+@pytest.mark.parametrize(("pause", "action"), [(True, "ROLLBACK"), (False, "STOP_ROLLBACK")])
+def test_rollback_of_a_paused_or_in_progress_deployment_is_in_place_and_recorded(
+    sandbox: Sandbox,
+    make_context: Callable[..., release.Context],
+    tmp_path: Path,
+    pause: bool,
+    action: str,
+) -> None:
+    ctx = strategy_context(sandbox, make_context, tmp_path)
+    good, _ = release_dev(ctx, "healthy:2")
     ecs = boto3.client("ecs", region_name="us-east-1")
     before = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["taskDefinition"]
-    paused_by_hand(sandbox, ecs)
-    resolved = roll_back_service_deployment(ecs, CLUSTER, SERVICE)
-    assert resolved is not None
-    assert resolved.action == "ROLLBACK", "a paused deployment is rolled back in place, not redeployed"
-    sandbox.settle()
+    started = started_by_hand(sandbox, ecs, pause=pause)
+    assert started.startswith("arn:")
+    seen: list[str] = []
+    ctx.out = seen.append
+    deployments = len(ecs.list_service_deployments(cluster=CLUSTER, service=SERVICE)["serviceDeployments"])
+    sandbox.set_time_scale(60)
+    record = roll_back_in_place(ctx, "dev", timeout=60)
+    assert record is not None
+    assert record["kind"] == "rollback"
+    assert record["status"] == "success"
+    assert record["digest"] == good
+    assert record["service_deployment_arn"]
+    assert record["strategy"].startswith("blue_green")
+    assert any(
+        line.startswith(f"dev: {'ROLLBACK sent' if pause else 'stopped service deployment'}") for line in seen
+    )
+    assert ctx.ledger().history("dev")[-1]["record_id"] == record["record_id"]
     after = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
-    assert after["taskDefinition"] == before
-    assert roll_back_service_deployment(ecs, CLUSTER, SERVICE) is None
+    assert after["taskDefinition"] == before, f"{action}: the previous revision runs again, no new deployment"
+    listed = ecs.list_service_deployments(cluster=CLUSTER, service=SERVICE)["serviceDeployments"]
+    assert len(listed) == deployments, "no second blue/green deployment"
+    assert roll_back_in_place(ctx, "dev", timeout=60) is None, "nothing active: the usual rollback applies"
+
+
+def test_rollback_cli_rolls_back_a_paused_deployment_in_place(
+    sandbox: Sandbox, make_context: Callable[..., release.Context], tmp_path: Path
+) -> None:
+    ctx = strategy_context(sandbox, make_context, tmp_path)
+    good, _ = release_dev(ctx, "healthy:2")
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    started_by_hand(sandbox, ecs, pause=True)
+    sandbox.set_time_scale(60)
+    done = run_cli(
+        "rollback", "--env", "dev", "--timeout", "50", "--config", str(tmp_path / "envpromote.toml")
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ROLLBACK sent to service deployment" in done.stderr
+    assert f"success: rollback in place of dev to {good}" in done.stderr
+    assert release.drift(ctx, "dev").running_digest == good
 
 
 def test_continue_cli_refuses_while_a_live_run_holds_the_lock_then_continues(
