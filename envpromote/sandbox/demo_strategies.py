@@ -22,17 +22,15 @@ from envpromote.errors import EXIT_ROLLED_BACK
 CAUGHT_ON_TEST_TRAFFIC = "healthy:2+http-fail:test"
 
 
-def strategy_config(config: str, url: str, strategy: str, directory: Path) -> Path:
-    """A copy of `config` where dev uses `strategy`, verified at the pause against the sandbox's test listener."""
+def strategy_config(config: str, url: str, strategy: str) -> Path:
+    """A copy of `config`, next to it (its relative paths stay valid), where dev uses `strategy`, verified at the
+    pause against the sandbox's test listener. The caller removes it."""
     from envpromote.config import load_config
     from envpromote.sandbox.listeners import listener_url
 
     source = Path(config)
     dev = load_config(source).env("dev")
     data: dict[str, Any] = tomllib.loads(source.read_text(encoding="utf-8"))
-    template = Path(data["project"]["template"])
-    if not template.is_absolute():
-        data["project"]["template"] = str((source.parent / template).resolve())
     table = data["environments"]["dev"]
     table["strategy"] = strategy
     table["bake_minutes"] = 1
@@ -44,8 +42,7 @@ def strategy_config(config: str, url: str, strategy: str, directory: Path) -> Pa
         "test_url": listener_url(url, dev.cluster, dev.service, "test"),
         "http": [{"path": "/", "status": 200, "json": {"digest": "{digest}"}, "timeout_seconds": 5}],
     }
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"demo-{strategy}.toml"
+    path = source.with_name(f".envpromote-demo-{strategy}.toml")
     path.write_text(tomli_w.dumps(data), encoding="utf-8")
     return path
 
@@ -61,11 +58,22 @@ def run_strategy_demo(
     out: Callable[[str], None] = print,
 ) -> list[StepResult]:
     """The strategy steps of the demo; returns every step's result (the caller prints the table)."""
+    from envpromote.config import load_config
+
+    path = strategy_config(config, url, strategy)
+    lease = load_config(path).lock.lease_seconds
+    demo = Demo(repo_root=repo_root, env=env, config=str(path), out=out, timeout=min(180, lease - 5))
+    try:
+        _steps(demo, url, strategy, stamp, out)
+    finally:
+        path.unlink(missing_ok=True)
+    return demo.results
+
+
+def _steps(demo: Demo, url: str, strategy: str, stamp: str, out: Callable[[str], None]) -> None:
     from envpromote.sandbox.listeners import clear_listener_counts, listeners
 
-    path = strategy_config(config, url, strategy, repo_root / ".envpromote")
-    demo = Demo(repo_root=repo_root, env=env, config=str(path), out=out)
-    out(f"\n== dev now deploys with {strategy}, verified at the pause ({path})")
+    out(f"\n== dev now deploys with {strategy}, verified at the pause ({demo.config})")
     good = demo.build(f"demo-{strategy}-{stamp}-1", "healthy:2")
     demo.release(
         f"Deploy a healthy build to dev with {strategy}: checked on test traffic, then continued",
@@ -82,5 +90,4 @@ def run_strategy_demo(
     production = dev[0]["requests"]["production"] if dev else {}
     reached = sum(int(r["served"]) for r in production.values() if r.get("digest") == bad)
     out(f"-> production requests answered by {bad[:19]}...: {reached} (sandbox listener counts)")
-    demo.run("History of dev: strategy and the verification evidence", ["history", "--env", "dev", "--json"])
-    return demo.results
+    demo.run("History of dev: strategy and the verification evidence", ["history", "--env", "dev"])

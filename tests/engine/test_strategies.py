@@ -25,6 +25,7 @@ from envpromote.errors import DeploymentFailed, PreflightFailed
 from envpromote.release.strategy_rollback import roll_back_in_place
 from envpromote.rollout.stages import paused_hook
 from envpromote.sandbox import listener_summary
+from envpromote.sandbox.demo_strategies import strategy_config
 from envpromote.sandbox.testing import Sandbox
 from envpromote.verify import continue_deployment, pause_approval_text
 from envpromote.verify.control import active_service_deployments
@@ -324,3 +325,16 @@ def test_sandbox_status_lists_the_listeners(sandbox: Sandbox) -> None:
     dev = summary[(CLUSTER, SERVICE)]
     assert dev["test"] == sandbox.listener_url(CLUSTER, SERVICE, "test")
     assert dev["production"].startswith("http://127.0.0.1:")
+
+
+def test_the_strategy_demo_config_verifies_dev_at_the_pause_on_the_test_listener(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    source = config_variant(tmp_path, lambda _data: None)
+    path = strategy_config(str(source), sandbox.url, "blue_green")
+    assert path.parent == source.parent, "next to the config, so its relative paths stay valid"
+    dev = load_config(path).env("dev")
+    assert dev.strategy.kind == "blue_green"
+    assert dev.strategy.verify is not None
+    assert dev.strategy.verify.test_url == sandbox.listener_url(CLUSTER, SERVICE, "test")
+    assert [check.path for check in dev.strategy.verify.http] == ["/"]
