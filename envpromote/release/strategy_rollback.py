@@ -57,6 +57,7 @@ def roll_back_in_place(ctx: Context, env_name: str, *, timeout: float) -> Record
     lease = lock.acquire(env.name, f"{ctx.identity.actor} (rollback in place, pid {os.getpid()})")
     started = utc_now()
     try:
+        rolled_away = str(describe_service(ctx, env).get("taskDefinition") or "")  # ECS's target revision
         resolved = roll_back_service_deployment(ecs, env.cluster, env.service)
         if resolved is None:  # it finished while we took the lock: the usual rollback applies
             return None
@@ -70,7 +71,7 @@ def roll_back_in_place(ctx: Context, env_name: str, *, timeout: float) -> Record
                 service_deployment_arn=resolved.service_deployment_arn,
             )
         status = _STATUS.get(outcome.status, "failed")
-        record = _record(ctx, env_name, outcome, status, [resolved.line()], started)
+        record = _record(ctx, env_name, outcome, status, [resolved.line()], started, rolled_away)
         pending = local.keep_pending(record)
         try:
             record = ledger.append(record)
@@ -90,12 +91,23 @@ def roll_back_in_place(ctx: Context, env_name: str, *, timeout: float) -> Record
 
 
 def _record(
-    ctx: Context, env_name: str, outcome: Outcome, status: str, reasons: list[str], started: dt.datetime
+    ctx: Context,
+    env_name: str,
+    outcome: Outcome,
+    status: str,
+    reasons: list[str],
+    started: dt.datetime,
+    rolled_away: str,
 ) -> Record:
+    """``digest`` is what runs now; ``previous_*`` the revision rolled away from (the gate reads it)."""
     env = ctx.config.env(env_name)
     service = describe_service(ctx, env)
     arn, taskdef = running_task_definition(ctx, env, service)
     image = container_image(taskdef, env.container) or arn
+    previous_digest = None
+    if rolled_away and rolled_away != arn:
+        away = ctx.env_client(env, "ecs").describe_task_definition(taskDefinition=rolled_away)
+        previous_digest = running_digest(env, away["taskDefinition"])
     return new_record(
         environment=env.name,
         kind="rollback",
@@ -105,6 +117,8 @@ def _record(
         started_at=started,
         finished_at=utc_now(),
         task_definition_arn=arn,
+        previous_digest=previous_digest,
+        previous_task_definition_arn=rolled_away or None,
         reasons=[
             *reasons,
             f"{outcome.summary} (decided by {outcome.source})",

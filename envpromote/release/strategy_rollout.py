@@ -6,7 +6,8 @@
   :func:`envpromote.verify.strategy_watcher` (verified pause against ``verify.test_url`` -> CONTINUE/ROLLBACK,
   bake checks); None for rolling (execute watches as before);
 - :func:`record_fields`: the record's ``strategy``, ``verification`` and ``service_deployment_arn``;
-- :func:`pause_approval`: ``--approve-at-pause``, a terminal prompt that shows every check's result.
+- :func:`pause_approval`: ``--approve-at-pause``, a terminal prompt that shows every check's result;
+- :func:`deployment_stage` (for `drift`/`status`) and :func:`strategy_note` (for `history`).
 
 The record schema has no ``stage`` and no ``rollback_failed`` status yet: the last lifecycle stage goes into the
 reasons, and a failed ECS rollback is recorded as ``failed`` and raised as RollbackFailed (exit 6).
@@ -15,7 +16,7 @@ reasons, and a failed ECS rollback is recorded as ``failed`` and raised as Rollb
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from envpromote.errors import RollbackFailed
@@ -23,7 +24,7 @@ from envpromote.image import short_digest
 from envpromote.rollout import Outcome, Progress, WatchTarget
 from envpromote.rollout.stages import PausedHook
 from envpromote.strategy import describe, merged_deployment_configuration, minimum_watch_seconds
-from envpromote.verify import VerifyContext, pause_approval_text, strategy_watcher
+from envpromote.verify import VerifyContext, pause_approval_text, stage_status, strategy_watcher
 from envpromote.verify.checks import Evidence
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from envpromote.release.records import Run
 
 Approve = Callable[[PausedHook, Sequence[Evidence]], bool]
+STAGE_REASON = (
+    "last lifecycle stage: "  # the record has no `stage` field yet: the stage is kept in the reasons
+)
 
 
 def update_kwargs(ctx: Context, env: Environment) -> dict[str, Any]:
@@ -87,7 +91,7 @@ def watch_strategy(
     outcome = watcher.watch(target, timeout=timeout + minimum_watch_seconds(strategy))
     reasons = list(outcome.reasons)
     if outcome.stage:
-        reasons.append(f"last lifecycle stage: {outcome.stage}")
+        reasons.append(f"{STAGE_REASON}{outcome.stage}")
     reasons += [
         f"verification {v['result']}: {v['check']}: {v['detail']}"
         for v in outcome.verification
@@ -133,3 +137,24 @@ def pause_approval(ctx: Context, env_name: str) -> Approve:
         )
 
     return approve
+
+
+def deployment_stage(ctx: Context, env_name: str) -> str | None:
+    """For `drift`/`status`: the active service deployment's stage (and pause), None when none is active."""
+    env = ctx.config.env(env_name)
+    return stage_status(ctx.env_client(env, "ecs"), env.cluster, env.service)
+
+
+def strategy_note(record: Mapping[str, Any]) -> str:
+    """For `history`: `` [blue_green ..., verification 3/3 pass, stage BAKE_TIME]`` ('' for rolling records)."""
+    if not record.get("strategy"):
+        return ""
+    parts = [str(record["strategy"])]
+    checks = record.get("verification") or []
+    if checks:
+        passed = sum(1 for v in checks if v.get("result") == "pass")
+        parts.append(f"verification {passed}/{len(checks)} pass")
+    stages = [str(r) for r in record.get("reasons") or [] if str(r).startswith(STAGE_REASON)]
+    if stages:
+        parts.append(f"stage {stages[-1][len(STAGE_REASON) :]}")
+    return f" [{', '.join(parts)}]"

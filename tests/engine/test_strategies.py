@@ -23,6 +23,7 @@ from envpromote import release
 from envpromote.config import load_config
 from envpromote.errors import DeploymentFailed, PreflightFailed
 from envpromote.release.strategy_rollback import roll_back_in_place
+from envpromote.release.strategy_rollout import deployment_stage, strategy_note
 from envpromote.rollout.stages import paused_hook
 from envpromote.sandbox import listener_summary
 from envpromote.sandbox.demo_strategies import strategy_config
@@ -91,6 +92,11 @@ def test_blue_green_verified_at_the_pause_is_a_success_with_evidence(
     assert any(r.startswith("last lifecycle stage:") for r in record["reasons"])
     assert release.drift(ctx, "dev").running_digest == digest
     assert served(sandbox, "test", digest) >= 1
+    note = strategy_note(record)
+    assert note.startswith(" [blue_green"), note
+    assert "verification 3/3 pass" in note, note  # the pause's check and Continue, the bake's check
+    assert ", stage " in note, note
+    assert deployment_stage(ctx, "dev") is None, "nothing active after the release"
 
 
 def test_a_revision_failing_only_on_test_traffic_is_rolled_back_before_production(
@@ -213,9 +219,14 @@ def started_by_hand(sandbox: Sandbox, ecs: Any, *, pause: bool, scenario: str = 
     raise AssertionError("the hand-made deployment never paused")
 
 
-def test_continue_resumes_a_deployment_paused_by_hand(sandbox: Sandbox) -> None:
+def test_continue_resumes_a_deployment_paused_by_hand(
+    sandbox: Sandbox, make_context: Callable[..., release.Context]
+) -> None:
     ecs = boto3.client("ecs", region_name="us-east-1")
     paused_by_hand(sandbox, ecs)
+    stage = deployment_stage(make_context(), "dev")
+    assert stage is not None
+    assert "paused at POST_TEST_TRAFFIC_SHIFT" in stage, stage
     resolved = continue_deployment(ecs, CLUSTER, SERVICE, rollback=False)
     assert resolved.action == "CONTINUE"
     assert resolved.stage == "POST_TEST_TRAFFIC_SHIFT"
@@ -247,6 +258,8 @@ def test_rollback_of_a_paused_or_in_progress_deployment_is_in_place_and_recorded
     assert record["kind"] == "rollback"
     assert record["status"] == "success"
     assert record["digest"] == good
+    assert record["previous_task_definition_arn"] == started, "the revision rolled away from"
+    assert record["previous_digest"] not in {None, good}
     assert record["service_deployment_arn"]
     assert record["strategy"].startswith("blue_green")
     assert any(
