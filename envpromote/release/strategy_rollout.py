@@ -40,17 +40,17 @@ STAGE_REASON = (
 
 
 def update_kwargs(ctx: Context, env: Environment) -> dict[str, Any]:
-    """Extra UpdateService arguments: the strategy's deploymentConfiguration merged with the current one.
+    """Extra UpdateService arguments: the strategy's deploymentConfiguration merged with the service's current one.
 
-    A rolling environment whose service already rolls sends nothing extra (the infrastructure's circuit breaker
-    and percentages stay as they are); any other case sends the merged configuration, so switching a service
-    back to rolling is an explicit ``strategy: ROLLING``.
+    A rolling environment sends nothing extra and costs no extra call (its UpdateService is exactly as before;
+    the infrastructure's circuit breaker and percentages stay as they are - a service switched back from
+    blue/green to rolling is switched by the infrastructure, which owns its deployment configuration).
     """
+    if env.strategy.kind == "rolling":
+        return {}
     from envpromote.release.plan import describe_service
 
     current = describe_service(ctx, env).get("deploymentConfiguration") or {}
-    if env.strategy.kind == "rolling" and current.get("strategy", "ROLLING") == "ROLLING":
-        return {}
     return {"deploymentConfiguration": merged_deployment_configuration(current, env.strategy)}
 
 
