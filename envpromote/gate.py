@@ -91,10 +91,17 @@ def refuse_unresolved(upstream: str, intents: Sequence[Mapping[str, Any]]) -> No
     )
 
 
+def verified_success(record: Mapping[str, Any]) -> bool:
+    """A success counts upstream only if every check recorded at its pause and bake passed (issue 14): ECS
+    reaching COMPLETED is not enough for a blue/green, canary or linear release."""
+    checks = record.get("verification") or []
+    return record["status"] == "success" and all(check.get("result") == "pass" for check in checks)
+
+
 def last_success_index(records: Sequence[Mapping[str, Any]], digest: str) -> int | None:
     for index in range(len(records) - 1, -1, -1):
         record = records[index]
-        if record["digest"] == digest and record["status"] == "success":
+        if record["digest"] == digest and verified_success(record):
             return index
     return None
 

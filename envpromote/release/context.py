@@ -81,6 +81,7 @@ class Context:
     # The lock's clock and sleep (injectable so tests never wait a real lease); never compared across machines.
     lock_monotonic: Callable[[], float] = elapsed_clock
     lock_sleep: Callable[[float], None] = time.sleep
+    pause_approval: Callable[..., bool] | None = None  # --approve-at-pause (release/strategy_rollout.py)
     _factories: dict[tuple[str, str | None], ClientFactory] = field(default_factory=dict)
 
     def clients(self, region: str, role_arn: str | None = None) -> ClientFactory:

@@ -47,6 +47,7 @@ from envpromote.release.context import DEFAULT_TIMEOUT_S, Context
 from envpromote.release.plan import Plan, busy_deployment, describe_service
 from envpromote.release.reconcile import reconcile_environment
 from envpromote.release.records import ReleaseResult, Run, draft_intent, resend_pending, store_record
+from envpromote.release.strategy_rollout import update_kwargs, watch_strategy
 from envpromote.rollout import (
     EventWatcher,
     Outcome,
@@ -196,9 +197,9 @@ def _update_service(ctx: Context, plan: Plan, run: Run) -> None:
     env = plan.env
     assert run.new_arn is not None
     ecs = ctx.env_client(env, "ecs")
-    updated = ecs.update_service(cluster=env.cluster, service=env.service, taskDefinition=run.new_arn)[
-        "service"
-    ]
+    updated = ecs.update_service(
+        cluster=env.cluster, service=env.service, taskDefinition=run.new_arn, **update_kwargs(ctx, env)
+    )["service"]
     deployment_id = find_deployment_for(updated, run.new_arn) or find_deployment_for(
         describe_service(ctx, env), run.new_arn
     )
@@ -234,7 +235,8 @@ def _watch(ctx: Context, plan: Plan, run: Run, timeout: float) -> None:
         follower: RolloutWatcher | EventWatcher = watcher
         if use_events and env.events_queue is not None:
             follower = EventWatcher(watcher, ctx.env_client(env, "sqs"), env.events_queue)
-        outcome: Outcome = follower.watch(target, timeout=timeout)
+        staged = watch_strategy(ctx, plan, run, target, timeout, show)  # blue/green, canary, linear
+        outcome: Outcome = staged or follower.watch(target, timeout=timeout)
     run.outcome = outcome
     run.status = outcome.status
     run.reasons = [f"{outcome.summary} (decided by {outcome.source})", *outcome.reasons]

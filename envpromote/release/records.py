@@ -23,6 +23,7 @@ from envpromote import gha
 from envpromote.errors import EnvPromoteError, LedgerError, PreflightFailed
 from envpromote.ledger import Ledger, LocalRecords, Record, new_record, sync_pending, utc_now
 from envpromote.release import announce
+from envpromote.release.strategy_rollout import record_fields
 from envpromote.rollout import Outcome
 
 if TYPE_CHECKING:
@@ -150,8 +151,8 @@ def draft_record(ctx: Context, plan: Plan, run: Run) -> Record:
         scan=plan.scan,
         api_calls=dict(ctx.counter.requests),
         resolves=run.intent,
-        service_deployment_arn=run.service_deployment_arn,
         record_id=run.final_id,
+        **record_fields(plan, run),
     )
 
 

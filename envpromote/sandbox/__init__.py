@@ -103,7 +103,7 @@ def shutdown(config_path: str | Path | None = None, *, state_dir: Path | None = 
 
 
 def status(config_path: str | Path | None = None, *, state_dir: Path | None = None) -> dict[str, Any]:
-    """{"running", "endpoint", "pid", "resources"} for the sandbox of this config."""
+    """{"running", "endpoint", "pid", "resources", "faults", "listeners"} for the sandbox of this config."""
     from envpromote.config import config_path as resolve_config
     from envpromote.config import load_config
     from envpromote.sandbox.provisioning import describe_resources
@@ -116,4 +116,27 @@ def status(config_path: str | Path | None = None, *, state_dir: Path | None = No
     with patched_env(client_env(info.url, cfg.registry.region)):
         resources = describe_resources(path)
     faults = get_faults(info.url)
-    return {"running": True, "endpoint": info.url, "pid": info.pid, "resources": resources, "faults": faults}
+    return {
+        "running": True,
+        "endpoint": info.url,
+        "pid": info.pid,
+        "resources": resources,
+        "faults": faults,
+        "listeners": listener_summary(info.url),
+    }
+
+
+def listener_summary(url: str) -> list[dict[str, Any]]:
+    """Per service its test and production listener URLs and the requests each revision served there."""
+    from envpromote.sandbox.listeners import listeners
+
+    return [
+        {
+            "cluster": s["cluster"],
+            "service": s["service"],
+            "test": s["listeners"]["test"]["url"],
+            "production": s["listeners"]["production"]["url"],
+            "requests": s.get("requests", {}),
+        }
+        for s in listeners(url)
+    ]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -158,10 +159,11 @@ def build_scenario(
         "config": CONFIG_HELP,
         "keep": "Keep the sandbox's current state instead of resetting it first.",
         "verbose": "Print every line of every step (task-definition diffs, progress) instead of the story.",
+        "strategy": "Also show a strategy: blue_green, canary or linear (a revision caught on test traffic).",
     }
 )
 @handle_errors
-def demo(c: Context, config: str = "", keep: bool = False, verbose: bool = False) -> None:
+def demo(c: Context, config: str = "", keep: bool = False, verbose: bool = False, strategy: str = "") -> None:
     """The main job on the local sandbox: build, deploy dev, promote staging and production, fail fast, roll back."""
     from envpromote import sandbox
     from envpromote.config import config_path
@@ -178,6 +180,17 @@ def demo(c: Context, config: str = "", keep: bool = False, verbose: bool = False
     results = run_demo(
         Path(path).parent, path, demo_environment(info.url, sandbox.client_env(info.url)), verbose=verbose
     )
+    if strategy:
+        from envpromote.sandbox.demo_strategies import run_strategy_demo
+
+        results += run_strategy_demo(
+            Path(path).parent,
+            path,
+            demo_environment(info.url, sandbox.client_env(info.url)),
+            info.url,
+            strategy=strategy,
+            stamp=time.strftime("%H%M%S"),
+        )
     failed = [r for r in results if not r.ok]
     for r in failed:
         print(f"BAD {r.title}: exit {r.exit_code}, expected {r.expected}")

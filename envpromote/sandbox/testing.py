@@ -79,3 +79,21 @@ class Sandbox:
         """Jump sandbox time until no rollout is in progress (stuck ones excepted); returns that sandbox time.
         Use it before comparing AWS state that a simulated rollout could otherwise still be moving."""
         return float(process.move_clock(self.url, settle=True)["settled_at"])
+
+    # -- the app's test and production listeners (listeners.py)
+    def listeners(self, cluster: str | None = None, service: str | None = None) -> list[dict[str, Any]]:
+        """Per service: {"listeners": {"test"|"production": {"url", "port"}}, "routing", "requests"}."""
+        from envpromote.sandbox.listeners import listeners
+
+        return listeners(self.url, cluster, service)
+
+    def listener_url(self, cluster: str, service: str, listener: str = "test") -> str:
+        """``http://127.0.0.1:<port>`` of a service's "test" or "production" listener."""
+        from envpromote.sandbox.listeners import listener_url
+
+        return listener_url(self.url, cluster, service, listener)
+
+    def clear_listener_counts(self) -> None:
+        from envpromote.sandbox.listeners import clear_listener_counts
+
+        clear_listener_counts(self.url)

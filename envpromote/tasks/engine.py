@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from envpromote.tasks import ledger, queries, release, status
+from envpromote.tasks import ledger, queries, release, status, strategy
 
-ROOT_TASKS: list[Any] = [*release.ROOT_TASKS, *queries.ROOT_TASKS, *status.ROOT_TASKS, *ledger.ROOT_TASKS]
+ROOT_TASKS: list[Any] = [
+    *release.ROOT_TASKS,
+    *queries.ROOT_TASKS,
+    *status.ROOT_TASKS,
+    *ledger.ROOT_TASKS,
+    *strategy.ROOT_TASKS,
+]
 COLLECTIONS: dict[str, Any] = {**ledger.COLLECTIONS}

@@ -227,6 +227,7 @@ def deploy(
         **APPROVAL_HELP,
         "digest": "Digest to promote (default: $ENVPROMOTE_DIGEST, else the upstream's last success).",
         "allow_unscanned": "Let an unscanned digest through (non-production only; recorded).",
+        "approve_at_pause": "Blue/green/canary/linear: a person approves at the pause after the checks passed.",
     }
 )
 @handle_errors
@@ -245,11 +246,14 @@ def promote(
     records_dir: str = "",
     watch: str = "auto",
     force: bool = False,
+    approve_at_pause: bool = False,
 ) -> None:
     """Promote the upstream's digest into ENV after the gates: upstream success, soak, scan, approval."""
     from envpromote.release import Approval, plan_promote
+    from envpromote.release.strategy_rollout import pause_approval
 
     ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
+    ctx.pause_approval = pause_approval(ctx, env) if approve_at_pause else None
     # Planned without asking anyone first: a no-op is said before an approver is prompted for nothing.
     unapproved = plan_promote(
         ctx, env, digest_option(digest), approval=Approval(), allow_unscanned=allow_unscanned, dry_run=True
@@ -287,8 +291,11 @@ def rollback(
 ) -> None:
     """Re-deploy ENV's last known-good digest from the ledger (not 'revision N-1'); recorded as a rollback."""
     from envpromote.release import Approval, plan_rollback
+    from envpromote.release.strategy_rollback import roll_back_in_place
 
     ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
+    if not dry_run and roll_back_in_place(ctx, env, timeout=seconds) is not None:
+        return  # blue/green, canary, linear: the paused or in-progress deployment was rolled back in place
     unapproved = plan_rollback(ctx, env, to or None, approval=Approval(), dry_run=True)
     plan = _approved_unless_no_op(
         ctx, unapproved, _approval(yes, approver or None, env), dry_run=dry_run, force=force

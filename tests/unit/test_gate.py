@@ -252,3 +252,19 @@ def test_a_success_reusing_another_runs_task_definition_is_refused() -> None:
     copy = rec("dev", D1, task_definition_arn="td:1")
     with pytest.raises(GateRefused, match=r"registered for another run"):
         refuse_reused_task_definition(dev, copy, [failed, copy])
+
+
+def test_a_success_whose_recorded_check_failed_does_not_count_upstream() -> None:
+    from envpromote.gate import last_success_index, verified_success
+
+    digest = "sha256:" + "a" * 64
+    passed = {"digest": digest, "status": "success", "verification": [{"check": "GET /", "result": "pass"}]}
+    failed = {
+        **passed,
+        "verification": [{"check": "GET /", "result": "pass"}, {"check": "alarm", "result": "fail"}],
+    }
+    rolling = {"digest": digest, "status": "success"}  # a rolling release records no checks
+    assert verified_success(passed)
+    assert verified_success(rolling)
+    assert not verified_success(failed)
+    assert last_success_index([passed, failed], digest) == 0
