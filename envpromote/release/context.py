@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import botocore.exceptions
+
 from envpromote.aws import ApiCallCounter, ClientFactory
 from envpromote.config import Config, Environment
-from envpromote.errors import BadInput
+from envpromote.errors import BadInput, PreflightFailed
 from envpromote.image import ImageRef, parse_digest
 from envpromote.ledger import Ledger, LocalRecords, validate_person_text
 from envpromote.lock import EnvironmentLock, elapsed_clock
@@ -145,3 +147,28 @@ def ensure_time(value: float | int | str | None, name: str) -> float:
     if not 1 <= number <= 6 * 3600:
         raise BadInput(f"--{name} {number:g} is out of range.", fix=f"Use 1 to 21600 seconds for --{name}.")
     return number
+
+
+def describe_service(ctx: Context, env: Environment) -> dict[str, Any]:
+    """The service as ECS describes it now (ACTIVE only): what preflight, the watch and the queries all read."""
+    ecs = ctx.env_client(env, "ecs")
+    try:
+        response = ecs.describe_services(cluster=env.cluster, services=[env.service])
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise PreflightFailed(
+            f"Cannot describe service {env.service} in cluster {env.cluster} ({env.region}): "
+            f"{error.get('Code')}: {error.get('Message', '')}.",
+            fix="Check cluster, service and region in envpromote.toml, and the role's ECS permissions.",
+        ) from None
+    services = [s for s in response.get("services", []) if s.get("status") == "ACTIVE"]
+    if not services:
+        failures = response.get("failures", [])
+        reason = failures[0].get("reason", "MISSING") if failures else "INACTIVE"
+        raise PreflightFailed(
+            f"Service {env.service} in cluster {env.cluster} ({env.region}) is {reason}.",
+            fix=f"Apply the {env.name} infrastructure ('invoke infra.apply --env {env.name}') "
+            "or correct cluster/service/region in envpromote.toml.",
+        )
+    service: dict[str, Any] = services[0]
+    return service

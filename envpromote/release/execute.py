@@ -43,8 +43,8 @@ from envpromote.errors import (
 from envpromote.image import short_digest
 from envpromote.ledger import Ledger, LocalRecords, validate_person_text
 from envpromote.lock import Holder, Lease
-from envpromote.release.context import DEFAULT_TIMEOUT_S, Context
-from envpromote.release.plan import Plan, busy_deployment, describe_service
+from envpromote.release.context import DEFAULT_TIMEOUT_S, Context, describe_service
+from envpromote.release.plan import Plan, busy_deployment
 from envpromote.release.reconcile import reconcile_environment
 from envpromote.release.records import ReleaseResult, Run, draft_intent, resend_pending, store_record
 from envpromote.release.strategy_rollout import update_kwargs, watch_strategy

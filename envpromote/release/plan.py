@@ -30,7 +30,7 @@ from envpromote.ledger import Ledger, Record
 from envpromote.ledger.layout import env_prefix
 from envpromote.registry import describe_image
 from envpromote.release.approve import approve
-from envpromote.release.context import Approval, Context
+from envpromote.release.context import Approval, Context, describe_service
 from envpromote.release.records import ledger_ready
 from envpromote.render import container_image, render_task_definition, require_image, template_values
 
@@ -88,30 +88,6 @@ class Superseded:
 
 
 # ---- reading the service --------------------------------------------------------------------------
-
-
-def describe_service(ctx: Context, env: Environment) -> dict[str, Any]:
-    ecs = ctx.env_client(env, "ecs")
-    try:
-        response = ecs.describe_services(cluster=env.cluster, services=[env.service])
-    except botocore.exceptions.ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise PreflightFailed(
-            f"Cannot describe service {env.service} in cluster {env.cluster} ({env.region}): "
-            f"{error.get('Code')}: {error.get('Message', '')}.",
-            fix="Check cluster, service and region in envpromote.toml, and the role's ECS permissions.",
-        ) from None
-    services = [s for s in response.get("services", []) if s.get("status") == "ACTIVE"]
-    if not services:
-        failures = response.get("failures", [])
-        reason = failures[0].get("reason", "MISSING") if failures else "INACTIVE"
-        raise PreflightFailed(
-            f"Service {env.service} in cluster {env.cluster} ({env.region}) is {reason}.",
-            fix=f"Apply the {env.name} infrastructure ('invoke infra.apply --env {env.name}') "
-            "or correct cluster/service/region in envpromote.toml.",
-        )
-    service: dict[str, Any] = services[0]
-    return service
 
 
 def running_task_definition(

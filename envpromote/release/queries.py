@@ -9,10 +9,9 @@ from typing import Any
 
 from envpromote.image import short_digest
 from envpromote.ledger import Record, utc_now
-from envpromote.release.context import Context
+from envpromote.release.context import Context, describe_service
 from envpromote.release.plan import (
     busy_deployment,
-    describe_service,
     preflight,
     release_commit,
     require_image_in_ecr,
@@ -113,9 +112,15 @@ def drift(ctx: Context, env_name: str) -> DriftReport:
 
 
 def history(ctx: Context, env_name: str, limit: int = 50) -> list[Record]:
-    """The environment's records, newest first, at most `limit`."""
+    """The environment's releases, newest first, at most `limit`: final records and the intents nobody has
+    resolved yet (a resolved intent is the same release as the record that closes it, so it is not repeated).
+
+    Reads a bounded window (each release is an intent plus its final record), never the whole ledger."""
     env = ctx.config.env(env_name)
-    return list(reversed(ctx.ledger().history(env.name)))[:limit]
+    window = ctx.ledger().history(env.name, limit=2 * limit + 2)
+    resolved = {r.get("resolves") for r in window if r.get("resolves")}
+    shown = [r for r in window if not (r["status"] == "in_progress" and r["record_id"] in resolved)]
+    return list(reversed(shown))[:limit]
 
 
 def record_build(

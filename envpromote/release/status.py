@@ -24,8 +24,8 @@ from envpromote.errors import (
     EnvPromoteError,
 )
 from envpromote.ledger import Record, utc_now
-from envpromote.release.context import Context
-from envpromote.release.plan import busy_deployment, describe_service, running_digest, running_task_definition
+from envpromote.release.context import Context, describe_service
+from envpromote.release.plan import busy_deployment, running_digest, running_task_definition
 
 STUCK_AFTER_S = 1800.0  # a rollout in progress for longer than this is reported as stuck
 

@@ -22,7 +22,8 @@ import botocore.exceptions
 from envpromote.errors import EnvPromoteError, LedgerError, RollbackFailed, RolloutTimedOut
 from envpromote.image import short_digest
 from envpromote.ledger import Record, new_record, utc_now
-from envpromote.release.plan import describe_service, running_digest, running_task_definition
+from envpromote.release.context import describe_service
+from envpromote.release.plan import running_digest, running_task_definition
 from envpromote.release.records import resend_pending
 from envpromote.render import container_image
 from envpromote.rollout import Outcome, WatchTarget, progress_printer
@@ -143,7 +144,7 @@ def _raise_for(record: Record, outcome: Outcome, env_name: str) -> None:
         f"rollback in place of {env_name} ({short_digest(str(record['digest']))} runs now): "
         f"{status.replace('_', ' ')}: {outcome.summary}."
     )
-    fix = f"Check the service in ECS; 'invoke status --env {env_name}' shows its stage."
+    fix = "Check the service in ECS; 'invoke status' shows its stage."
     if status == "timed_out":
         raise RolloutTimedOut(message, fix=fix)
     raise RollbackFailed(message, fix=fix)

@@ -48,7 +48,7 @@ def update_kwargs(ctx: Context, env: Environment) -> dict[str, Any]:
     """
     if env.strategy.kind == "rolling":
         return {}
-    from envpromote.release.plan import describe_service
+    from envpromote.release.context import describe_service
 
     current = describe_service(ctx, env).get("deploymentConfiguration") or {}
     return {"deploymentConfiguration": merged_deployment_configuration(current, env.strategy)}
@@ -105,7 +105,7 @@ def watch_strategy(
         raise RollbackFailed(
             f"{plan.kind} of {short_digest(plan.image.digest)} to {env.name}: ECS could not roll back: "
             f"{outcome.summary}.",
-            fix=f"Check the service in ECS now; 'invoke status --env {env.name}' shows its stage.",
+            fix="Check the service in ECS now; 'invoke status' shows its stage.",
         )
     if outcome.status == "paused":  # only with stop_at_pause, which a release never asks for
         outcome = dataclasses.replace(outcome, status="timed_out")
@@ -118,7 +118,10 @@ def record_fields(plan: Plan, run: Run) -> dict[str, Any]:
     return {
         "strategy": describe(plan.env.strategy),
         "verification": list(outcome.verification) if outcome is not None else [],
-        "service_deployment_arn": outcome.service_deployment_arn if outcome is not None else None,
+        # The stage watcher knows the service deployment it followed; a rolling watch leaves it to the engine's
+        # own lookup (run.service_deployment_arn, from ListServiceDeployments after the update).
+        "service_deployment_arn": (outcome.service_deployment_arn if outcome is not None else None)
+        or run.service_deployment_arn,
     }
 
 

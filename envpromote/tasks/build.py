@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from invoke.context import Context
-from invoke.tasks import task
 
 from envpromote.tasks._common import handle_errors, print_json
+from envpromote.tasks._release_common import task
 
 
 def run_build(

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.exceptions import Exit
-from invoke.tasks import Task, task
+from invoke.tasks import Task
 
 from envpromote.errors import BadInput
 from envpromote.tasks._common import handle_errors, print_json
+from envpromote.tasks._release_common import task
 
 if TYPE_CHECKING:
     from envpromote.terraform import PlanSummary

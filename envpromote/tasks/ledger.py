@@ -8,7 +8,6 @@ from typing import Any
 
 from invoke.collection import Collection
 from invoke.context import Context as InvokeContext
-from invoke.tasks import task
 
 from envpromote.errors import BadInput, LedgerError, RolloutTimedOut
 from envpromote.tasks._common import handle_errors, print_json
@@ -18,6 +17,7 @@ from envpromote.tasks._release_common import (
     RECORDS_DIR_HELP,
     digest_option,
     release_context,
+    task,
 )
 
 

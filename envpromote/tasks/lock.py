@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
-from invoke.tasks import task
 
 from envpromote.config import Config, load_config
 from envpromote.errors import BadInput
 from envpromote.tasks._common import handle_errors, print_json
+from envpromote.tasks._release_common import task
 
 if TYPE_CHECKING:
     from envpromote.lock import BrokenLock, EnvironmentLock, LockState

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from invoke.collection import Collection
-from invoke.tasks import Task, task
+from invoke.tasks import Task
 
 from envpromote import gha
 from envpromote.errors import GateRefused
 from envpromote.scan import ignore, report, trivy
 from envpromote.scan.model import exceeds, thresholds_for
 from envpromote.tasks._common import handle_errors, print_json
+from envpromote.tasks._release_common import task
 
 
 @task(

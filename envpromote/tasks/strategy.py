@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from invoke.context import Context as InvokeContext
-from invoke.tasks import task
 
 from envpromote.tasks._common import handle_errors
-from envpromote.tasks._release_common import CONFIG_HELP, ENV_HELP, release_context
+from envpromote.tasks._release_common import CONFIG_HELP, ENV_HELP, release_context, task
 
 
 @task(

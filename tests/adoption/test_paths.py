@@ -18,6 +18,7 @@ from envpromote.cli import main
 from envpromote.config import load_config
 from envpromote.errors import EXIT_BAD_INPUT, BadInput
 from envpromote.scan.trivy import ScanRequest
+from envpromote.tasks._common import set_program_name
 from envpromote.tasks.infra import INFRA_DIR_ENV, _infra
 from envpromote.tasks.scan import _sbom_request
 from envpromote.vcs import source_state
@@ -49,6 +50,10 @@ def _run(*argv: str) -> int:
         main(["envpromote", *argv])
     except SystemExit as done:
         return int(done.code or 0)
+    finally:
+        set_program_name(
+            "invoke"
+        )  # main() names the program for hints; later tests in this worker run invoke's
     return 0
 
 

@@ -9,20 +9,7 @@ from envpromote.tasks._release_common import SHORT_FLAGS, ProductTask
 
 # Task modules owned by other helpers that still use invoke's automatic short flags (follow-up: decorate with
 # envpromote.tasks._release_common.task). Listed by task; test_pending_tasks_are_still_pending keeps it honest.
-PENDING = {
-    "build",
-    "infra.apply",
-    "infra.bootstrap",
-    "infra.init",
-    "infra.output",
-    "infra.plan",
-    "ledger.record-build",
-    "ledger.sync",
-    "ledger.verify",
-    "lock.release",
-    "lock.status",
-    "scan",
-}
+PENDING: set[str] = set()
 
 
 def _shorts(task_names: set[str]) -> dict[str, set[str]]:
