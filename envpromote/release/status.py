@@ -11,6 +11,7 @@ GetItem. Nothing is written.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,9 @@ class Rollout:
     failed: int
     started_at: str | None
     seconds: float | None
+    stage: str | None = (
+        None  # blue/green, canary, linear: the service deployment's lifecycle stage (and pause)
+    )
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,12 @@ def environment_status(
         )
     created = _primary(service).get("createdAt")
     rollout = _rollout(service, now)
+    if rollout is not None and env.strategy.kind != "rolling":
+        from envpromote.verify import stage_status
+
+        rollout = dataclasses.replace(
+            rollout, stage=stage_status(ctx.env_client(env, "ecs"), env.cluster, env.service)
+        )
     ledger_digest = str(last["digest"]) if last else None
     digest = running_digest(env, taskdef)
     problems: list[str] = []

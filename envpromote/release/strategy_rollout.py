@@ -150,8 +150,8 @@ def deployment_stage(ctx: Context, env_name: str) -> str | None:
 
 def strategy_note(record: Mapping[str, Any]) -> str:
     """For `history`: `` [blue_green ..., verification 3/3 pass, stage BAKE_TIME]`` ('' for rolling records)."""
-    if not record.get("strategy"):
-        return ""
+    if not record.get("strategy") or str(record["strategy"]).startswith("rolling"):
+        return ""  # the default says nothing a reader needs
     parts = [str(record["strategy"])]
     checks = record.get("verification") or []
     if checks:

@@ -196,6 +196,10 @@ def run_demo(
         ["status", "--check"],
         whole=True,
     )
+    demo.run(
+        "Render the release board: open .envpromote/board/index.html in a browser",
+        ["board", "--out", ".envpromote/board"],
+    )
     return demo.results
 
 

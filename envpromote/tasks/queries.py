@@ -142,12 +142,14 @@ def drift(c: InvokeContext, env: str = "", config: str = "", json: bool = False)
 
 
 def _history_row(r: dict[str, Any]) -> str:
+    from envpromote.release.strategy_rollout import strategy_note
+
     approver = str(r.get("approver") or "-")[:12]
     digest = short_digest(str(r["digest"]))
     return (
         f"{r['sequence']:>4}  {str(r['finished_at'])[:19]:<20} {r['kind']:<8} {r['status']:<12} "
         f"{digest:<14} {r.get('source_environment') or '-':<8} {approver:<12} {r.get('actor') or '-'}"
-    )
+    ) + strategy_note(r)
 
 
 @task(help={"env": ENV_HELP, "config": CONFIG_HELP, "json": JSON_HELP, "limit": "Newest N."})

@@ -46,6 +46,7 @@ def _cells(e: EnvStatus) -> list[str]:
     if e.rollout:
         ro = e.rollout
         rollout = f"{ro.state} {ro.running}/{ro.desired}" + (f" {_age(ro.seconds)}" if ro.seconds else "")
+        rollout += f" ({ro.stage})" if ro.stage else ""
     problems = list(e.problems)
     if e.unresolved_intents:
         problems = [
