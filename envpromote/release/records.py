@@ -94,61 +94,54 @@ def taskdef_sha256(taskdef: dict[str, object]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _release_fields(ctx: Context, plan: Plan) -> dict[str, Any]:
+    """What the intent and the final record of one run both say: the plan and who runs it."""
+    return {
+        "environment": plan.env.name,
+        "kind": plan.kind,
+        "digest": plan.image.digest,
+        "image_uri": plan.image.uri,
+        "source_environment": plan.source_environment,
+        "previous_digest": plan.previous_digest,
+        "previous_task_definition_arn": plan.running_taskdef_arn,
+        "actor": ctx.identity.actor,
+        "approver": plan.approver,
+        "run_id": ctx.identity.run_id,
+        "run_attempt": ctx.identity.run_attempt,
+        "workflow_ref": ctx.identity.workflow_ref,
+        "source_commit": plan.source_commit,
+        "allow_unscanned": plan.allow_unscanned,
+        "scan": plan.scan,
+    }
+
+
 def draft_intent(ctx: Context, plan: Plan, run: Run) -> Record:
     """The write-ahead intent: the plan as it will be carried out (the new ARN is not known before
     RegisterTaskDefinition, so the family and the sha256 of the rendered definition stand for it)."""
     family = str(plan.taskdef.get("family", plan.env.family))
     return new_record(
-        environment=plan.env.name,
-        kind=plan.kind,
+        **_release_fields(ctx, plan),
         status="in_progress",
-        digest=plan.image.digest,
-        image_uri=plan.image.uri,
         started_at=run.started,
         finished_at=run.started,
-        source_environment=plan.source_environment,
-        previous_digest=plan.previous_digest,
-        previous_task_definition_arn=plan.running_taskdef_arn,
         reasons=[
             *plan.evidence,
             f"intent: register a revision of {family} (rendered sha256 {taskdef_sha256(plan.taskdef)}) "
             f"and update {plan.env.cluster}/{plan.env.service}",
         ],
-        actor=ctx.identity.actor,
-        approver=plan.approver,
-        run_id=ctx.identity.run_id,
-        run_attempt=ctx.identity.run_attempt,
-        workflow_ref=ctx.identity.workflow_ref,
-        source_commit=plan.source_commit,
-        allow_unscanned=plan.allow_unscanned,
-        scan=plan.scan,
     )
 
 
 def draft_record(ctx: Context, plan: Plan, run: Run) -> Record:
     """The record of a run, not yet numbered or chained (the ledger does that on append)."""
     return new_record(
-        environment=plan.env.name,
-        kind=plan.kind,
+        **_release_fields(ctx, plan),
         status=run.status,
-        digest=plan.image.digest,
-        image_uri=plan.image.uri,
         started_at=run.started,
         finished_at=utc_now(),
-        source_environment=plan.source_environment,
         task_definition_arn=run.new_arn,
-        previous_digest=plan.previous_digest,
-        previous_task_definition_arn=plan.running_taskdef_arn,
         reasons=[*plan.evidence, *run.reasons],
-        actor=ctx.identity.actor,
-        approver=plan.approver,
-        run_id=ctx.identity.run_id,
-        run_attempt=ctx.identity.run_attempt,
-        workflow_ref=ctx.identity.workflow_ref,
-        source_commit=plan.source_commit,
         deployment_id=run.deployment_id,
-        allow_unscanned=plan.allow_unscanned,
-        scan=plan.scan,
         api_calls=dict(ctx.counter.requests),
         resolves=run.intent,
         record_id=run.final_id,
