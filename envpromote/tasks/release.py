@@ -1,11 +1,18 @@
-"""Release tasks: deploy, promote, rollback."""
+"""Release tasks: deploy, promote, rollback.
+
+The options the three verbs share are declared once, in :class:`ReleaseOptions`; :func:`release_task` gives
+invoke each verb's full flag list (shared options plus the verb's own) and hands the body the shared ones as one
+value. One path decides no-op, approval and run for all three: :func:`_release`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context as InvokeContext
@@ -18,6 +25,7 @@ from envpromote.tasks._release_common import (
     ENV_HELP,
     JSON_HELP,
     RECORDS_DIR_HELP,
+    ProductTask,
     digest_option,
     print_calls,
     release_context,
@@ -27,31 +35,71 @@ from envpromote.tasks._release_common import (
 if TYPE_CHECKING:
     from envpromote.release import Approval, Context, Plan, ReleaseResult
 
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseOptions:
+    """The options every release verb takes: one name, one default and one help text each."""
+
+    env: str = ""
+    config: str = ""
+    dry_run: bool = False
+    json: bool = False
+    timeout: str = "900"
+    records_dir: str = ""
+    watch: str = "auto"
+    force: bool = False
+
+
 RELEASE_HELP = {
     "env": ENV_HELP,
-    "digest": DIGEST_HELP,
     "config": CONFIG_HELP,
     "dry_run": "Print the plan and the task-definition diff; change nothing.",
     "json": JSON_HELP,
-    "force": "Release even when the digest already runs there and is the ledger's last success.",
     "timeout": "Seconds to wait for ECS to decide (default 900).",
-    "rollback_on_timeout": "If ECS has not decided by the timeout, put the previous task definition back.",
     "records_dir": RECORDS_DIR_HELP,
     "watch": "How to follow the rollout: auto (ECS events when the environment has a queue), events, poll.",
+    "force": "Release even when the digest already runs there and is the ledger's last success.",
 }
+ROLLBACK_ON_TIMEOUT_HELP = "If ECS has not decided by the timeout, put the previous task definition back."
 APPROVAL_HELP = {
     "yes": "Approve without a prompt (requires --approver where approval is required).",
     "approver": "Name recorded as the approver.",
 }
+_SHARED = [
+    inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
+    for f in dataclasses.fields(ReleaseOptions)
+]
 
 
-def _prepared(config: str, records_dir: str, env: str, timeout: Any, watch: str) -> tuple[Context, float]:
+def release_task(**help: str) -> Callable[[Callable[..., None]], ProductTask]:
+    """``@release_task(option=help, ...)`` over ``def verb(c, opts: ReleaseOptions, *, own options)``.
+
+    invoke reads a task's flags from its signature: the task it makes has the shared options and the verb's own
+    (with the shared help texts and the given ones), and calls the body with the shared ones as `opts`.
+    """
+
+    def decorate(body: Callable[..., None]) -> ProductTask:
+        own = list(inspect.signature(body).parameters.values())  # c, opts, then the verb's own options
+        shared_names = {p.name for p in _SHARED}
+
+        @functools.wraps(body)
+        def verb(c: InvokeContext, **options: Any) -> None:
+            shared = {name: options.pop(name) for name in list(options) if name in shared_names}
+            body(c, ReleaseOptions(**shared), **options)
+
+        verb.__signature__ = inspect.Signature([own[0], *_SHARED, *own[2:]])  # type: ignore[attr-defined]
+        return task(help={**RELEASE_HELP, **help})(handle_errors(verb))
+
+    return decorate
+
+
+def _prepared(opts: ReleaseOptions) -> tuple[Context, float]:
     """Everything about the options is checked before planning, so a dry run refuses what a real run would."""
     from envpromote import release
 
-    ctx = release_context(config, records_dir, env=env)
-    seconds = release.ensure_time(timeout, "timeout")
-    ctx.watch_mode = release.check_watch_mode(watch, ctx.config.env(env))
+    ctx = release_context(opts.config, opts.records_dir, env=opts.env)
+    seconds = release.ensure_time(opts.timeout, "timeout")
+    ctx.watch_mode = release.check_watch_mode(opts.watch, ctx.config.env(opts.env))
     return ctx, seconds
 
 
@@ -179,131 +227,103 @@ def _run(
     _finish(ctx, result, as_json)
 
 
-def _approved_unless_no_op(
-    ctx: Context, plan: Plan, approval: Approval, *, dry_run: bool, force: bool
-) -> Plan | None:
-    """None when the release would be a no-op (then nobody is asked); else the plan with its approval."""
+def _release(
+    ctx: Context,
+    plan: Plan,
+    approval: Approval | None,
+    opts: ReleaseOptions,
+    *,
+    seconds: float,
+    rollback_on_timeout: bool = False,
+) -> None:
+    """A no-op is said (and nobody is asked to approve nothing); else the plan is approved and run, or printed.
+
+    `plan` is planned without approval; `approval` is None for a deploy, which needs none.
+    """
     from envpromote.release.approve import approve
 
-    if not dry_run and not force and _already_there(ctx, plan):
-        return None
-    if dry_run:
-        return plan
-    not_asked = f"approval: required for {plan.env.name}; not asked in a dry run"
-    return approve(
-        dataclasses.replace(plan, evidence=tuple(e for e in plan.evidence if e != not_asked)), approval
+    if not opts.dry_run and not opts.force and _already_there(ctx, plan):
+        _no_op(plan, opts.json)
+        return
+    if approval is not None and not opts.dry_run:
+        not_asked = f"approval: required for {plan.env.name}; not asked in a dry run"
+        plan = approve(
+            dataclasses.replace(plan, evidence=tuple(e for e in plan.evidence if e != not_asked)), approval
+        )
+    _run(
+        ctx,
+        plan,
+        dry_run=opts.dry_run,
+        as_json=opts.json,
+        seconds=seconds,
+        rollback_on_timeout=rollback_on_timeout,
     )
 
 
-@task(help=RELEASE_HELP)
-@handle_errors
+@release_task(digest=DIGEST_HELP, rollback_on_timeout=ROLLBACK_ON_TIMEOUT_HELP)
 def deploy(
-    c: InvokeContext,
-    env: str = "",
-    digest: str = "",
-    config: str = "",
-    dry_run: bool = False,
-    json: bool = False,
-    timeout: str = "900",
-    rollback_on_timeout: bool = False,
-    records_dir: str = "",
-    watch: str = "auto",
-    force: bool = False,
+    c: InvokeContext, opts: ReleaseOptions, *, digest: str = "", rollback_on_timeout: bool = False
 ) -> None:
     """Deploy a digest to the entry environment (dev); no upstream gate, the scan gate still applies."""
     from envpromote.release import plan_deploy
 
-    ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
-    plan = plan_deploy(ctx, env, digest_option(digest))
-    if not dry_run and not force and _already_there(ctx, plan):
-        _no_op(plan, json)
-        return
-    _run(ctx, plan, dry_run=dry_run, as_json=json, seconds=seconds, rollback_on_timeout=rollback_on_timeout)
+    ctx, seconds = _prepared(opts)
+    plan = plan_deploy(ctx, opts.env, digest_option(digest))
+    _release(ctx, plan, None, opts, seconds=seconds, rollback_on_timeout=rollback_on_timeout)
 
 
-@task(
-    help={
-        **RELEASE_HELP,
-        **APPROVAL_HELP,
-        "digest": "Digest to promote (default: $ENVPROMOTE_DIGEST, else the upstream's last success).",
-        "allow_unscanned": "Let an unscanned digest through (non-production only; recorded).",
-        "approve_at_pause": "Blue/green/canary/linear: a person approves at the pause after the checks passed.",
-    }
+@release_task(
+    **APPROVAL_HELP,
+    digest="Digest to promote (default: $ENVPROMOTE_DIGEST, else the upstream's last success).",
+    rollback_on_timeout=ROLLBACK_ON_TIMEOUT_HELP,
+    allow_unscanned="Let an unscanned digest through (non-production only; recorded).",
+    approve_at_pause="Blue/green/canary/linear: a person approves at the pause after the checks passed.",
 )
-@handle_errors
 def promote(
     c: InvokeContext,
-    env: str = "",
+    opts: ReleaseOptions,
+    *,
     digest: str = "",
-    config: str = "",
     yes: bool = False,
     approver: str = "",
     allow_unscanned: bool = False,
-    dry_run: bool = False,
-    json: bool = False,
-    timeout: str = "900",
     rollback_on_timeout: bool = False,
-    records_dir: str = "",
-    watch: str = "auto",
-    force: bool = False,
     approve_at_pause: bool = False,
 ) -> None:
     """Promote the upstream's digest into ENV after the gates: upstream success, soak, scan, approval."""
     from envpromote.release import Approval, plan_promote
     from envpromote.release.strategy_rollout import pause_approval
 
-    ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
-    ctx.pause_approval = pause_approval(ctx, env) if approve_at_pause else None
+    ctx, seconds = _prepared(opts)
+    ctx.pause_approval = pause_approval(ctx, opts.env) if approve_at_pause else None
     # Planned without asking anyone first: a no-op is said before an approver is prompted for nothing.
     unapproved = plan_promote(
-        ctx, env, digest_option(digest), approval=Approval(), allow_unscanned=allow_unscanned, dry_run=True
+        ctx,
+        opts.env,
+        digest_option(digest),
+        approval=Approval(),
+        allow_unscanned=allow_unscanned,
+        dry_run=True,
     )
-    plan = _approved_unless_no_op(
-        ctx, unapproved, _approval(yes, approver or None, env), dry_run=dry_run, force=force
-    )
-    if plan is None:
-        _no_op(unapproved, json)
-        return
-    _run(ctx, plan, dry_run=dry_run, as_json=json, seconds=seconds, rollback_on_timeout=rollback_on_timeout)
+    approval = _approval(yes, approver or None, opts.env)
+    _release(ctx, unapproved, approval, opts, seconds=seconds, rollback_on_timeout=rollback_on_timeout)
 
 
-@task(
-    help={
-        **{k: v for k, v in RELEASE_HELP.items() if k not in {"digest", "rollback_on_timeout"}},
-        **APPROVAL_HELP,
-        "to": "Digest to return to (default: the ledger's last success before the running one).",
-    }
+@release_task(
+    **APPROVAL_HELP, to="Digest to return to (default: the ledger's last success before the running one)."
 )
-@handle_errors
 def rollback(
-    c: InvokeContext,
-    env: str = "",
-    to: str = "",
-    config: str = "",
-    yes: bool = False,
-    approver: str = "",
-    dry_run: bool = False,
-    json: bool = False,
-    timeout: str = "900",
-    records_dir: str = "",
-    watch: str = "auto",
-    force: bool = False,
+    c: InvokeContext, opts: ReleaseOptions, *, to: str = "", yes: bool = False, approver: str = ""
 ) -> None:
     """Re-deploy ENV's last known-good digest from the ledger (not 'revision N-1'); recorded as a rollback."""
     from envpromote.release import Approval, plan_rollback
     from envpromote.release.strategy_rollback import roll_back_in_place
 
-    ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
-    if not dry_run and roll_back_in_place(ctx, env, timeout=seconds) is not None:
+    ctx, seconds = _prepared(opts)
+    if not opts.dry_run and roll_back_in_place(ctx, opts.env, timeout=seconds) is not None:
         return  # blue/green, canary, linear: the paused or in-progress deployment was rolled back in place
-    unapproved = plan_rollback(ctx, env, to or None, approval=Approval(), dry_run=True)
-    plan = _approved_unless_no_op(
-        ctx, unapproved, _approval(yes, approver or None, env), dry_run=dry_run, force=force
-    )
-    if plan is None:
-        _no_op(unapproved, json)
-        return
-    _run(ctx, plan, dry_run=dry_run, as_json=json, seconds=seconds, rollback_on_timeout=False)
+    unapproved = plan_rollback(ctx, opts.env, to or None, approval=Approval(), dry_run=True)
+    _release(ctx, unapproved, _approval(yes, approver or None, opts.env), opts, seconds=seconds)
 
 
 ROOT_TASKS: list[Any] = [deploy, promote, rollback]
