@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from envpromote.errors import PreflightFailed
 from envpromote.rollout.classify import Observation, Outcome, WatchTarget, classify, events_since
@@ -46,28 +46,32 @@ class PollPolicy:
         return rng.uniform(self.first_poll_min, self.interval)
 
 
-class RolloutWatcher:
-    """Polls DescribeServices for one deployment; `on_progress` receives a :class:`Progress` per observation."""
+class WatchOptions(TypedDict, total=False):
+    """How a watcher paces itself and whom it tells: every watcher of one service takes these."""
 
-    def __init__(
-        self,
-        ecs: Any,
-        cluster: str,
-        service: str,
-        *,
-        policy: PollPolicy | None = None,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
-        on_progress: Callable[[Progress], None] | None = None,
-    ) -> None:
+    policy: PollPolicy | None
+    clock: Clock | None
+    rng: random.Random | None
+    on_progress: Callable[[Progress], None] | None
+
+
+class ServiceWatcher:
+    """What watching one ECS service needs, whatever is watched: the client and service, the pace, the clock,
+    and who hears of each observation (`on_progress` receives a :class:`Progress`)."""
+
+    def __init__(self, ecs: Any, cluster: str, service: str, **options: Unpack[WatchOptions]) -> None:
         self.ecs = ecs
         self.cluster = cluster
         self.service = service
-        self.policy = policy or PollPolicy()
-        self.clock = clock or SystemClock()
-        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self.on_progress = on_progress or (lambda _progress: None)
+        self.policy = options.get("policy") or PollPolicy()
+        self.clock = options.get("clock") or SystemClock()
+        self.rng = options.get("rng") or random.Random()  # noqa: S311 - jitter, not security
+        self.on_progress = options.get("on_progress") or (lambda _progress: None)
         self.last_progress: Progress | None = None
+
+
+class RolloutWatcher(ServiceWatcher):
+    """Polls DescribeServices for one deployment."""
 
     def describe(self) -> dict[str, Any]:
         response = self.ecs.describe_services(cluster=self.cluster, services=[self.service])

@@ -18,13 +18,12 @@ dictionaries ``{check, result, detail}`` (the ledger's ``verification`` entries)
 from __future__ import annotations
 
 import datetime as dt
-import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from envpromote.rollout.classify import Outcome, WatchTarget
-from envpromote.rollout.poll import Clock, PollPolicy, SystemClock
-from envpromote.rollout.progress import Progress
+from envpromote.rollout.poll import ServiceWatcher, WatchOptions
+from envpromote.rollout.progress import Progress, note
 from envpromote.rollout.reasons import READ_ERRORS, error_text, is_throttle, our_service_deployment
 from envpromote.rollout.stages import PausedHook, StageObservation, classify_service_deployment, short_arn_of
 
@@ -36,38 +35,28 @@ BAKE_STAGES = frozenset({"BAKE_TIME"})
 SHIFTING_BAKE_STAGES = frozenset({"PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME"})
 
 
-class StageWatcher:
+class StageWatcher(ServiceWatcher):
     def __init__(
         self,
         ecs: Any,
         cluster: str,
         service: str,
         *,
-        policy: PollPolicy | None = None,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
-        on_progress: Callable[[Progress], None] | None = None,
         pause_stage: str | None = None,
         on_pause: PauseHandler | None = None,
         bake_check: BakeCheck | None = None,
         bake_check_interval: float = 30.0,
         bake_stages: frozenset[str] = BAKE_STAGES,
         stop_at_pause: bool = False,
+        **options: Unpack[WatchOptions],
     ) -> None:
-        self.ecs = ecs
-        self.cluster = cluster
-        self.service = service
-        self.policy = policy or PollPolicy()
-        self.clock = clock or SystemClock()
-        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self.on_progress = on_progress or (lambda _progress: None)
+        super().__init__(ecs, cluster, service, **options)
         self.pause_stage = pause_stage
         self.on_pause = on_pause
         self.bake_check = bake_check
         self.bake_check_interval = bake_check_interval
         self.bake_stages = bake_stages
         self.stop_at_pause = stop_at_pause
-        self.last_progress: Progress | None = None
 
     # ---- finding our service deployment ----------------------------------------------------------------
 
@@ -238,20 +227,7 @@ class StageWatcher:
         self.on_progress(progress)
 
     def _note(self, target: WatchTarget, start: float, state: _WatchState, text: str) -> None:
-        base = self.last_progress or Progress(deployment_id=target.deployment_id, state="?")
-        self.on_progress(
-            Progress(
-                deployment_id=base.deployment_id,
-                state=base.state,
-                running=base.running,
-                desired=base.desired,
-                pending=base.pending,
-                elapsed=self.clock.now() - start,
-                stage=base.stage,
-                last_event=base.last_event,
-                note=text,
-            )
-        )
+        self.on_progress(note(target.deployment_id, text, self.clock.now() - start, self.last_progress))
 
     def _conclude(
         self, target: WatchTarget, start: float, state: _WatchState, observation: StageObservation
