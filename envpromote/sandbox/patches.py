@@ -9,6 +9,7 @@ the strategy player cannot play (``strategies.StrategyError``) is refused with I
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from envpromote.sandbox.scenarios import ScenarioError
@@ -140,60 +141,73 @@ def apply(sim: Simulation) -> None:
         failures = [{"arn": arn, "reason": "MISSING"} for arn in arns if arn not in known]
         return ActionResult({"serviceDeployments": found, "failures": failures})
 
-    def service_deployment_not_found(arn: str) -> Exception:
+    def one_of(response: Any, name: str, allowed: tuple[str, ...]) -> str:
+        """The request's `name` parameter (absent: the first allowed value); anything else is refused."""
+        value = str(response._get_param(name) or allowed[0])
+        if value not in allowed:
+            raise InvalidParameterException(f"{name} must be {' or '.join(allowed)}.")
+        return value
+
+    def act_on_service_deployment(
+        response: Any,
+        arn: str,
+        act: Callable[[Any, Any, Any], None],
+        refusal: Callable[[Any], Exception],
+    ) -> Any:
+        """`act(service, service_deployment, deployment)` under the simulation's lock, the simulation brought up
+        to now; an unknown ARN is ServiceDeploymentNotFoundException, a LookupError from `act` is `refusal`."""
+        from moto.core.responses import ActionResult
         from moto.ecs.exceptions import ECSException
 
-        return ECSException(
-            "ServiceDeploymentNotFoundException", f"The service deployment {arn} does not exist."
-        )
+        with LOCK:
+            sim.advance()
+            found = sim.find_service_deployment(response.current_account, response.region, arn)
+            if found is None:
+                raise ECSException(
+                    "ServiceDeploymentNotFoundException", f"The service deployment {arn} does not exist."
+                )
+            service, sd, deployment = found
+            try:
+                act(service, sd, deployment)
+            except LookupError:
+                raise refusal(sd) from None
+        return ActionResult({"serviceDeploymentArn": arn})
 
     def continue_service_deployment(self: Any) -> Any:
-        from moto.core.responses import ActionResult
         from moto.ecs.exceptions import ECSException
 
         arn = str(self._get_param("serviceDeploymentArn") or "")
         hook_id = str(self._get_param("hookId") or "")
-        action = str(self._get_param("action") or "CONTINUE")
-        if action not in {"CONTINUE", "ROLLBACK"}:
-            raise InvalidParameterException("action must be CONTINUE or ROLLBACK.")
-        with LOCK:
-            sim.advance()
-            found = sim.find_service_deployment(self.current_account, self.region, arn)
-            if found is None:
-                raise service_deployment_not_found(arn)
-            service, sd, deployment = found
-            try:
-                if deployment is None or sd.status != "IN_PROGRESS":
-                    raise LookupError(hook_id)
-                sim.continue_deployment(service, deployment, hook_id, action)
-            except LookupError:
-                raise ECSException(
-                    "InvalidParameterException",
-                    f"The service deployment {arn} has no lifecycle hook {hook_id} awaiting action.",
-                ) from None
-        return ActionResult({"serviceDeploymentArn": arn})
+        action = one_of(self, "action", ("CONTINUE", "ROLLBACK"))
+
+        def resume(service: Any, sd: Any, deployment: Any) -> None:
+            if deployment is None or sd.status != "IN_PROGRESS":
+                raise LookupError(hook_id)
+            sim.continue_deployment(service, deployment, hook_id, action)
+
+        return act_on_service_deployment(
+            self,
+            arn,
+            resume,
+            lambda _sd: ECSException(
+                "InvalidParameterException",
+                f"The service deployment {arn} has no lifecycle hook {hook_id} awaiting action.",
+            ),
+        )
 
     def stop_service_deployment(self: Any) -> Any:
-        from moto.core.responses import ActionResult
         from moto.ecs.exceptions import ECSException
 
         arn = str(self._get_param("serviceDeploymentArn") or "")
-        stop_type = str(self._get_param("stopType") or "ROLLBACK")
-        if stop_type not in {"ROLLBACK", "ABORT"}:
-            raise InvalidParameterException("stopType must be ROLLBACK or ABORT.")
-        with LOCK:
-            sim.advance()
-            found = sim.find_service_deployment(self.current_account, self.region, arn)
-            if found is None:
-                raise service_deployment_not_found(arn)
-            service, sd, deployment = found
-            try:
-                sim.stop_deployment(service, sd, deployment, stop_type)
-            except LookupError:
-                raise ECSException(
-                    "ConflictException", f"The service deployment {arn} is {sd.status}: it cannot be stopped."
-                ) from None
-        return ActionResult({"serviceDeploymentArn": arn})
+        stop_type = one_of(self, "stopType", ("ROLLBACK", "ABORT"))
+        return act_on_service_deployment(
+            self,
+            arn,
+            lambda service, sd, deployment: sim.stop_deployment(service, sd, deployment, stop_type),
+            lambda sd: ECSException(
+                "ConflictException", f"The service deployment {arn} is {sd.status}: it cannot be stopped."
+            ),
+        )
 
     backend_cls.update_service = update_service
     backend_cls.delete_service = delete_service
