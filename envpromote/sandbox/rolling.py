@@ -8,12 +8,13 @@
   the failed deployment stays ACTIVE until then.
 * stuck: stays IN_PROGRESS with every task PENDING.
 
-``complete`` and ``fail_task`` are shared with the staged strategies (``staged.py``). Functions here take the
+``complete``, ``fail_task`` and ``scale_in`` are shared with the staged strategies (``staged.py``). Functions here take the
 ``Simulation`` (``engine``) and run under its LOCK.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from envpromote.sandbox import events
@@ -95,14 +96,7 @@ def complete(engine: Simulation, sim: SimService, d: SimDeployment, offset: floa
         if other is d:
             continue
         for task in other.running:
-            engine._stop_task(
-                sim,
-                task,
-                reason=f"Scaling activity initiated by (deployment {d.id})",
-                code="ServiceSchedulerInitiated",
-                exit_code=0,
-                when=when,
-            )
+            scale_in(engine, sim, task, d.id, when)
             stopped.append(task)
         other.running = []
     sim.deployments = [d]
@@ -217,6 +211,18 @@ def roll_back_rolling(
     engine._publish_deployment(sim, rollback, "SERVICE_DEPLOYMENT_IN_PROGRESS", when)
 
 
+def scale_in(engine: Simulation, sim: SimService, task: Any, deployment_id: str, when: datetime) -> None:
+    """ECS's scheduler stops `task` (exit 0) because deployment `deployment_id` needs fewer tasks of its kind."""
+    engine._stop_task(
+        sim,
+        task,
+        reason=f"Scaling activity initiated by (deployment {deployment_id})",
+        code="ServiceSchedulerInitiated",
+        exit_code=0,
+        when=when,
+    )
+
+
 def scale(engine: Simulation, sim: SimService, d: SimDeployment, desired: int) -> None:
     when = engine.clock.wall()
     d.desired = desired
@@ -224,15 +230,7 @@ def scale(engine: Simulation, sim: SimService, d: SimDeployment, desired: int) -
         while len(d.running) < desired:
             d.running.append(engine._start_task(sim, d, when))
         while len(d.running) > desired:
-            task = d.running.pop()
-            engine._stop_task(
-                sim,
-                task,
-                reason=f"Scaling activity initiated by (deployment {d.id})",
-                code="ServiceSchedulerInitiated",
-                exit_code=0,
-                when=when,
-            )
+            scale_in(engine, sim, d.running.pop(), d.id, when)
     else:
         d.pending = max(0, desired - len(d.running))
     engine._render(sim)

@@ -339,14 +339,7 @@ def _finish_rollback(engine: Simulation, sim: SimService, d: SimDeployment, t: f
     assert st.blue is not None
     when = engine.clock.wall(t)
     for task in d.running:
-        engine._stop_task(
-            sim,
-            task,
-            reason=f"Scaling activity initiated by (deployment {st.blue.id})",
-            code="ServiceSchedulerInitiated",
-            exit_code=0,
-            when=when,
-        )
+        rolling.scale_in(engine, sim, task, st.blue.id, when)
     d.running = []
     st.finished = True
     st.rollback_until = None
