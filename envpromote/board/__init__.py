@@ -8,8 +8,9 @@ name loads its module on first use (the step summary needs only the graph, not J
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from envpromote.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from envpromote.board.graph import mermaid_escape, promotion_graph_markdown, promotion_graph_mermaid
@@ -39,9 +40,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"envpromote.board.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

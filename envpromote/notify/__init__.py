@@ -7,9 +7,9 @@ the rest (boto3, the board's model) loads on first use of its names.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from envpromote.lazy import lazy_exports
 from envpromote.notify.targets import SlackTarget, SnsTarget, Target, parse_targets, target_problems
 
 if TYPE_CHECKING:
@@ -56,9 +56,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"envpromote.notify.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
