@@ -27,18 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from envpromote.strategy import HOOK_STAGES  # the product knows ECS's hook stages; the sandbox plays them
+
 STAGE_S = 1.0
 STRATEGIES = ("ROLLING", "BLUE_GREEN", "CANARY", "LINEAR")
-HOOK_STAGES = (
-    "RECONCILE_SERVICE",
-    "PRE_SCALE_UP",
-    "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
-    "POST_TEST_TRAFFIC_SHIFT",
-    "PRE_PRODUCTION_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
-    "POST_PRODUCTION_TRAFFIC_SHIFT",
-)
 DEFAULT_HOOK_TIMEOUT_MIN = 1440
 DEFAULT_HOOK_TIMEOUT_ACTION = "ROLLBACK"
 DEFAULT_CANARY_PERCENT = 5.0
