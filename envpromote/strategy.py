@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import shlex
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -167,33 +167,44 @@ def strategy_problems(raw: Mapping[str, Any], key_path: str) -> list[str]:
                 "traffic and no pause)"
             )
         else:
-            problems += _verify_problems(raw["verify"], f"{key_path}.verify")
+            problems += _table_problems(raw["verify"], f"{key_path}.verify", _VERIFY_KEYS, _verify_contents)
     return problems
+
+
+_SECTION_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "canary": {"percent": (0.1, 100.0), "bake_minutes": (0, 1440)},  # a float bound: a percentage
+    "linear": {"step_percent": (3.0, 100.0), "interval_minutes": (0, 1440)},  # int bounds: whole minutes
+}
+
+
+def _table_problems(
+    value: Any, key: str, known: set[str], contents: Callable[[Mapping[str, Any], str], list[str]]
+) -> list[str]:
+    """A TOML table's problems: not a table at all; else its unknown keys, then what `contents` finds in it."""
+    if not isinstance(value, Mapping):
+        return [f"{key}: must be a table, got {_type_name(value)}"]
+    return _unknown(value, known, key) + contents(value, key)
 
 
 def _section_problems(value: Any, key: str, section: str) -> list[str]:
-    if not isinstance(value, Mapping):
-        return [f"{key}: must be a table, got {_type_name(value)}"]
+    ranges = _SECTION_RANGES[section]
+
+    def in_range(table: Mapping[str, Any], key: str) -> list[str]:
+        problems: list[str] = []
+        for name, (low, high) in ranges.items():
+            if name not in table:
+                continue
+            if isinstance(low, float):
+                problems += _percent(table[name], f"{key}.{name}", low, high)
+            else:
+                problems += _int(table[name], f"{key}.{name}", int(low), int(high))
+        return problems
+
+    return _table_problems(value, key, set(ranges), in_range)
+
+
+def _verify_contents(value: Mapping[str, Any], key: str) -> list[str]:
     problems: list[str] = []
-    if section == "canary":
-        allowed = {"percent": (0.1, 100.0), "bake_minutes": (0, 1440)}
-    else:
-        allowed = {"step_percent": (3.0, 100.0), "interval_minutes": (0, 1440)}
-    problems += _unknown(value, set(allowed), key)
-    for name, (low, high) in allowed.items():
-        if name not in value:
-            continue
-        if isinstance(low, float):
-            problems += _percent(value[name], f"{key}.{name}", low, high)
-        else:
-            problems += _int(value[name], f"{key}.{name}", int(low), int(high))
-    return problems
-
-
-def _verify_problems(value: Any, key: str) -> list[str]:
-    if not isinstance(value, Mapping):
-        return [f"{key}: must be a table, got {_type_name(value)}"]
-    problems = _unknown(value, _VERIFY_KEYS, key)
     test_url = value.get("test_url")
     if test_url is not None:
         problems += _url_problems(test_url, f"{key}.test_url")
@@ -214,7 +225,7 @@ def _verify_problems(value: Any, key: str) -> list[str]:
         problems.append(f"{key}.http: must be a list of tables ([[...verify.http]])")
         checks = []
     for index, check in enumerate(checks):
-        problems += _http_problems(check, f"{key}.http.{index}")
+        problems += _table_problems(check, f"{key}.http.{index}", _HTTP_KEYS, _http_contents)
     if checks and test_url is None:
         problems.append(f"{key}.test_url: missing (the http checks need the test listener's URL)")
     if not checks and not alarms and "command" not in value:
@@ -222,10 +233,8 @@ def _verify_problems(value: Any, key: str) -> list[str]:
     return problems
 
 
-def _http_problems(check: Any, key: str) -> list[str]:
-    if not isinstance(check, Mapping):
-        return [f"{key}: must be a table, got {_type_name(check)}"]
-    problems = _unknown(check, _HTTP_KEYS, key)
+def _http_contents(check: Mapping[str, Any], key: str) -> list[str]:
+    problems: list[str] = []
     path = check.get("path")
     if not isinstance(path, str) or not path.startswith("/") or path.startswith("//") or "://" in path:
         problems.append(
