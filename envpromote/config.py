@@ -2,7 +2,7 @@
 
 Validation is the JSON Schema envpromote/schemas/config.schema.json (types, patterns, ranges, unknown keys)
 plus the cross-key rules it does not express well (chain.order vs environments, production vs allow_unscanned,
-Fargate cpu/memory pairs). Every problem is one line starting with its key path
+Fargate cpu/memory pairs, from ``fargate.py``). Every problem is one line starting with its key path
 (``environments.staging.soak_seconds: ...``), all reported together so a broken file is fixed in one pass.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envpromote.errors import BadInput, ConfigError
+from envpromote.fargate import fargate_size_problems
 from envpromote.notify.targets import Target, target_problems
 from envpromote.strategy import ROLLING, Strategy, parse_strategy, strategy_problems
 
@@ -187,19 +188,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 
 # ------------------------------------------------------------------------------------------- validation
-FARGATE_MEMORY: Mapping[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4096 + 1, 1024)),
-    1024: tuple(range(2048, 8192 + 1, 1024)),
-    2048: tuple(range(4096, 16384 + 1, 1024)),
-    4096: tuple(range(8192, 30720 + 1, 1024)),
-    8192: tuple(range(16384, 61440 + 1, 4096)),
-    16384: tuple(range(32768, 122880 + 1, 8192)),
-}
-DEFAULT_CPU = "256"
-DEFAULT_MEMORY = "512"
-
-
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
     from jsonschema import Draft202012Validator  # imported when a config is validated, not at start-up
@@ -273,27 +261,6 @@ def _schema_problems(error: ValidationError) -> list[str]:
     return [f"{key}: {error.message}"]
 
 
-def _fargate_problems(key: str, taskdef: Mapping[str, Any]) -> list[str]:
-    """Fargate accepts only certain cpu/memory pairs; name the allowed values."""
-    cpu_text, memory_text = str(taskdef.get("cpu", DEFAULT_CPU)), str(taskdef.get("memory", DEFAULT_MEMORY))
-    if not (cpu_text.isdigit() and memory_text.isdigit()):
-        return []  # the schema already named it
-    cpu, memory = int(cpu_text), int(memory_text)
-    if cpu not in FARGATE_MEMORY:
-        sizes = ", ".join(map(str, FARGATE_MEMORY))
-        return [f"{key}.cpu: {cpu_text!r} is not a Fargate CPU size (allowed: {sizes})"]
-    allowed = FARGATE_MEMORY[cpu]
-    if memory not in allowed:
-        step = allowed[1] - allowed[0]
-        choices = (
-            ", ".join(map(str, allowed))
-            if len(allowed) <= 4
-            else f"{allowed[0]}-{allowed[-1]} in steps of {step}"
-        )
-        return [f"{key}.memory: {memory_text!r} MiB does not fit cpu {cpu} on Fargate (allowed: {choices})"]
-    return []
-
-
 def _rule_problems(data: Mapping[str, Any]) -> list[str]:
     """The cross-key rules a schema does not express well."""
     problems: list[str] = []
@@ -317,7 +284,7 @@ def _rule_problems(data: Mapping[str, Any]) -> list[str]:
                 f"environments.{name}.scan.allow_unscanned: not allowed for production (approval) environments"
             )
         if isinstance(raw.get("taskdef"), dict):
-            problems.extend(_fargate_problems(f"environments.{name}.taskdef", raw["taskdef"]))
+            problems.extend(fargate_size_problems(f"environments.{name}.taskdef", raw["taskdef"]))
         problems.extend(strategy_problems(raw, f"environments.{name}"))
         if "notify" in raw:
             problems.extend(target_problems(raw["notify"], f"environments.{name}.notify")[1])

@@ -21,8 +21,9 @@ from botocore.exceptions import ParamValidationError
 from botocore.validate import ParamValidator
 from jinja2 import meta
 
-from envpromote.config import DEFAULT_CPU, DEFAULT_MEMORY, Config, Environment
+from envpromote.config import Config, Environment
 from envpromote.errors import BadInput
+from envpromote.fargate import DEFAULT_CPU, DEFAULT_MEMORY
 from envpromote.image import ImageRef
 
 DEFAULT_STOP_TIMEOUT = 30
