@@ -31,27 +31,34 @@ def deployment_state_change(
     *, service_arn: str, event_name: str, deployment_id: str, reason: str, when: datetime
 ) -> dict[str, Any]:
     """SERVICE_DEPLOYMENT_IN_PROGRESS | SERVICE_DEPLOYMENT_COMPLETED | SERVICE_DEPLOYMENT_FAILED."""
-    event_type = "ERROR" if event_name.endswith("FAILED") else "INFO"
-    detail = {
-        "eventType": event_type,
-        "eventName": event_name,
-        "deploymentId": deployment_id,
-        "updatedAt": iso(when),
-        "reason": reason,
-    }
-    return _entry(DEPLOYMENT_STATE_CHANGE, [service_arn], detail, when)
+    severity = "ERROR" if event_name.endswith("FAILED") else "INFO"
+    return _service_event(
+        DEPLOYMENT_STATE_CHANGE,
+        service_arn,
+        severity,
+        event_name,
+        when,
+        deploymentId=deployment_id,
+        updatedAt=iso(when),
+        reason=reason,
+    )
 
 
 def service_action(*, service_arn: str, cluster_arn: str, event_name: str, when: datetime) -> dict[str, Any]:
     """SERVICE_STEADY_STATE (INFO), SERVICE_TASK_START_IMPAIRED (WARN), ..."""
-    event_type = "WARN" if event_name.endswith("IMPAIRED") else "INFO"
-    detail = {
-        "eventType": event_type,
-        "eventName": event_name,
-        "clusterArn": cluster_arn,
-        "createdAt": iso(when),
-    }
-    return _entry(SERVICE_ACTION, [service_arn], detail, when)
+    severity = "WARN" if event_name.endswith("IMPAIRED") else "INFO"
+    return _service_event(
+        SERVICE_ACTION, service_arn, severity, event_name, when, clusterArn=cluster_arn, createdAt=iso(when)
+    )
+
+
+def _service_event(
+    detail_type: str, service_arn: str, severity: str, event_name: str, when: datetime, **fields: str
+) -> dict[str, Any]:
+    """A service's event as ECS words it: its eventType (severity) and eventName first, then its own fields."""
+    return _entry(
+        detail_type, [service_arn], {"eventType": severity, "eventName": event_name, **fields}, when
+    )
 
 
 def task_state_change(task: dict[str, Any], when: datetime) -> dict[str, Any]:
