@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 @dataclasses.dataclass(frozen=True)
 class ReleaseOptions:
-    """The options every release verb takes: one name, one default and one help text each."""
+    """The options every release verb takes, each with its one default (its help text: RELEASE_HELP)."""
 
     env: str = ""
     config: str = ""
