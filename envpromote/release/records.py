@@ -150,12 +150,22 @@ def draft_record(ctx: Context, plan: Plan, run: Run) -> Record:
 
 
 def store_record(ctx: Context, ledger: Ledger, local: LocalRecords, plan: Plan, run: Run) -> ReleaseResult:
-    """Write-ahead: the draft is kept locally first, then sent; it leaves pending/ only once the ledger has it."""
+    """Write-ahead: the draft is kept locally first, then the environment's notify targets are told, then the
+    draft with the delivery results (``notifications``) is kept again and sent; it leaves pending/ only once
+    the ledger has it.
+
+    A process killed while notifying leaves the first draft (without ``notifications``) for 'ledger.sync';
+    notify() returns within its time budget (15 s, envpromote/notify/send.py) whatever the targets do."""
     draft = draft_record(ctx, plan, run)
     result = ReleaseResult(
         plan=plan, dry_run=False, outcome=run.outcome, api_calls=dict(ctx.counter.requests)
     )
     pending = local.keep_pending(draft)
+    delivery = announce.notify_draft(ctx, ledger, draft)
+    result.notifications = delivery.results
+    if delivery.results:
+        draft = {**draft, "notifications": delivery.results}
+        pending = local.keep_pending(draft)  # the same file (finished_at and record_id are unchanged)
     try:
         record = ledger.append(draft)
     except (LedgerError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
@@ -169,12 +179,11 @@ def store_record(ctx: Context, ledger: Ledger, local: LocalRecords, plan: Plan, 
         gha.annotate("warning", result.ledger_warning)
         announce.step_summary(ctx, None, draft, warning=result.ledger_warning)
         gha.set_output("record_path", str(pending))
-        result.notifications = announce.notify(ctx, draft)
         return result
     result.record = record
     result.record_path = local.write(record)
     pending.unlink(missing_ok=True)
+    announce.check_link(ctx, delivery, record)
     announce.step_summary(ctx, ledger, record, warning=None)
     gha.set_output("record_path", str(result.record_path))
-    result.notifications = announce.notify(ctx, record)
     return result

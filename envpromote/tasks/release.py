@@ -212,9 +212,11 @@ def deploy(
 ) -> None:
     """Deploy a digest to the entry environment (dev); no upstream gate, the scan gate still applies."""
     from envpromote.release import plan_deploy
+    from envpromote.release.announce import refusal_announced
 
     ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
-    plan = plan_deploy(ctx, env, digest_option(digest))
+    with refusal_announced(ctx, env, "deploy", digest_option(digest)):  # exit 3 in CI: the team hears it
+        plan = plan_deploy(ctx, env, digest_option(digest))
     if not dry_run and not force and _already_there(ctx, plan):
         _no_op(plan, json)
         return
@@ -250,17 +252,24 @@ def promote(
 ) -> None:
     """Promote the upstream's digest into ENV after the gates: upstream success, soak, scan, approval."""
     from envpromote.release import Approval, plan_promote
+    from envpromote.release.announce import refusal_announced
     from envpromote.release.strategy_rollout import pause_approval
 
     ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
     ctx.pause_approval = pause_approval(ctx, env) if approve_at_pause else None
-    # Planned without asking anyone first: a no-op is said before an approver is prompted for nothing.
-    unapproved = plan_promote(
-        ctx, env, digest_option(digest), approval=Approval(), allow_unscanned=allow_unscanned, dry_run=True
-    )
-    plan = _approved_unless_no_op(
-        ctx, unapproved, _approval(yes, approver or None, env), dry_run=dry_run, force=force
-    )
+    with refusal_announced(ctx, env, "promote", digest_option(digest)):  # exit 3 in CI: the team hears it
+        # Planned without asking anyone first: a no-op is said before an approver is prompted for nothing.
+        unapproved = plan_promote(
+            ctx,
+            env,
+            digest_option(digest),
+            approval=Approval(),
+            allow_unscanned=allow_unscanned,
+            dry_run=True,
+        )
+        plan = _approved_unless_no_op(
+            ctx, unapproved, _approval(yes, approver or None, env), dry_run=dry_run, force=force
+        )
     if plan is None:
         _no_op(unapproved, json)
         return
