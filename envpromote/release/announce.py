@@ -126,14 +126,16 @@ def in_ci(environ: Mapping[str, str] | None = None) -> bool:
 
 
 @contextmanager
-def refusal_announced(ctx: Context, env_name: str, kind: str, digest: str | None) -> Iterator[None]:
+def refusal_announced(
+    ctx: Context, env_name: str, kind: str, digest: str | None, *, dry_run: bool = False
+) -> Iterator[None]:
     """Around planning a deploy or promotion: a GateRefused (exit 3) in CI is announced to `env_name`'s notify
-    targets, then re-raised unchanged. Outside CI nothing is sent (a person at a terminal sees the refusal);
-    bad input (exit 2) and every other error pass through untouched."""
+    targets, then re-raised unchanged. Outside CI nothing is sent (a person at a terminal sees the refusal), nor
+    for a dry run (a preview, not a release attempt); bad input (exit 2) and every other error pass through."""
     try:
         yield
     except GateRefused as exc:
-        if in_ci():
+        if in_ci() and not dry_run:
             announce_refusal(ctx, env_name, kind, digest, exc)
         raise
 

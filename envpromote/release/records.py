@@ -165,7 +165,10 @@ def store_record(ctx: Context, ledger: Ledger, local: LocalRecords, plan: Plan, 
     result.notifications = delivery.results
     if delivery.results:
         draft = {**draft, "notifications": delivery.results}
-        pending = local.keep_pending(draft)  # the same file (finished_at and record_id are unchanged)
+        try:
+            pending = local.keep_pending(draft)  # the same file (finished_at and record_id are unchanged)
+        except OSError as exc:  # the first draft stays kept, only without the delivery results
+            ctx.out(f"WARNING: could not note the deliveries in the kept draft {pending} ({exc})")
     try:
         record = ledger.append(draft)
     except (LedgerError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:

@@ -215,7 +215,7 @@ def deploy(
     from envpromote.release.announce import refusal_announced
 
     ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
-    with refusal_announced(ctx, env, "deploy", digest_option(digest)):  # exit 3 in CI: the team hears it
+    with refusal_announced(ctx, env, "deploy", digest_option(digest), dry_run=dry_run):  # exit 3 in CI: told
         plan = plan_deploy(ctx, env, digest_option(digest))
     if not dry_run and not force and _already_there(ctx, plan):
         _no_op(plan, json)
@@ -257,7 +257,7 @@ def promote(
 
     ctx, seconds = _prepared(config, records_dir, env, timeout, watch)
     ctx.pause_approval = pause_approval(ctx, env) if approve_at_pause else None
-    with refusal_announced(ctx, env, "promote", digest_option(digest)):  # exit 3 in CI: the team hears it
+    with refusal_announced(ctx, env, "promote", digest_option(digest), dry_run=dry_run):  # exit 3 in CI: told
         # Planned without asking anyone first: a no-op is said before an approver is prompted for nothing.
         unapproved = plan_promote(
             ctx,

@@ -230,10 +230,11 @@ def test_a_record_that_lands_elsewhere_than_its_link_is_warned_about(
 NEVER_DEPLOYED = "sha256:" + "e" * 64
 
 
-def _promote_in(tmp_path: Path, url: str, digest: str, **env: str) -> Any:
+def _promote_in(tmp_path: Path, url: str, digest: str, *options: str, **env: str) -> Any:
     config = config_variant(tmp_path, _notify_staging)
     return run_cli(
         "promote",
+        *options,
         "--env",
         "staging",
         "--digest",
@@ -274,7 +275,7 @@ def test_a_gate_refusal_in_ci_reaches_the_team_and_changes_nothing(
     assert "refusal sent to slack:env:ENVPROMOTE_TEST_WEBHOOK" in result.stderr
 
 
-def test_no_refusal_message_outside_ci_or_for_bad_input(
+def test_no_refusal_message_outside_ci_for_a_dry_run_or_for_bad_input(
     tmp_path: Path, webhook: tuple[str, list[dict[str, Any]]]
 ) -> None:
     url, bodies = webhook
@@ -282,4 +283,6 @@ def test_no_refusal_message_outside_ci_or_for_bad_input(
     assert at_a_terminal.returncode == 3, at_a_terminal.stderr
     bad_input = _promote_in(tmp_path, url, "sha256:1234", CI="true")
     assert bad_input.returncode == 2, bad_input.stderr
+    dry_run = _promote_in(tmp_path, url, NEVER_DEPLOYED, "--dry-run", CI="true")
+    assert dry_run.returncode == 3, dry_run.stderr
     assert bodies == []
