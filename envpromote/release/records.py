@@ -149,26 +149,33 @@ def draft_record(ctx: Context, plan: Plan, run: Run) -> Record:
     )
 
 
-def store_record(ctx: Context, ledger: Ledger, local: LocalRecords, plan: Plan, run: Run) -> ReleaseResult:
-    """Write-ahead: the draft is kept locally first, then the environment's notify targets are told, then the
-    draft with the delivery results (``notifications``) is kept again and sent; it leaves pending/ only once
-    the ledger has it.
+def keep_and_notify(
+    ctx: Context, ledger: Ledger, local: LocalRecords, draft: Record
+) -> tuple[Record, Path, announce.Delivery]:
+    """Keep `draft` in pending/, tell the environment's notify targets, keep it again with the delivery results
+    (``notifications``): the draft to append, its kept file and what was delivered (for `announce.check_link`).
 
     A process killed while notifying leaves the first draft (without ``notifications``) for 'ledger.sync';
     notify() returns within its time budget (15 s, envpromote/notify/send.py) whatever the targets do."""
-    draft = draft_record(ctx, plan, run)
-    result = ReleaseResult(
-        plan=plan, dry_run=False, outcome=run.outcome, api_calls=dict(ctx.counter.requests)
-    )
     pending = local.keep_pending(draft)
     delivery = announce.notify_draft(ctx, ledger, draft)
-    result.notifications = delivery.results
     if delivery.results:
         draft = {**draft, "notifications": delivery.results}
         try:
             pending = local.keep_pending(draft)  # the same file (finished_at and record_id are unchanged)
         except OSError as exc:  # the first draft stays kept, only without the delivery results
             ctx.out(f"WARNING: could not note the deliveries in the kept draft {pending} ({exc})")
+    return draft, pending, delivery
+
+
+def store_record(ctx: Context, ledger: Ledger, local: LocalRecords, plan: Plan, run: Run) -> ReleaseResult:
+    """Write-ahead: the draft is kept locally, the team is told, the draft with the delivery results is kept
+    (`keep_and_notify`) and sent; it leaves pending/ only once the ledger has it."""
+    result = ReleaseResult(
+        plan=plan, dry_run=False, outcome=run.outcome, api_calls=dict(ctx.counter.requests)
+    )
+    draft, pending, delivery = keep_and_notify(ctx, ledger, local, draft_record(ctx, plan, run))
+    result.notifications = delivery.results
     try:
         record = ledger.append(draft)
     except (LedgerError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
