@@ -23,6 +23,7 @@ from typing import Any
 
 import jinja2
 
+from envpromote.board.delivery import delivery_lines
 from envpromote.board.model import Board, display_time, history_page
 from envpromote.board.outcomes import outcome
 from envpromote.errors import BadInput, LedgerError
@@ -54,6 +55,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = display_time
+    env.globals["delivery_lines"] = delivery_lines  # the release page's "Notifications" section
     return env
 
 

@@ -79,6 +79,13 @@ class Ledger(LedgerReader):
             fix="Check for a runaway writer; promotions hold a lock, so this should not happen.",
         )
 
+    def next_sequence(self, environment: str) -> int:
+        """The sequence the environment's next append takes, as the head says: one GET (one LIST more when
+        there is no head yet). An estimate, not a claim: records past the head, or a writer that broke the lock,
+        move it; the caller compares it with the sequence `append` returns."""
+        head, _etag = self._read_head(environment)
+        return int(head["sequence"]) + 1 if head is not None else self._tip(environment) + 1
+
     def append_kept(self, draft: Mapping[str, Any]) -> Record:
         """Append a draft kept locally after a failed write. A resolution of an intent takes the intent's place
         (see the ordering rule); a draft without an intent that finished before newer records were started is

@@ -25,11 +25,21 @@ class Links:
     run: str | None = None
 
 
-def links_for(record: Mapping[str, Any], *, board_url: str | None, environ: Mapping[str, str]) -> Links:
-    """The board's page for this release (when the board is published at `board_url`) and the GitHub run."""
+def links_for(
+    record: Mapping[str, Any],
+    *,
+    board_url: str | None,
+    environ: Mapping[str, str],
+    sequence: int | None = None,
+) -> Links:
+    """The board's page for this release (when the board is published at `board_url`) and the GitHub run.
+
+    `sequence` stands for the record's own when the record is a draft about to be appended (see
+    release/records.py); a refusal has neither, so its message links the run only."""
     board = None
-    if board_url and record.get("sequence"):
-        board = f"{board_url.rstrip('/')}/{release_page(str(record['environment']), int(record['sequence']))}"
+    sequence = sequence or record.get("sequence") or None
+    if board_url and sequence and record.get("status") != "refused":
+        board = f"{board_url.rstrip('/')}/{release_page(str(record['environment']), int(sequence))}"
     run = None
     server, repo = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_REPOSITORY")
     run_id = record.get("run_id") or environ.get("GITHUB_RUN_ID")
@@ -103,6 +113,7 @@ def slack_payload(message: Message) -> dict[str, Any]:
         f"*Commit*\n`{e(short_commit(message.commit))}`",
         f"*Approver*\n{e(message.approver or 'none')}",
         f"*Duration*\n{duration}",
+        f"*Run by*\n{e(message.actor)}",
     ]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(message.title, 150), "emoji": False}},
@@ -135,7 +146,9 @@ def sns_subject(message: Message) -> str:
 
 
 def sns_body(record: Mapping[str, Any], message: Message) -> str:
-    """The JSON a subscriber gets: the release record itself, a summary line and the links."""
+    """The JSON a subscriber gets: the release record itself (for a gate refusal, which writes no record, the
+    refusal under ``refusal`` and ``record`` null), a summary line and the links."""
+    refused = message.outcome.status == "refused"
     return json.dumps(
         {
             "source": "envpromote",
@@ -143,7 +156,8 @@ def sns_body(record: Mapping[str, Any], message: Message) -> str:
             "outcome": message.outcome.status,
             "test": message.test,
             "links": {"board_release": message.links.board_release, "run": message.links.run},
-            "record": dict(record),
+            "record": None if refused else dict(record),
+            **({"refusal": dict(record)} if refused else {}),
         },
         sort_keys=True,
         ensure_ascii=True,  # \u escapes: a lone surrogate in a record (a JSON "\\ud800") cannot fail the publish

@@ -1,8 +1,15 @@
-"""Send a release's notification to every target: retried with backoff, never raised.
+"""Send a release's notification to every target: retried with backoff, bounded in time, never raised.
 
 A notification failure must never change a release's outcome or lose its record, so :func:`notify` catches
 everything per target, prints one line per failure on stderr (naming the target, never a webhook URL) and
 returns a :class:`NotifyResult` per target for the caller to note in the record.
+
+Time budget: the engine notifies before it seals the final record, so :func:`notify` returns within
+``budget_s`` (default :data:`BUDGET_S` = 15 s) whatever the targets do. Targets are sent in parallel (one daemon
+thread each; AWS clients are made beforehand on the calling thread). Each target retries (3 attempts, 1 s then
+2 s apart; a webhook attempt times out at min(10 s, the budget left)) only while budget is left; a target still
+busy at the deadline is reported as failed ("no answer within 15 s"; its message may still arrive). So the final
+record is sealed at most 15 s after the outcome, plus the ledger's own calls.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import http.client
 import json
 import os
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -22,13 +30,22 @@ from typing import Any, TextIO
 import botocore.exceptions
 
 from envpromote.aws import ClientFactory
-from envpromote.notify.message import Links, links_for, message_for, slack_payload, sns_body, sns_subject
+from envpromote.notify.message import (
+    Links,
+    Message,
+    links_for,
+    message_for,
+    slack_payload,
+    sns_body,
+    sns_subject,
+)
 from envpromote.notify.targets import SlackTarget, SnsTarget, Target
 
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 20.0
 TIMEOUT_S = 10.0
+BUDGET_S = 15.0  # the most one notify() call takes, whatever the targets do (module docstring)
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # SNS errors that another attempt cannot fix.
 _PERMANENT_SNS = {
@@ -139,15 +156,84 @@ def _sns_client(target: SnsTarget, clients: ClientFactory) -> Any:
     return clients.client("sns")
 
 
-def _publish(target: SnsTarget, clients: ClientFactory, subject: str, body: str) -> None:
+def _publish(target: SnsTarget, sns: Any, subject: str, body: str) -> None:
     try:
-        _sns_client(target, clients).publish(TopicArn=target.topic_arn, Subject=subject, Message=body)
+        sns.publish(TopicArn=target.topic_arn, Subject=subject, Message=body)
     except botocore.exceptions.ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "Error")
         message = exc.response.get("Error", {}).get("Message", "")
         if code in _PERMANENT_SNS:
             raise _Permanent(f"{code}: {message}"[:300]) from None
         raise RuntimeError(f"{code}: {message}"[:300]) from None
+
+
+class _Budget:
+    """What is left of one notify() call's time budget."""
+
+    def __init__(self, seconds: float, monotonic: Callable[[], float]) -> None:
+        self.seconds = seconds
+        self._monotonic = monotonic
+        self._deadline = monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self._deadline - self._monotonic())
+
+
+class _Tries:
+    """One target's progress: written by its thread, read after the join (or at the deadline)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.attempts = 0
+        self.error = "not sent"
+        self.result: NotifyResult | None = None
+
+    def outcome(self, budget_s: float) -> NotifyResult:
+        if self.result is not None:
+            return self.result
+        return NotifyResult(
+            self.name,
+            ok=False,
+            attempts=max(1, self.attempts),
+            error=(
+                f"no answer within the {budget_s:g} s notification budget (it may still arrive); "
+                f"last error: {self.error}"
+            )[:300],
+        )
+
+
+def _error_text(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__)[:300]
+
+
+def _sender(
+    target: Target,
+    record: Mapping[str, Any],
+    message: Message,
+    *,
+    clients: ClientFactory,
+    environ: Mapping[str, str],
+    budget: _Budget,
+) -> Callable[[], None]:
+    """One attempt at `target`. AWS clients are made here, on the calling thread (boto3 sessions are not
+    thread-safe); the attempts run on the target's own thread."""
+    if isinstance(target, SlackTarget):
+        if target.source == "secretsmanager":
+            clients.client("secretsmanager")  # made now; webhook_url then gets the cached client
+        payload = slack_payload(message)
+
+        def post() -> None:
+            url = webhook_url(target, clients=clients, environ=environ)
+            post_json(url, payload, timeout=max(0.1, min(TIMEOUT_S, budget.left())))
+
+        return post
+    sns = _sns_client(target, clients)
+    subject, body = sns_subject(message), sns_body(record, message)
+
+    def publish() -> None:
+        _publish(target, sns, subject, body)
+
+    return publish
 
 
 def notify(
@@ -162,21 +248,37 @@ def notify(
     sleep: Callable[[float], None] = time.sleep,
     stderr: TextIO | None = None,
     test: bool = False,
+    budget_s: float = BUDGET_S,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> list[NotifyResult]:
-    """Send `record`'s notification to every target; one result per target, in order. Never raises."""
+    """Send `record`'s notification to every target, in parallel; one result per target, in order.
+
+    Returns within `budget_s` whatever the targets do; never raises."""
     environ = os.environ if environ is None else environ
     err = stderr or sys.stderr
     message = message_for(record, links, test=test)
-    results: list[NotifyResult] = []
-    for target in targets:
-
-        def send(target: Target = target) -> None:
-            if isinstance(target, SlackTarget):
-                post_json(webhook_url(target, clients=clients, environ=environ), slack_payload(message))
-            else:
-                _publish(target, clients, sns_subject(message), sns_body(record, message))
-
-        result = _with_retries(target.describe(), send, attempts=attempts, backoff_s=backoff_s, sleep=sleep)
+    budget = _Budget(budget_s, monotonic)
+    tries = [_Tries(target.describe()) for target in targets]
+    threads: list[threading.Thread] = []
+    for index, (target, state) in enumerate(zip(targets, tries, strict=True)):
+        try:
+            send = _sender(target, record, message, clients=clients, environ=environ, budget=budget)
+        except Exception as exc:  # no credentials, a client that cannot be made: not sent, never raised
+            state.result = NotifyResult(state.name, ok=False, attempts=0, error=_error_text(exc))
+            continue
+        thread = threading.Thread(
+            target=_with_retries,
+            args=(state, send),
+            kwargs={"attempts": attempts, "backoff_s": backoff_s, "sleep": sleep, "budget": budget},
+            name=f"envpromote-notify-{index}",
+            daemon=True,  # a target that never answers cannot keep the process alive
+        )
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(budget.left())
+    results = [state.outcome(budget_s) for state in tries]
+    for result in results:
         if not result.ok:
             print(
                 f"envpromote: notify: {result.target} failed after {result.attempts} attempt(s): {result.error} "
@@ -184,7 +286,6 @@ def notify(
                 file=err,
                 flush=True,
             )
-        results.append(result)
     return results
 
 
@@ -198,29 +299,46 @@ def notify_outcome(
     clients: ClientFactory,
     environ: Mapping[str, str] | None = None,
     stderr: TextIO | None = None,
+    sequence: int | None = None,
 ) -> list[NotifyResult]:
-    """The engine's one call after a terminal outcome: links from $ENVPROMOTE_BOARD_URL and the GitHub run."""
+    """The engine's one call after a terminal outcome (or a gate refusal in CI): links from
+    $ENVPROMOTE_BOARD_URL and the GitHub run. `sequence` is the one `record` will take when it is a draft not
+    yet appended (the board page it links to)."""
     environ = os.environ if environ is None else environ
     if not targets:
         return []
-    links = links_for(record, board_url=environ.get(BOARD_URL_VAR), environ=environ)
+    links = links_for(record, board_url=environ.get(BOARD_URL_VAR), environ=environ, sequence=sequence)
     return notify(targets, record, links, clients=clients, environ=environ, stderr=stderr)
 
 
 def _with_retries(
-    name: str, send: Callable[[], None], *, attempts: int, backoff_s: float, sleep: Callable[[float], None]
-) -> NotifyResult:
+    state: _Tries,
+    send: Callable[[], None],
+    *,
+    attempts: int,
+    backoff_s: float,
+    sleep: Callable[[float], None],
+    budget: _Budget,
+) -> None:
+    """Send with retries while the budget lasts; the result goes into `state` (runs on the target's thread)."""
     attempts = max(1, attempts)
-    error = "not sent"
     for attempt in range(1, attempts + 1):
+        state.attempts = attempt
         try:
             send()
         except _Permanent as exc:
-            return NotifyResult(name, ok=False, attempts=attempt, error=str(exc))
+            state.result = NotifyResult(state.name, ok=False, attempts=attempt, error=str(exc)[:300])
+            return
         except Exception as exc:  # a notification must never take the release down with it
-            error = str(exc) or type(exc).__name__
+            state.error = _error_text(exc)
+            pause = min(MAX_BACKOFF_S, backoff_s * 2 ** (attempt - 1))
+            if attempt < attempts and pause < budget.left():
+                sleep(pause)
+                continue
             if attempt < attempts:
-                sleep(min(MAX_BACKOFF_S, backoff_s * 2 ** (attempt - 1)))
-            continue
-        return NotifyResult(name, ok=True, attempts=attempt)
-    return NotifyResult(name, ok=False, attempts=attempts, error=error[:300])
+                state.error = f"{state.error} (no budget left to retry)"[:300]
+            break
+        else:
+            state.result = NotifyResult(state.name, ok=True, attempts=attempt)
+            return
+    state.result = NotifyResult(state.name, ok=False, attempts=state.attempts, error=state.error)

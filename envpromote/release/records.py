@@ -149,13 +149,33 @@ def draft_record(ctx: Context, plan: Plan, run: Run) -> Record:
     )
 
 
+def keep_and_notify(
+    ctx: Context, ledger: Ledger, local: LocalRecords, draft: Record
+) -> tuple[Record, Path, announce.Delivery]:
+    """Keep `draft` in pending/, tell the environment's notify targets, keep it again with the delivery results
+    (``notifications``): the draft to append, its kept file and what was delivered (for `announce.check_link`).
+
+    A process killed while notifying leaves the first draft (without ``notifications``) for 'ledger.sync';
+    notify() returns within its time budget (15 s, envpromote/notify/send.py) whatever the targets do."""
+    pending = local.keep_pending(draft)
+    delivery = announce.notify_draft(ctx, ledger, draft)
+    if delivery.results:
+        draft = {**draft, "notifications": delivery.results}
+        try:
+            pending = local.keep_pending(draft)  # the same file (finished_at and record_id are unchanged)
+        except OSError as exc:  # the first draft stays kept, only without the delivery results
+            ctx.out(f"WARNING: could not note the deliveries in the kept draft {pending} ({exc})")
+    return draft, pending, delivery
+
+
 def store_record(ctx: Context, ledger: Ledger, local: LocalRecords, plan: Plan, run: Run) -> ReleaseResult:
-    """Write-ahead: the draft is kept locally first, then sent; it leaves pending/ only once the ledger has it."""
-    draft = draft_record(ctx, plan, run)
+    """Write-ahead: the draft is kept locally, the team is told, the draft with the delivery results is kept
+    (`keep_and_notify`) and sent; it leaves pending/ only once the ledger has it."""
     result = ReleaseResult(
         plan=plan, dry_run=False, outcome=run.outcome, api_calls=dict(ctx.counter.requests)
     )
-    pending = local.keep_pending(draft)
+    draft, pending, delivery = keep_and_notify(ctx, ledger, local, draft_record(ctx, plan, run))
+    result.notifications = delivery.results
     try:
         record = ledger.append(draft)
     except (LedgerError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
@@ -169,12 +189,11 @@ def store_record(ctx: Context, ledger: Ledger, local: LocalRecords, plan: Plan, 
         gha.annotate("warning", result.ledger_warning)
         announce.step_summary(ctx, None, draft, warning=result.ledger_warning)
         gha.set_output("record_path", str(pending))
-        result.notifications = announce.notify(ctx, draft)
         return result
     result.record = record
     result.record_path = local.write(record)
     pending.unlink(missing_ok=True)
+    announce.check_link(ctx, delivery, record)
     announce.step_summary(ctx, ledger, record, warning=None)
     gha.set_output("record_path", str(result.record_path))
-    result.notifications = announce.notify(ctx, record)
     return result

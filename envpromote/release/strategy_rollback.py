@@ -22,9 +22,10 @@ import botocore.exceptions
 from envpromote.errors import EnvPromoteError, LedgerError, RollbackFailed, RolloutTimedOut
 from envpromote.image import short_digest
 from envpromote.ledger import Record, new_record, utc_now
+from envpromote.release import announce
 from envpromote.release.context import describe_service
 from envpromote.release.plan import running_digest, running_task_definition
-from envpromote.release.records import resend_pending
+from envpromote.release.records import keep_and_notify, resend_pending
 from envpromote.render import container_image
 from envpromote.rollout import Outcome, WatchTarget, progress_printer
 from envpromote.rollout.stage_watch import StageWatcher
@@ -73,7 +74,7 @@ def roll_back_in_place(ctx: Context, env_name: str, *, timeout: float) -> Record
             )
         status = _STATUS.get(outcome.status, "failed")
         record = _record(ctx, env_name, outcome, status, [resolved.line()], started, rolled_away)
-        pending = local.keep_pending(record)
+        record, pending, delivery = keep_and_notify(ctx, ledger, local, record)
         try:
             record = ledger.append(record)
         except (LedgerError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
@@ -82,6 +83,7 @@ def roll_back_in_place(ctx: Context, env_name: str, *, timeout: float) -> Record
                 f"WARNING: ledger write failed ({text}); record kept at {pending}; run 'invoke ledger.sync'"
             )
         else:
+            announce.check_link(ctx, delivery, record)
             local.write(record)
             pending.unlink(missing_ok=True)
     finally:

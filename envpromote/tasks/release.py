@@ -240,6 +240,7 @@ def _release(
 
     `plan` is planned without approval; `approval` is None for a deploy, which needs none.
     """
+    from envpromote.release.announce import refusal_announced
     from envpromote.release.approve import approve
 
     if not opts.dry_run and not opts.force and _already_there(ctx, plan):
@@ -247,9 +248,12 @@ def _release(
         return
     if approval is not None and not opts.dry_run:
         not_asked = f"approval: required for {plan.env.name}; not asked in a dry run"
-        plan = approve(
-            dataclasses.replace(plan, evidence=tuple(e for e in plan.evidence if e != not_asked)), approval
-        )
+        # A missing approval in CI is a gate refusal too: the environment's targets are told (exit 3 stays).
+        with refusal_announced(ctx, plan.env.name, plan.kind, plan.image.digest):
+            plan = approve(
+                dataclasses.replace(plan, evidence=tuple(e for e in plan.evidence if e != not_asked)),
+                approval,
+            )
     _run(
         ctx,
         plan,
@@ -266,9 +270,11 @@ def deploy(
 ) -> None:
     """Deploy a digest to the entry environment (dev); no upstream gate, the scan gate still applies."""
     from envpromote.release import plan_deploy
+    from envpromote.release.announce import refusal_announced
 
     ctx, seconds = _prepared(opts)
-    plan = plan_deploy(ctx, opts.env, digest_option(digest))
+    with refusal_announced(ctx, opts.env, "deploy", digest_option(digest), dry_run=opts.dry_run):  # CI: told
+        plan = plan_deploy(ctx, opts.env, digest_option(digest))
     _release(ctx, plan, None, opts, seconds=seconds, rollback_on_timeout=rollback_on_timeout)
 
 
@@ -292,19 +298,21 @@ def promote(
 ) -> None:
     """Promote the upstream's digest into ENV after the gates: upstream success, soak, scan, approval."""
     from envpromote.release import Approval, plan_promote
+    from envpromote.release.announce import refusal_announced
     from envpromote.release.strategy_rollout import pause_approval
 
     ctx, seconds = _prepared(opts)
     ctx.pause_approval = pause_approval(ctx, opts.env) if approve_at_pause else None
-    # Planned without asking anyone first: a no-op is said before an approver is prompted for nothing.
-    unapproved = plan_promote(
-        ctx,
-        opts.env,
-        digest_option(digest),
-        approval=Approval(),
-        allow_unscanned=allow_unscanned,
-        dry_run=True,
-    )
+    with refusal_announced(ctx, opts.env, "promote", digest_option(digest), dry_run=opts.dry_run):  # CI: told
+        # Planned without asking anyone first: a no-op is said before an approver is prompted for nothing.
+        unapproved = plan_promote(
+            ctx,
+            opts.env,
+            digest_option(digest),
+            approval=Approval(),
+            allow_unscanned=allow_unscanned,
+            dry_run=True,
+        )
     approval = _approval(yes, approver or None, opts.env)
     _release(ctx, unapproved, approval, opts, seconds=seconds, rollback_on_timeout=rollback_on_timeout)
 

@@ -225,3 +225,20 @@ def test_verify_reports_an_open_intent_and_reconcile_settles_it(ctx: release.Con
     assert again.returncode == 0
     assert "no unresolved intents" in again.stdout
     assert ctx.lock().holder("dev") is None
+
+
+def test_the_record_schema_takes_delivery_results_and_old_records_stay_valid() -> None:
+    from envpromote.ledger import schema_errors, seal
+
+    record = seal(_draft(), sequence=1)
+    assert "notifications" not in record
+    assert schema_errors(record) == [], "a record without notifications (every older one) is valid"
+    noted = {"target": "slack:env:SLACK_WEBHOOK_PROD", "ok": False, "attempts": 3, "error": "HTTP 503"}
+    assert schema_errors({**record, "notifications": [noted]}) == []
+    assert schema_errors({**record, "notifications": [{**noted, "error": None, "ok": True}]}) == []
+    url = {**noted, "target": "https://hooks.slack.com/services/T0/B0/secret"}
+    assert any("notifications/0/target" in e for e in schema_errors({**record, "notifications": [url]})), (
+        "a webhook URL is never a target label"
+    )
+    assert schema_errors({**record, "notifications": [{**noted, "extra": 1}]})
+    assert schema_errors({**record, "notifications": [noted] * 11}), "at most one per target (10)"

@@ -62,3 +62,33 @@ def test_a_missing_topic_is_a_returned_failure(sandbox: object) -> None:
     assert not result.ok
     assert result.attempts == 1  # NotFound: another attempt cannot help
     assert f"sns:{missing} failed" in stderr.getvalue()
+
+
+def test_a_refusal_reaches_the_topic_as_a_refusal_not_a_record(sandbox: object) -> None:
+    factory = ClientFactory("us-east-1")
+    topic, queue_url = _subscribed_queue(factory)
+    refusal = {
+        "environment": "production",
+        "kind": "promote",
+        "status": "refused",
+        "digest": DIGEST,
+        "actor": "ci-bot",
+        "reasons": [
+            "Digest sha256:dddddddddddd has no successful release in staging.",
+            "Fix: promote it first.",
+        ],
+    }
+    (result,) = notify(
+        [SnsTarget(topic)], refusal, Links(run="https://github.com/o/r/actions/runs/1"), clients=factory
+    )
+    assert result.ok, result.error
+    messages = (
+        factory.client("sqs").receive_message(QueueUrl=queue_url, WaitTimeSeconds=5).get("Messages", [])
+    )
+    envelope = json.loads(messages[0]["Body"])
+    assert envelope["Subject"] == "EnvPromote production: promote of sha256:dddddddddddd refused by the gate"
+    body = json.loads(envelope["Message"])
+    assert body["outcome"] == "refused"
+    assert body["record"] is None, "a refusal writes no ledger record"
+    assert body["refusal"] == refusal
+    assert body["links"] == {"board_release": None, "run": "https://github.com/o/r/actions/runs/1"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 
 import pytest
 from notify_receiver import webhook_receiver
@@ -69,6 +70,7 @@ def test_the_webhook_receives_block_kit_with_every_fact() -> None:
         texts[4] == "*Approver*\n&lt;!channel&gt; mallory"
     )  # no mention: Slack's control characters escaped
     assert texts[5] == "*Duration*\n181.5 s"
+    assert texts[6] == "*Run by*\nci-bot"
     assert why["text"]["text"].startswith("*Why*\n\u2022 ECS deployment circuit breaker")
     assert links["elements"][0]["text"] == (
         "<https://board.example/release/staging-7.html|Release on the board> \u00b7 "
@@ -95,8 +97,9 @@ def test_a_failing_webhook_is_retried_with_backoff() -> None:
 def test_failures_are_returned_and_reported_never_raised() -> None:
     stderr = io.StringIO()
     sleeps = Sleeps()
-    with webhook_receiver([503, 503, 503, 400]) as receiver:
-        environ = {"TEST_SLACK_WEBHOOK": receiver.url, "BAD_REQUEST": receiver.url}
+    # targets are sent in parallel: each gets its own receiver, so the answers cannot interleave
+    with webhook_receiver([503, 503, 503]) as failing, webhook_receiver([400]) as refusing:
+        environ = {"TEST_SLACK_WEBHOOK": failing.url, "BAD_REQUEST": refusing.url}
         results = notify(
             [TARGET, SlackTarget("env", "UNSET_VARIABLE"), SlackTarget("env", "BAD_REQUEST")],
             RECORD,
@@ -164,3 +167,53 @@ def test_notify_outcome_links_the_board_page_from_the_environment() -> None:
     context = receiver.received[0]["blocks"][-1]["elements"][0]["text"]
     assert context == "<https://o.github.io/r/release/staging-7.html|Release on the board>"
     assert notify_outcome([], RECORD, clients=_clients(), environ={}) == []
+
+
+def test_retries_stop_when_the_time_budget_is_spent() -> None:
+    sleeps = Sleeps()
+    with webhook_receiver([503, 503, 503]) as receiver:
+        (result,) = notify(
+            [TARGET],
+            RECORD,
+            LINKS,
+            clients=_clients(),
+            environ={"TEST_SLACK_WEBHOOK": receiver.url},
+            sleep=sleeps,
+            stderr=io.StringIO(),
+            budget_s=1.9,  # room for the 1 s pause, never for the 2 s one
+        )
+    assert sleeps == [1.0]
+    assert (result.ok, result.attempts) == (False, 2)
+    assert result.error == "HTTP 503 Service Unavailable (no budget left to retry)"
+
+
+def test_a_target_that_never_answers_holds_up_neither_the_others_nor_the_caller() -> None:
+    silent = socket.socket()  # accepts connections (the backlog) and never answers a request
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    stderr = io.StringIO()
+    try:
+        with webhook_receiver() as receiver:
+            environ = {
+                "SILENT": f"http://127.0.0.1:{silent.getsockname()[1]}/hook",
+                "TEST_SLACK_WEBHOOK": receiver.url,
+            }
+            silent_result, result = notify(
+                [SlackTarget("env", "SILENT"), TARGET],
+                RECORD,
+                LINKS,
+                clients=_clients(),
+                environ=environ,
+                stderr=stderr,
+                budget_s=2.0,
+            )
+    finally:
+        silent.close()
+    assert (result.ok, result.attempts) == (True, 1), "sent in parallel with the silent one"
+    assert len(receiver.received) == 1
+    assert not silent_result.ok
+    assert silent_result.attempts == 1
+    assert "no answer within the 2 s" in str(silent_result.error) or "TimeoutError" in str(
+        silent_result.error
+    )
+    assert stderr.getvalue().startswith("envpromote: notify: slack:env:SILENT failed after 1 attempt(s)")
