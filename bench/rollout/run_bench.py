@@ -39,6 +39,9 @@ from countproxy import Call, CountingProxy, count_by_name  # noqa: E402
 TOOLS_VENV = HERE / ".venv-tools"
 TOOLS_REQUIREMENTS = HERE / "requirements-tools.txt"
 ALL_TOOLS = ("envpromote-events", "envpromote-poll", "ecs-deploy", "aws-wait")
+# With --baseline DIR: `invoke deploy --watch events` run from another checkout (e.g. a `git archive` of main),
+# interleaved with the others in the same run, so that a change's effect is measured side by side too.
+BASELINE_TOOL = "envpromote-baseline"
 DEFAULT_SCENARIOS = (
     "healthy:0",
     "healthy:5",
@@ -107,6 +110,7 @@ def ensure_tools_venv() -> Path:
                 "pip",
                 "install",
                 "--quiet",
+                "--compile-bytecode",
                 "--python",
                 str(bin_dir / "python"),
                 "-r",
@@ -118,6 +122,21 @@ def ensure_tools_venv() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(TOOLS_VENV)], check=True)
         subprocess.run([str(bin_dir / "pip"), "install", "-q", "-r", str(TOOLS_REQUIREMENTS)], check=True)
     return bin_dir
+
+
+def compile_bytecode(python: Path, *paths: Path) -> None:
+    """Byte-compile what the tools import, as ``pip install`` does by default (``uv pip install`` does not,
+    unless --compile-bytecode): a process that finds no ``.pyc`` compiles every module it imports from source
+    at each start (about 2 s of boto3/botocore/invoke on this machine), and with PYTHONDONTWRITEBYTECODE set it
+    never writes one. Both tools are timed with their bytecode in place; up to date files are skipped."""
+    targets = [str(p) for p in paths if p.exists()]
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run([str(python), "-m", "compileall", "-q", "-j", "0", site, *targets], check=False)
 
 
 def invoke_has_watch_option() -> bool:
@@ -163,9 +182,17 @@ class Prepared:
 
 
 def tool_commands(
-    tool: str, prepared: Prepared, timeout_s: float, workdir: Path, watch_option: bool
+    tool: str,
+    prepared: Prepared,
+    timeout_s: float,
+    workdir: Path,
+    watch_option: bool,
+    root: Path = ROOT,
 ) -> list[list[str]]:
-    """The command line(s) of one run; the waiting part is the last command."""
+    """The command line(s) of one run; the waiting part is the last command. `root`: the checkout whose
+    ``invoke deploy`` runs (its own tasks.py and envpromote package: the command runs in that directory)."""
+    if tool == BASELINE_TOOL:
+        tool = "envpromote-events"
     if tool.startswith("envpromote-"):
         command = [
             *invoke_command(),
@@ -177,7 +204,7 @@ def tool_commands(
             "--timeout",
             f"{timeout_s:g}",
             "--config",
-            str(ROOT / "envpromote.toml"),
+            str(root / "envpromote.toml"),
             "--records-dir",
             str(workdir / "records"),
         ]
@@ -233,9 +260,12 @@ def tool_commands(
 
 # ---------------------------------------------------------------------------------------------- sandbox prep
 class Bench:
-    def __init__(self, url: str, proxy: CountingProxy, workdir: Path, timeout_s: float) -> None:
+    def __init__(
+        self, url: str, proxy: CountingProxy, workdir: Path, timeout_s: float, baseline: Path | None = None
+    ) -> None:
         from envpromote.config import load_config
 
+        self.baseline = baseline
         self.url = url
         self.proxy = proxy
         self.workdir = workdir
@@ -357,7 +387,8 @@ class Bench:
         from envpromote.sandbox import process
 
         prepared = self.prepare(scenario, seed=1000 + index)
-        commands = tool_commands(tool, prepared, self.timeout_s, self.workdir, self.watch_option)
+        root = self.baseline if tool == BASELINE_TOOL and self.baseline else ROOT
+        commands = tool_commands(tool, prepared, self.timeout_s, self.workdir, self.watch_option, root)
         env = self.tool_env(tool)
         log_path = self.workdir / "logs" / f"{scenario.name.replace(':', '_')}.{tool}.{index}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -370,7 +401,7 @@ class Bench:
             for command in commands:
                 output.write(f"$ {' '.join(command)}\n")
                 output.flush()
-                proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+                proc = subprocess.Popen(command, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT)
                 try:
                     exit_code = proc.wait(timeout=self.timeout_s + HARD_BOUND_EXTRA_S)
                 except subprocess.TimeoutExpired:
@@ -434,6 +465,11 @@ def measure(
         "api_calls_total": len(calls),
         "seconds_to_first_call": round(min(c.started for c in calls) - started, 3) if calls else None,
         "last_line": last_line,
+        # every call in arrival order: [s since the tool's start, ms the call took, service:operation, status]
+        "call_timeline": [
+            [round(c.started - started, 3), round((c.finished - c.started) * 1000, 1), c.name, c.status]
+            for c in sorted(calls, key=lambda c: c.started)
+        ],
     }
     if tool == "envpromote-poll" and not watch_option:
         result["note"] = "invoke deploy had no --watch option: ran with its default watch"
@@ -540,6 +576,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--table-from", type=Path, help="print the Markdown table of an earlier --out file; run nothing"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help=f"another checkout (e.g. a git archive of main): adds the tool {BASELINE_TOOL}, its "
+        "`invoke deploy --watch events`, to every run",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.runs <= 20:
         parser.error("--runs must be from 1 to 20")
@@ -549,6 +591,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     unknown = [t for t in args.tool_list if t not in ALL_TOOLS]
     if unknown or not args.tool_list:
         parser.error(f"unknown tool(s) {unknown}; expected some of {', '.join(ALL_TOOLS)}")
+    if args.baseline is not None:
+        if not (args.baseline / "tasks.py").is_file() or not (args.baseline / "envpromote.toml").is_file():
+            parser.error(f"--baseline {args.baseline} is not a checkout (no tasks.py / envpromote.toml)")
+        args.baseline = args.baseline.resolve()
+        args.tool_list.insert(0, BASELINE_TOOL)
     try:
         args.scenario_list = [BenchScenario.parse(s) for s in args.scenarios.split(",") if s.strip()]
     except ValueError as exc:
@@ -574,6 +621,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"error: cannot install the third-party tools ({exc}); run with --tools envpromote-events,envpromote-poll"
             )
             return 1
+    log("byte-compiling the tools' code (skipped where up to date)")
+    compile_bytecode(Path(sys.executable), ROOT / "envpromote", ROOT / "tools", ROOT / "tasks.py")
+    if args.baseline is not None:
+        compile_bytecode(Path(sys.executable), args.baseline / "envpromote", args.baseline / "tools")
+    if {"ecs-deploy", "aws-wait"} & set(args.tool_list):
+        compile_bytecode(TOOLS_VENV / "bin" / "python")
     with tempfile.TemporaryDirectory(prefix="envpromote-bench-") as tmp:
         workdir = Path(tmp)
         state_dir = workdir / "sandbox"
@@ -584,7 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             provision(info.url, ROOT / "envpromote.toml")
             with CountingProxy(info.url) as proxy:
                 log(f"counting proxy {proxy.url}")
-                bench = Bench(info.url, proxy, workdir, args.timeout)
+                bench = Bench(info.url, proxy, workdir, args.timeout, args.baseline)
                 tools = list(args.tool_list)
                 if not bench.watch_option and "envpromote-events" in tools:
                     log("invoke deploy has no --watch option yet: envpromote-events is skipped")

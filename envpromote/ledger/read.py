@@ -75,6 +75,8 @@ class LedgerReader:
         self.bucket = settings.bucket
         self.prefix = settings.prefix
         self._stored_at: dict[tuple[str, int], dt.datetime] = {}
+        # A state read under the environment's lock, kept for the append that follows at once (one use).
+        self._kept: dict[str, _State | None] = {}
 
     # ---- low level ------------------------------------------------------------------------------
 
@@ -181,7 +183,13 @@ class LedgerReader:
         return parse_head(body, environment), str(response.get("ETag"))
 
     def _state(self, environment: str) -> _State | None:
-        """Head + orphans; None when the environment is only in the schema-1 layout (or empty)."""
+        """Head + orphans; None when the environment is only in the schema-1 layout (or empty).
+
+        A state kept by `unresolved_intents(keep_for_append=True)` is used once instead of reading again: the
+        append's writes are conditional (the record If-None-Match, the head If-Match its ETag), so a state
+        that went stale meanwhile costs a retry with a fresh read, never a fork of the chain."""
+        if environment in self._kept:
+            return self._kept.pop(environment)
         head, etag = self._read_head(environment)
         tip = self._tip(environment)
         if head is None and tip == 0:
@@ -237,9 +245,14 @@ class LedgerReader:
             )
         return record
 
-    def unresolved_intents(self, environment: str) -> list[Record]:
-        """`in_progress` records no later record resolves, oldest first."""
+    def unresolved_intents(self, environment: str, *, keep_for_append: bool = False) -> list[Record]:
+        """`in_progress` records no later record resolves, oldest first.
+
+        `keep_for_append`: the caller holds the environment's lock and appends next (the engine's intent):
+        the head and tip read here serve that append's first attempt (see `_state`)."""
         state = self._state(environment)
+        if keep_for_append:
+            self._kept[environment] = state
         if state is None:
             return []
         by_sequence = {r["sequence"]: r for r in state.orphans}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -85,12 +86,15 @@ class Context:
     lock_sleep: Callable[[float], None] = time.sleep
     pause_approval: Callable[..., bool] | None = None  # --approve-at-pause (release/strategy_rollout.py)
     _factories: dict[tuple[str, str | None], ClientFactory] = field(default_factory=dict)
+    _factories_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def clients(self, region: str, role_arn: str | None = None) -> ClientFactory:
+        """One factory per (region, role), also when preflight's reads ask for it from several threads."""
         key = (region, role_arn)
-        if key not in self._factories:
-            self._factories[key] = ClientFactory(region, role_arn=role_arn, counter=self.counter)
-        return self._factories[key]
+        with self._factories_lock:
+            if key not in self._factories:
+                self._factories[key] = ClientFactory(region, role_arn=role_arn, counter=self.counter)
+            return self._factories[key]
 
     def env_client(self, env: Environment, service: str) -> Any:
         return self.clients(env.region, env.role_arn).client(service)

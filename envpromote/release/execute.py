@@ -4,6 +4,8 @@
     intent record -> re-check under the lock -> [lease check] register the task definition -> [lease check]
     update the service -> watch -> after the outcome -> final record (resolves the intent) -> release the lock
 
+(The re-check's DescribeServices is sent under the lock while the intent is written, and judged after it.)
+
 Nothing mutating happens before the intent is in the ledger: if it cannot be written the run stops with exit 4,
 nothing registered, nothing deployed. Whatever way the run ends after that (an outcome, a refusal under the lock,
 Ctrl-C, SIGTERM, AWS unreachable, the lease lost) a final record resolving the intent is written and the lock
@@ -26,7 +28,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from typing import Any, NoReturn
 
@@ -77,10 +80,13 @@ def execute(
     holder = Holder(
         ctx.identity.actor, plan.kind, plan.image.digest, os.getpid(), ctx.identity.run_id or None
     )
-    with ctx.lock().held(plan.env.name, holder) as lease:
+    with ctx.lock().held(plan.env.name, holder) as lease, ThreadPoolExecutor(1, "envpromote-read") as pool:
+        # The re-check's read (under the lock) travels while the intent is written; it is judged after the
+        # intent is in the ledger, as before, so a refusal under the lock is recorded as its resolution.
+        service_now = pool.submit(describe_service, ctx, plan.env)
         run = Run()
         _write_intent(ctx, ledger, plan, run)
-        result = _carry_out(ctx, ledger, local, plan, run, lease, timeout, rollback_on_timeout)
+        result = _carry_out(ctx, ledger, local, plan, run, lease, timeout, rollback_on_timeout, service_now)
     raise_for_outcome(plan, run)
     return result
 
@@ -94,10 +100,11 @@ def _carry_out(
     lease: Lease,
     timeout: float,
     rollback_on_timeout: bool,
+    service_now: Future[dict[str, Any]],
 ) -> ReleaseResult:
     """The steps after the intent; whatever way they end, the final record resolves the intent."""
     try:
-        _recheck_under_lock(ctx, plan)
+        _recheck_under_lock(plan, service_now.result())
         lease.check()
         _register(ctx, plan, run)
         lease.check()
@@ -157,12 +164,12 @@ def _write_intent(ctx: Context, ledger: Ledger, plan: Plan, run: Run) -> None:
     )
 
 
-def _recheck_under_lock(ctx: Context, plan: Plan) -> None:
-    """The plan may be minutes old (an approval prompt, a queue for the lock): is the service still as planned?
+def _recheck_under_lock(plan: Plan, service: Mapping[str, Any]) -> None:
+    """The plan may be minutes old (an approval prompt, a queue for the lock): is the service (as read under
+    the lock) still as planned?
 
     A rollback planned over a rollout in progress (`plan.supersedes`) accepts exactly that rollout: the same
     deployments as when planned, with the superseded one still ECS's primary; anything else is refused."""
-    service = describe_service(ctx, plan.env)
     busy = busy_deployment(service)
     if busy is not None:
         superseded = plan.supersedes
@@ -270,10 +277,12 @@ def _service_deployment_arn(ctx: Context, plan: Plan, run: Run) -> str | None:
     env = plan.env
     ecs = ctx.env_client(env, "ecs")
     try:
-        briefs = ecs.list_service_deployments(cluster=env.cluster, service=env.service).get(
-            "serviceDeployments", []
-        )
-        service = describe_service(ctx, env)
+        with ThreadPoolExecutor(1, "envpromote-read") as pool:  # the two reads travel together
+            service_read = pool.submit(describe_service, ctx, env)
+            briefs = ecs.list_service_deployments(cluster=env.cluster, service=env.service).get(
+                "serviceDeployments", []
+            )
+            service = service_read.result()
     except (
         AttributeError,
         EnvPromoteError,

@@ -16,7 +16,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,55 +162,114 @@ def require_image_in_ecr(ctx: Context, digest: str, *, fix: str) -> None:
         )
 
 
-def _check_roles(ctx: Context, env: Environment) -> list[str]:
-    """Existence of the execution and task roles; AccessDenied is reported as 'not checked', not as a failure."""
-    iam = ctx.env_client(env, "iam")
-    notes = []
-    for arn in (env.execution_role_arn, env.task_role_arn):
-        name = arn.rsplit("/", 1)[-1]
-        try:
-            iam.get_role(RoleName=name)
-        except botocore.exceptions.ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == "NoSuchEntity":
-                raise PreflightFailed(
-                    f"IAM role {arn} used by {env.name}'s task definition does not exist.",
-                    fix=f"Apply the {env.name} infrastructure or correct the role ARN in envpromote.toml.",
-                ) from None
-            if code in {"AccessDenied", "AccessDeniedException"}:
-                notes.append(f"role {name}: not checked (no iam:GetRole permission)")
-                continue
-            raise
-        notes.append(f"role {name}: exists")
-    return notes
+def _check_role(ctx: Context, env: Environment, arn: str) -> str:
+    """One role's existence; AccessDenied is reported as 'not checked', not as a failure."""
+    name = arn.rsplit("/", 1)[-1]
+    try:
+        ctx.env_client(env, "iam").get_role(RoleName=name)
+    except botocore.exceptions.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "NoSuchEntity":
+            raise PreflightFailed(
+                f"IAM role {arn} used by {env.name}'s task definition does not exist.",
+                fix=f"Apply the {env.name} infrastructure or correct the role ARN in envpromote.toml.",
+            ) from None
+        if code in {"AccessDenied", "AccessDeniedException"}:
+            return f"role {name}: not checked (no iam:GetRole permission)"
+        raise
+    return f"role {name}: exists"
+
+
+ServiceRead = tuple[
+    dict[str, Any], str, dict[str, Any]
+]  # (service, running task definition ARN, its document)
+
+
+def read_service(ctx: Context, env: Environment) -> ServiceRead:
+    """DescribeServices, then the running task definition (the two reads every plan starts from)."""
+    service = describe_service(ctx, env)
+    arn, running = running_task_definition(ctx, env, service)
+    return service, arn, running
+
+
+PREFLIGHT_THREADS = 6  # the independent reads of one preflight, sent together
+
+
+@contextmanager
+def parallel_reads() -> Iterator[ThreadPoolExecutor]:
+    """A small pool for a plan's independent read-only calls (boto3 clients are thread-safe)."""
+    with ThreadPoolExecutor(max_workers=PREFLIGHT_THREADS, thread_name_prefix="envpromote-read") as pool:
+        yield pool
+
+
+@dataclass(frozen=True)
+class PreflightReads:
+    """Preflight's read-only calls, started at once; `checked` judges them in the order a person reads them."""
+
+    image: Future[ImageRef]
+    in_ecr: Future[dict[str, Any] | None]
+    lock: Future[Any]  # the lock item (LockState) or None
+    service: Future[ServiceRead] | None  # None: the caller already read the service
+    roles: tuple[Future[str], ...]
+
+    @classmethod
+    def start(
+        cls, pool: ThreadPoolExecutor, ctx: Context, env: Environment, digest: str, *, service: bool = True
+    ) -> PreflightReads:
+        repository = ctx.config.registry.repository
+        return cls(
+            image=pool.submit(ctx.image, digest),
+            in_ecr=pool.submit(lambda: describe_image(ctx.ecr(), repository, digest)),
+            lock=pool.submit(lambda: ctx.lock().holder(env.name)),
+            service=pool.submit(read_service, ctx, env) if service else None,
+            roles=tuple(
+                pool.submit(_check_role, ctx, env, arn) for arn in (env.execution_role_arn, env.task_role_arn)
+            ),
+        )
+
+    def checked(
+        self, ctx: Context, env: Environment, *, allow_busy: bool, known: ServiceRead | None = None
+    ) -> tuple[ImageRef, ServiceRead, list[str]]:
+        """(image, service read, evidence lines); the first refusal in the usual order is raised. When the lock
+        is held, its check may wait for a dead holder's lease: then the service is read again after it."""
+        image = self.image.result()
+        if self.in_ecr.result() is None:
+            raise PreflightFailed(
+                f"Image {short_digest(image.digest)} is not in ECR repository {ctx.config.registry.repository}.",
+                fix="Build and push it with 'invoke build', or check the digest (tags are never resolved).",
+            )
+        lines = [f"image {image.uri}: present in ECR"]
+        service_read = known
+        if self.lock.result() is not None:
+            ctx.lock().ensure_free(env.name)  # raises while the holder is alive; the plan is made after it
+            service_read = read_service(ctx, env)
+        if service_read is None:
+            assert self.service is not None
+            service_read = self.service.result()
+        lines.append(f"service {env.cluster}/{env.service}: ACTIVE")
+        lines += [role.result() for role in self.roles]
+        current = busy_deployment(service_read[0])
+        if current is not None and not allow_busy:
+            raise PreflightFailed(
+                f"A deployment is in progress on {env.service}: {current.get('id')} {current.get('rolloutState')}.",
+                fix=f"Wait for it to finish ('invoke drift --env {env.name}' shows the running digest) and try "
+                f"again, or stop it with 'invoke rollback --env {env.name}'.",
+            )
+        if current is None:
+            lines.append("no deployment in progress")
+        return image, service_read, lines
 
 
 def preflight(
     ctx: Context, env: Environment, image: ImageRef, *, allow_busy: bool = False
 ) -> tuple[dict[str, Any], list[str]]:
-    """Read-only readiness checks. Returns the service description and evidence lines.
+    """Read-only readiness checks (ECR image, lock, service, roles, in parallel). Returns the service
+    description and evidence lines.
 
     `allow_busy` (rollbacks only): a rollout in progress is not refused; the caller plans to supersede it."""
-    lines: list[str] = []
-    require_image_in_ecr(
-        ctx,
-        image.digest,
-        fix="Build and push it with 'invoke build', or check the digest (tags are never resolved).",
-    )
-    lines.append(f"image {image.uri}: present in ECR")
-    ctx.lock().ensure_free(env.name)
-    service = describe_service(ctx, env)
-    lines.append(f"service {env.cluster}/{env.service}: ACTIVE")
-    lines += _check_roles(ctx, env)
-    current = busy_deployment(service)
-    if current is not None and not allow_busy:
-        raise PreflightFailed(
-            f"A deployment is in progress on {env.service}: {current.get('id')} {current.get('rolloutState')}.",
-            fix=f"Wait for it to finish ('invoke drift --env {env.name}' shows the running digest) and try again, "
-            f"or stop it with 'invoke rollback --env {env.name}'.",
-        )
-    if current is None:
-        lines.append("no deployment in progress")
+    with parallel_reads() as pool:
+        reads = PreflightReads.start(pool, ctx, env, image.digest)
+        _, (service, _, _), lines = reads.checked(ctx, env, allow_busy=allow_busy)
     return service, lines
 
 
@@ -224,6 +285,7 @@ def release_commit(ctx: Context, build: Mapping[str, Any] | None) -> str | None:
 def _build_plan(
     ctx: Context,
     env: Environment,
+    reads: PreflightReads,
     *,
     kind: str,
     digest: str,
@@ -232,10 +294,11 @@ def _build_plan(
     build: Mapping[str, Any] | None,
     scan: Mapping[str, Any] | None = None,
     allow_unscanned: bool = False,
+    known: ServiceRead | None = None,
 ) -> Plan:
-    image = ctx.image(digest)
-    service, lines = preflight(ctx, env, image, allow_busy=kind == "rollback")
-    running_arn, running = running_task_definition(ctx, env, service)
+    image, (service, running_arn, running), lines = reads.checked(
+        ctx, env, allow_busy=kind == "rollback", known=known
+    )
     supersedes = superseded_rollout(ctx, env, service, digest) if kind == "rollback" else None
     if supersedes is not None:
         lines.append(supersedes.describe())
@@ -273,20 +336,26 @@ def _scanned_plan(
     evidence: Sequence[str],
     allow_unscanned: bool = False,
 ) -> Plan:
-    """A plan for a digest that must pass the scan gate (deploys and promotions; rollbacks return to known-good)."""
-    build = ledger.latest_build(digest)
-    scan, unscanned, scan_lines = scan_gate(env, digest, build, allow_unscanned=allow_unscanned)
-    return _build_plan(
-        ctx,
-        env,
-        kind=kind,
-        digest=digest,
-        source_environment=source_environment,
-        evidence=[*evidence, *scan_lines],
-        build=build,
-        scan=scan,
-        allow_unscanned=unscanned,
-    )
+    """A plan for a digest that must pass the scan gate (deploys and promotions; rollbacks return to known-good).
+
+    The build record and preflight's reads are sent together; the scan gate still refuses first."""
+    with parallel_reads() as pool:
+        build_read = pool.submit(ledger.latest_build, digest)
+        reads = PreflightReads.start(pool, ctx, env, digest)
+        build = build_read.result()
+        scan, unscanned, scan_lines = scan_gate(env, digest, build, allow_unscanned=allow_unscanned)
+        return _build_plan(
+            ctx,
+            env,
+            reads,
+            kind=kind,
+            digest=digest,
+            source_environment=source_environment,
+            evidence=[*evidence, *scan_lines],
+            build=build,
+            scan=scan,
+            allow_unscanned=unscanned,
+        )
 
 
 def _approved(plan: Plan, approval: Approval, dry_run: bool) -> Plan:
@@ -369,10 +438,11 @@ def plan_rollback(
 ) -> Plan:
     env = ctx.config.env(env_name)
     ledger = ledger_ready(ctx, env.name)
-    history = ledger.history(env.name)
-    service = describe_service(ctx, env)
-    _, running = running_task_definition(ctx, env, service)
-    current = running_digest(env, running)
+    with parallel_reads() as pool:
+        history_read = pool.submit(ledger.history, env.name)
+        known = read_service(ctx, env)
+        history = history_read.result()
+    current = running_digest(env, known[2])
     if to:
         target_digest = resolve_digest(ctx, to, environments=(env.name,))
         if not any(r["digest"] == target_digest and r["status"] == "success" for r in history):
@@ -394,17 +464,22 @@ def plan_rollback(
             )
         target_digest = str(target["digest"])
     now_running = short_digest(current) if current else "an image not pinned by digest"
-    plan = _build_plan(
-        ctx,
-        env,
-        kind="rollback",
-        digest=target_digest,
-        source_environment=None,
-        evidence=[
-            f"rollback target: last known-good {short_digest(target_digest)} (now running {now_running})"
-        ],
-        build=ledger.latest_build(target_digest),
-    )
+    with parallel_reads() as pool:  # the service was read above: not again
+        build_read = pool.submit(ledger.latest_build, target_digest)
+        reads = PreflightReads.start(pool, ctx, env, target_digest, service=False)
+        plan = _build_plan(
+            ctx,
+            env,
+            reads,
+            kind="rollback",
+            digest=target_digest,
+            source_environment=None,
+            evidence=[
+                f"rollback target: last known-good {short_digest(target_digest)} (now running {now_running})"
+            ],
+            build=build_read.result(),
+            known=known,
+        )
     return _approved(plan, approval, dry_run)
 
 

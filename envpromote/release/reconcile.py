@@ -288,12 +288,14 @@ def _settle(ctx: Context, ledger: Ledger, env: Environment, intents: Iterable[Re
 def reconcile_environment(
     ctx: Context, ledger: Ledger, env_name: str, *, lock_held: bool = False
 ) -> Reconciled:
-    """Settle `env_name`'s unresolved intents. Costs one read of the head when there are none.
+    """Settle `env_name`'s unresolved intents. Costs one read of the head when there are none (with
+    `lock_held`, that read also serves the append that follows).
 
     Without `lock_held`, the environment's lock is taken for the duration (a free lock: one put); when
     someone holds it, nothing is judged (its run may be alive) and the reason is in ``left_open``."""
     env = ctx.config.env(env_name)
-    intents = ledger.unresolved_intents(env.name)
+    # Under the engine's lock the intent is appended next: the head read here serves that append too.
+    intents = ledger.unresolved_intents(env.name, keep_for_append=lock_held)
     if not intents:
         return Reconciled(env.name)
     if lock_held:
