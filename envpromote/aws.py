@@ -42,9 +42,8 @@ def new_session(**kwargs: Any) -> boto3.session.Session:
             core.register_component("data_loader", loader)
         session = boto3.session.Session(botocore_session=core, **kwargs)
         loader = core.get_component("data_loader")
-        loader.search_paths[:] = list(
-            dict.fromkeys(loader.search_paths)
-        )  # boto3 appends its path per session
+        # boto3 appends its own data path to the loader for every session: keep each path once.
+        loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
         _shared["loader"] = loader
         return session
 
