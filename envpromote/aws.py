@@ -152,6 +152,9 @@ class ClientFactory:
 
     def client(self, service: str) -> Any:
         """A cached, call-counting client for `service`."""
+        made = self._clients.get(service)  # a made client is returned without waiting for another's creation
+        if made is not None:
+            return made
         with self._lock:
             if service in self._clients:
                 return self._clients[service]
