@@ -68,9 +68,9 @@ class Plan:
 class Superseded:
     """The rollout in progress a rollback replaces (the escape hatch for a stuck or unwanted rollout).
 
-    `how`: ``stop-service-deployment`` when StopServiceDeployment(stopType=ROLLBACK) applies (the API is offered
-    and the rollout's source revision runs the rollback's target), else ``update-service`` (a new UpdateService
-    to the target, which ECS allows during a rollout and which stops the rollout in progress).
+    `how` is what `execute` does: ``update-service``, a new UpdateService to the target, which ECS allows during a
+    rollout and which stops the rollout in progress. (StopServiceDeployment(stopType=ROLLBACK) would return to the
+    rollout's source revision instead; `execute` does not use it for rolling deployments, so no plan claims it.)
     """
 
     deployment_id: str
@@ -299,7 +299,7 @@ def _build_plan(
     image, (service, running_arn, running), lines = reads.checked(
         ctx, env, allow_busy=kind == "rollback", known=known
     )
-    supersedes = superseded_rollout(ctx, env, service, digest) if kind == "rollback" else None
+    supersedes = superseded_rollout(ctx, env, service) if kind == "rollback" else None
     if supersedes is not None:
         lines.append(supersedes.describe())
     commit = release_commit(ctx, build)
@@ -486,9 +486,7 @@ def plan_rollback(
 # ---- the escape hatch -----------------------------------------------------------------------------
 
 
-def superseded_rollout(
-    ctx: Context, env: Environment, service: Mapping[str, Any], target_digest: str
-) -> Superseded | None:
+def superseded_rollout(ctx: Context, env: Environment, service: Mapping[str, Any]) -> Superseded | None:
     """The rollout in progress a rollback would replace, and how (read-only; None when the service is settled)."""
     busy = busy_deployment(service)
     if busy is None:
@@ -499,48 +497,27 @@ def superseded_rollout(
     digest = None
     if arn:
         digest = running_digest(env, ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"])
-    sd_arn, how = _stoppable(ecs, env, primary, target_digest)
     return Superseded(
         deployment_id=str(primary.get("id")),
         task_definition_arn=str(arn) if arn else None,
         rollout_state=primary.get("rolloutState"),
         digest=digest,
-        service_deployment_arn=sd_arn,
-        how=how,
+        service_deployment_arn=_rollout_service_deployment(ecs, env),
     )
 
 
 _READ_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, AttributeError, KeyError)
 
 
-def _stoppable(
-    ecs: Any, env: Environment, primary: Mapping[str, Any], target_digest: str
-) -> tuple[str | None, str]:
-    """(the rollout's service deployment ARN, how to supersede it). StopServiceDeployment(ROLLBACK) returns to
-    the rollout's source revision, so it applies only where that revision runs the rollback's target digest;
-    where the service deployments or revisions APIs are not offered, a new UpdateService is the way."""
+def _rollout_service_deployment(ecs: Any, env: Environment) -> str | None:
+    """The ARN of the rollout's service deployment (recorded with the rollback), where the API is offered."""
     try:
         briefs = ecs.list_service_deployments(
             cluster=env.cluster, service=env.service, status=["PENDING", "IN_PROGRESS"]
         ).get("serviceDeployments", [])
     except _READ_ERRORS:
-        return None, "update-service"
-    if len(briefs) != 1:
-        return None, "update-service"
-    sd_arn = str(briefs[0].get("serviceDeploymentArn"))
-    try:
-        sd = ecs.describe_service_deployments(serviceDeploymentArns=[sd_arn])["serviceDeployments"][0]
-        sources = [str(r["arn"]) for r in sd.get("sourceServiceRevisions", [])]
-        revisions = ecs.describe_service_revisions(serviceRevisionArns=sources)["serviceRevisions"]
-        source_taskdefs = [
-            ecs.describe_task_definition(taskDefinition=r["taskDefinition"]) for r in revisions
-        ]
-    except _READ_ERRORS:
-        return sd_arn, "update-service"
-    runs = [running_digest(env, d["taskDefinition"]) for d in source_taskdefs]
-    if sd.get("targetServiceRevision", {}).get("arn") and runs == [target_digest]:
-        return sd_arn, "stop-service-deployment"
-    return sd_arn, "update-service"
+        return None
+    return str(briefs[0].get("serviceDeploymentArn")) if len(briefs) == 1 else None
 
 
 # ---- digests people pass --------------------------------------------------------------------------

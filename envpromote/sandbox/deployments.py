@@ -153,6 +153,9 @@ class SimService:
     deployments: list[SimDeployment] = field(default_factory=list)
     last_completed_td: str | None = None
     service_deployments: list[SimServiceDeployment] = field(default_factory=list)
+    # every service revision this service has had: ARN -> (task definition ARN, created at), for
+    # DescribeServiceRevisions (ECS keeps them after their deployment is gone from DescribeServices)
+    revisions: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     timeline: list[TimelineEntry] = field(default_factory=list)
     # listener -> [(deployment, percent)] while a staged deployment moves traffic; None: by running tasks
     traffic: dict[str, list[tuple[Any, float]]] | None = None

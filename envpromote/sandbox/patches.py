@@ -141,6 +141,19 @@ def apply(sim: Simulation) -> None:
         failures = [{"arn": arn, "reason": "MISSING"} for arn in arns if arn not in known]
         return ActionResult({"serviceDeployments": found, "failures": failures})
 
+    def describe_service_revisions(self: Any) -> Any:
+        """ECS's DescribeServiceRevisions: each revision's service, task definition and container images."""
+        from moto.core.responses import ActionResult
+
+        arns = self._get_param("serviceRevisionArns") or []
+        if not arns or len(arns) > _MAX_DESCRIBE:
+            raise InvalidParameterException(f"serviceRevisionArns must list 1 to {_MAX_DESCRIBE} ARNs.")
+        with LOCK:
+            known = sim.service_revisions(self.current_account, self.region)
+            found = [_service_revision(arn, *known[arn], self.ecs_backend) for arn in arns if arn in known]
+        failures = [{"arn": arn, "reason": "MISSING"} for arn in arns if arn not in known]
+        return ActionResult({"serviceRevisions": found, "failures": failures})
+
     def one_of(response: Any, name: str, allowed: tuple[str, ...]) -> str:
         """The request's `name` parameter (absent: the first allowed value); anything else is refused."""
         value = str(response._get_param(name) or allowed[0])
@@ -215,5 +228,31 @@ def apply(sim: Simulation) -> None:
     response_cls.create_service = create_service_response
     response_cls.list_service_deployments = list_service_deployments
     response_cls.describe_service_deployments = describe_service_deployments
+    response_cls.describe_service_revisions = describe_service_revisions
     response_cls.continue_service_deployment = continue_service_deployment
     response_cls.stop_service_deployment = stop_service_deployment
+
+
+def _service_revision(arn: str, sim: Any, taskdef_arn: str, created: Any, backend: Any) -> dict[str, Any]:
+    """A ServiceRevision as ECS describes it (the fields the sandbox knows)."""
+    service = sim.service
+    images = []
+    try:
+        containers = backend.describe_task_definition(taskdef_arn).container_definitions or []
+    except Exception:  # the revision outlived its task definition (deregistered and deleted)
+        containers = []
+    for container in containers:
+        image = str(container.get("image", ""))
+        entry = {"containerName": container.get("name"), "image": image}
+        if "@sha256:" in image:
+            entry["imageDigest"] = image.split("@", 1)[1]
+        images.append(entry)
+    return {
+        "serviceRevisionArn": arn,
+        "serviceArn": service.arn,
+        "clusterArn": service.cluster_arn,
+        "taskDefinition": taskdef_arn,
+        "launchType": getattr(service, "launch_type", None) or "FARGATE",
+        "containerImages": images,
+        "createdAt": created,
+    }

@@ -188,6 +188,7 @@ class Simulation:
                 self._start_task(sim, deployment, deployment.created_at) for _ in range(deployment.desired)
             ]
             deployment.revision_arn = self._revision_arn(service, deployment.id.removeprefix("ecs-svc/"))
+            sim.revisions[deployment.revision_arn] = (td.arn, deployment.created_at)
             sim.deployments = [deployment]
             sim.last_completed_td = td.arn
             if self.listeners is not None:
@@ -233,9 +234,14 @@ class Simulation:
         revision_arn = (
             f"arn:aws:ecs:{region}:{account}:service-revision/{service.cluster_name}/{service.name}/{sd_id}"
         )
+        for d in sim.deployments:
+            if not d.revision_arn:
+                d.revision_arn = self._revision_arn(service, d.id.removeprefix("ecs-svc/"))
+                sim.revisions.setdefault(d.revision_arn, (d.task_definition, d.created_at))
+        sim.revisions[revision_arn] = (td.arn, when)
         sources = [
             {
-                "arn": d.revision_arn or self._revision_arn(service, d.id.removeprefix("ecs-svc/")),
+                "arn": d.revision_arn,
                 "requestedTaskCount": d.desired,
                 "runningTaskCount": len(d.running),
                 "pendingTaskCount": d.pending,
@@ -562,6 +568,15 @@ class Simulation:
             if acc == account and reg == region and self._live(sim)
             for sd in sim.service_deployments
         ]
+
+    def service_revisions(self, account: str, region: str) -> dict[str, tuple[SimService, str, datetime]]:
+        """Every service revision of the live services: ARN -> (service, task definition ARN, created at)."""
+        return {
+            arn: (sim, taskdef, created)
+            for (acc, reg, _, _), sim in self.services.items()
+            if acc == account and reg == region and self._live(sim)
+            for arn, (taskdef, created) in sim.revisions.items()
+        }
 
     def timeline(self, cluster: str | None = None, service: str | None = None) -> list[dict[str, Any]]:
         with LOCK:

@@ -46,7 +46,11 @@ def test_the_plan_names_the_rollout_it_supersedes(ctx: release.Context) -> None:
     assert plan.supersedes is not None
     assert plan.supersedes.digest == stuck
     assert plan.supersedes.rollout_state == "IN_PROGRESS"
-    assert plan.supersedes.how == "update-service", "the sandbox offers no StopServiceDeployment"
+    assert plan.supersedes.how == "update-service", "what execute does, and so what the plan says"
+    assert plan.supersedes.service_deployment_arn, "the sandbox offers the service deployments API"
+    # StopServiceDeployment(ROLLBACK) would return to `previous` here; execute supersedes with UpdateService,
+    # and the plan never claims a stop that execute does not make.
+    assert plan.supersedes.describe().endswith("by update-service")
     assert plan.supersedes.deployment_id in plan.running_deployment_ids
     assert any(line.startswith("supersedes deployment") for line in plan.evidence)
 
@@ -78,53 +82,3 @@ def test_deploy_over_a_rollout_in_progress_still_refused_naming_the_escape_hatch
         release.plan_deploy(ctx, "dev", other)
     assert "invoke rollback --env dev" in (info.value.fix or "")
 
-
-class _Ecs:
-    """An ECS endpoint that offers the service deployments and revisions APIs (the sandbox does not)."""
-
-    def __init__(self, source_digest: str) -> None:
-        self.source_digest = source_digest
-
-    def describe_task_definition(self, taskDefinition: str) -> dict:
-        digest = self.source_digest if taskDefinition == "td:1" else "sha256:" + "5" * 64
-        return {"taskDefinition": {"containerDefinitions": [{"name": "web", "image": f"r/app@{digest}"}]}}
-
-    def list_service_deployments(self, **_kwargs: object) -> dict:
-        return {"serviceDeployments": [{"serviceDeploymentArn": "sd/1"}]}
-
-    def describe_service_deployments(self, serviceDeploymentArns: list) -> dict:
-        return {
-            "serviceDeployments": [
-                {"sourceServiceRevisions": [{"arn": "rev/1"}], "targetServiceRevision": {"arn": "rev/2"}}
-            ]
-        }
-
-    def describe_service_revisions(self, serviceRevisionArns: list) -> dict:
-        return {"serviceRevisions": [{"taskDefinition": "td:1"}]}
-
-
-class _Ctx:
-    def __init__(self, ecs: _Ecs) -> None:
-        self.ecs = ecs
-
-    def env_client(self, _env: object, _service: str) -> _Ecs:
-        return self.ecs
-
-
-def test_stop_service_deployment_is_chosen_only_where_it_returns_to_the_target(config) -> None:
-    from envpromote.release.plan import superseded_rollout
-
-    target = "sha256:" + "4" * 64
-    service = {
-        "deployments": [
-            {"id": "ecs-svc/2", "status": "PRIMARY", "rolloutState": "IN_PROGRESS", "taskDefinition": "td:2"}
-        ]
-    }
-    env = config.env("dev")
-    stop = superseded_rollout(_Ctx(_Ecs(source_digest=target)), env, service, target)  # type: ignore[arg-type]
-    assert stop is not None
-    assert stop.how == "stop-service-deployment"
-    assert stop.service_deployment_arn == "sd/1"
-    other = superseded_rollout(_Ctx(_Ecs(source_digest="sha256:" + "6" * 64)), env, service, target)  # type: ignore[arg-type]
-    assert other is not None
-    assert other.how == "update-service", "stopping would return to another digest than the rollback's target"

@@ -333,6 +333,34 @@ def test_service_deployments_api_follows_the_rollout(sandbox: Sandbox, ecs: Any)
     assert result["failures"] == [{"arn": missing, "reason": "MISSING"}]
 
 
+def test_service_revisions_name_the_task_definition_of_each_side_of_a_rollout(
+    sandbox: Sandbox, ecs: Any
+) -> None:
+    running = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["taskDefinition"]
+    td = register(ecs, "healthy:0.5")
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
+    [summary] = ecs.list_service_deployments(cluster=CLUSTER, service=SERVICE)["serviceDeployments"]
+    [sd] = ecs.describe_service_deployments(serviceDeploymentArns=[summary["serviceDeploymentArn"]])[
+        "serviceDeployments"
+    ]
+    target = sd["targetServiceRevision"]["arn"]
+    [source] = [r["arn"] for r in sd["sourceServiceRevisions"]]
+    sandbox.settle()  # the revisions outlive the rollout (DescribeServices no longer lists the source)
+    described = ecs.describe_service_revisions(serviceRevisionArns=[target, source])
+    assert described["failures"] == []
+    by_arn = {r["serviceRevisionArn"]: r for r in described["serviceRevisions"]}
+    assert by_arn[target]["taskDefinition"] == td
+    assert by_arn[source]["taskDefinition"] == running
+    assert by_arn[target]["serviceArn"].endswith(f":service/{CLUSTER}/{SERVICE}")
+    [image] = by_arn[target]["containerImages"]
+    assert image["imageDigest"].startswith("sha256:")
+    assert image["image"].endswith(image["imageDigest"])
+    missing = target[:-5] + "zzzzz"
+    assert ecs.describe_service_revisions(serviceRevisionArns=[missing])["failures"] == [
+        {"arn": missing, "reason": "MISSING"}
+    ]
+
+
 def test_reset_stops_rollouts_in_progress(sandbox: Sandbox, ecs: Any) -> None:
     td = register(ecs, "slow:30")
     ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=td)
