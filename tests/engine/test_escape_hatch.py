@@ -81,4 +81,3 @@ def test_deploy_over_a_rollout_in_progress_still_refused_naming_the_escape_hatch
     with pytest.raises(PreflightFailed, match="in progress") as info:
         release.plan_deploy(ctx, "dev", other)
     assert "invoke rollback --env dev" in (info.value.fix or "")
-
