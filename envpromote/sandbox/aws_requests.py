@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import sys
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _TARGET_PREFIXES = {
@@ -140,3 +142,36 @@ class RequestGate:
 
 
 UNGATED_TARGETS = {"AmazonSQS.ReceiveMessage"}
+
+
+def answer_unimplemented_operations() -> None:
+    """An operation moto does not implement is answered as AWS answers an operation it does not offer: a 400
+    (``UnknownOperationException`` for JSON protocols, ``InvalidAction`` for query ones) that clients do not
+    retry, with a line in the server log. moto's own answer is a 500, which botocore retries with backoff for
+    5-10 s before a caller can fall back. Idempotent."""
+    from moto.core.responses import BaseResponse
+
+    original = BaseResponse.call_action
+    if getattr(original, "_envpromote_answers_unimplemented", False):
+        return
+
+    def call_action(self: Any) -> Any:
+        try:
+            return original(self)
+        except NotImplementedError as exc:
+            print(f"envpromote-sandbox: not offered: {exc}", file=sys.stderr, flush=True)
+            if self.headers.get("X-Amz-Target"):
+                body = json.dumps({"__type": "UnknownOperationException", "message": str(exc)})
+                headers = {
+                    "Content-Type": "application/x-amz-json-1.1",
+                    "x-amzn-ErrorType": "UnknownOperationException",
+                }
+                return 400, headers, body
+            body = (
+                "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>"
+                f"<Message>{escape(str(exc))}</Message></Error><RequestId>sandbox</RequestId></ErrorResponse>"
+            )
+            return 400, {"Content-Type": "text/xml"}, body
+
+    call_action._envpromote_answers_unimplemented = True  # type: ignore[attr-defined]
+    BaseResponse.call_action = call_action  # type: ignore[method-assign]

@@ -51,6 +51,7 @@ from envpromote.sandbox.aws_requests import (
     UNGATED_TARGETS,
     RequestCounter,
     RequestGate,
+    answer_unimplemented_operations,
     service_of,
     throttle_response,
 )
@@ -322,6 +323,7 @@ def serve(
     sim.listeners = ListenerHub(sim, host)
     faults = FaultState()
     patches.apply(sim)
+    answer_unimplemented_operations()
     info: dict[str, Any] = {
         "service": "envpromote-sandbox",
         "pid": os.getpid(),

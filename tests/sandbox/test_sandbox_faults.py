@@ -172,3 +172,22 @@ def test_request_counter_counts_by_operation_and_client(sandbox: Sandbox) -> Non
     assert counted["total"] == 3
     assert counted["by_agent"]["other-tool/9.9"] == 2
     assert sum(counted["by_agent"].values()) == 3
+
+
+@pytest.mark.parametrize(
+    ("service", "call", "code"),
+    [
+        ("ecs", lambda c: c.get_task_protection(cluster=CLUSTER), "UnknownOperationException"),  # JSON
+        ("sns", lambda c: c.list_origination_numbers(), "InvalidAction"),  # query protocol
+    ],
+)
+def test_an_operation_moto_lacks_is_answered_at_once_as_not_offered(
+    sandbox: Sandbox, service: str, call: Any, code: str
+) -> None:
+    """Not a 500 that botocore retries for seconds: a 400 that callers can tell from a failure of ours."""
+    with pytest.raises(ClientError) as caught:
+        call(client(service, 5))
+    error = caught.value.response
+    assert error["Error"]["Code"] == code
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["ResponseMetadata"]["RetryAttempts"] == 0
