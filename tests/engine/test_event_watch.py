@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from engine_support import push_test_image, record_clean_build
 
 from envpromote import release as usecases
@@ -158,6 +159,7 @@ def test_deleted_queue_falls_back_to_polling_and_says_so(ctx: usecases.Context) 
     assert any("event queue unavailable" in r for r in result.record["reasons"])
 
 
+@pytest.mark.slow
 def test_waiting_on_events_is_cheap(ctx: usecases.Context) -> None:
     env, target = _start(ctx, "stuck")
     factory = ClientFactory(env.region)

@@ -90,7 +90,8 @@ def template(source: str) -> Callable[[Any, Path], dict[str, str]]:
 
 def locked(ctx: usecases.Context, tmp: Path) -> dict[str, str]:
     values = pushed_scanned(ctx, tmp)
-    ctx.lock().acquire("dev", "carol (another terminal)")
+    # A short lease: carol's heartbeat (every lease/3) shows she is alive within 2 s, not the default 20 s.
+    ctx.lock().acquire("dev", "carol (another terminal)", lease_seconds=6)
     return values
 
 

@@ -120,6 +120,7 @@ KILL_POINTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", KILL_POINTS, ids=[p.name for p in KILL_POINTS])
 def test_sigkill_at_every_step_then_the_next_command_reconciles(
     point: KillPoint, sandbox: Any, make_context: Any, tmp_path: Path
