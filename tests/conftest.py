@@ -48,7 +48,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
     state_dir = tmp_path_factory.mktemp("sandbox-server")
-    info = process.start(REPO_CONFIG, port=0, state_dir=state_dir, tied_to_caller=True)
+    with pytest.MonkeyPatch.context() as unmeasured:
+        # The session's server (moto answering every test's AWS calls) runs without coverage: it is stopped by a
+        # signal, so its coverage data was never saved (the report showed 0 % for the simulation) while tracing
+        # it cost CPU on every AWS call of every test.
+        unmeasured.delenv("COVERAGE_PROCESS_CONFIG", raising=False)
+        info = process.start(REPO_CONFIG, port=0, state_dir=state_dir, tied_to_caller=True)
     env = process.client_env(info.url, "us-east-1")
     try:
         with process.patched_env(env):
