@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import jinja2
 import jinja2.nodes
 from botocore.exceptions import ParamValidationError
@@ -151,8 +150,10 @@ def _template_line_from_traceback() -> int | None:
 
 @lru_cache(maxsize=1)
 def _register_shape() -> Any:
-    model = botocore.session.get_session().get_service_model("ecs")
-    return model.operation_model("RegisterTaskDefinition").input_shape
+    # The process's one botocore loader: ECS's model is parsed once (the clients parse it too), not twice.
+    from envpromote.aws import service_model
+
+    return service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
 
 
 def validate_task_definition(document: Mapping[str, Any], *, template_name: str = "task definition") -> None:
