@@ -502,9 +502,16 @@ class EnvironmentLock:
                         lease._unconfirmed.pop(new, None)  # answered: not applied
                         lease.last_error = _code(exc) or str(exc)  # the lease lasts until it runs out
                         return False
-                    if self._adopt_unconfirmed(lease):
-                        continue
-                    lease.lost_reason = self._taken_reason(lease.environment)
+                    try:
+                        if self._adopt_unconfirmed(lease):
+                            continue
+                        lease.lost_reason = self._taken_reason(lease.environment)
+                    except (
+                        PreflightFailed,  # the table is gone
+                        botocore.exceptions.ClientError,
+                        botocore.exceptions.BotoCoreError,
+                    ) as exc:  # refused, and the read that says why failed: the lease lasts until it runs out
+                        lease.last_error = exc.one_line() if isinstance(exc, PreflightFailed) else str(exc)
                     return False
                 except (
                     botocore.exceptions.BotoCoreError

@@ -256,6 +256,36 @@ def test_a_heartbeat_whose_answer_was_lost_keeps_the_lease(make_lock: MakeLock, 
     assert lock.release(lease)
 
 
+class _TableGoneOnRead(_AnswerLost):
+    """As _AnswerLost, and then the table disappears before the heartbeat can read whose the lock is."""
+
+    def get_item(self, **kwargs: Any) -> Any:
+        if not self.lose_next:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "ResourceNotFoundException", "Message": "table gone"}}, "GetItem"
+            )
+        return self.inner.get_item(**kwargs)
+
+
+def test_a_heartbeat_whose_follow_up_read_fails_reports_it_and_never_raises(
+    make_lock: MakeLock, dynamodb, settings
+) -> None:
+    # Seen under load: a refused heartbeat, then the read that tells a lost answer from a broken lock failed
+    # (the table was deleted in between); the heartbeat thread died with a traceback.
+    lock = make_lock(client=_TableGoneOnRead(dynamodb))
+    lease = lock.acquire("dev", "runner")
+    assert not lock.heartbeat(lease)  # it landed; the answer was lost
+    dynamodb.update_item(  # someone else's write: our next heartbeat is refused and must read the item
+        TableName=settings.table,
+        Key={"lock_id": {"S": "dev"}},
+        UpdateExpression="SET record_version_number = :other",
+        ExpressionAttributeValues={":other": {"S": "someone-else"}},
+    )
+    assert not lock.heartbeat(lease)
+    assert "does not exist" in (lease.last_error or "")
+    assert not lease.lost, "not known to be lost: the lease lasts until it runs out"
+
+
 def test_release_by_a_non_owner_is_refused(make_lock: MakeLock, dynamodb, settings) -> None:
     lock = make_lock()
     lease = lock.acquire("dev", "owner")
