@@ -11,9 +11,9 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from html import escape  # & < > (and quotes) for the XML error body
 from typing import Any
 from urllib.parse import parse_qs
-from xml.sax.saxutils import escape
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _TARGET_PREFIXES = {
