@@ -35,6 +35,7 @@ from envpromote.release.approve import approve
 from envpromote.release.context import Approval, Context, describe_service
 from envpromote.release.records import ledger_ready
 from envpromote.render import container_image, render_task_definition, require_image, template_values
+from envpromote.verify.control import ACTIVE
 
 
 @dataclass(frozen=True)
@@ -512,9 +513,9 @@ _READ_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreErr
 def _rollout_service_deployment(ecs: Any, env: Environment) -> str | None:
     """The ARN of the rollout's service deployment (recorded with the rollback), where the API is offered."""
     try:
-        briefs = ecs.list_service_deployments(
-            cluster=env.cluster, service=env.service, status=["PENDING", "IN_PROGRESS"]
-        ).get("serviceDeployments", [])
+        briefs = ecs.list_service_deployments(cluster=env.cluster, service=env.service, status=ACTIVE).get(
+            "serviceDeployments", []
+        )
     except _READ_ERRORS:
         return None
     return str(briefs[0].get("serviceDeploymentArn")) if len(briefs) == 1 else None

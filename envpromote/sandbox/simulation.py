@@ -158,6 +158,10 @@ class Simulation:
 
     def _image_digest(self, backend: Any, td: Any) -> str | None:
         image_uri = str(td.container_definitions[0].get("image", "")) if td.container_definitions else ""
+        return self.digest_of(backend, image_uri)
+
+    def digest_of(self, backend: Any, image_uri: str) -> str | None:
+        """The digest an image reference runs: its own when pinned, else the tag's image in the sandbox's ECR."""
         if "@sha256:" in image_uri:
             return image_uri.split("@", 1)[1]
         image = self._find_image(backend, image_uri)
