@@ -45,3 +45,19 @@ def run_invoke(
         check=False,
         stdin=subprocess.DEVNULL,
     )
+
+
+def spawn_invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``python -m invoke *args`` from the repository root, started and not waited for (signals, kills): text
+    stdout and stderr piped, stdin closed, the test session's environment minus ALWAYS_DROPPED, plus `env`."""
+    environ = {k: v for k, v in os.environ.items() if k not in ALWAYS_DROPPED}
+    environ.update(env or {})
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=REPO_ROOT,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )

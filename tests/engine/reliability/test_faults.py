@@ -10,17 +10,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cli import run_invoke
+from support.cli import run_invoke, spawn_invoke
 from support.configs import config_variant
 from support.engine import deploy, push_test_image, record_clean_build
-from support.paths import REPO_ROOT
 
 from envpromote import release as usecases
 from envpromote.aws import ClientFactory
@@ -106,19 +104,6 @@ def test_connection_drops_on_a_failing_rollout_report_the_rollback(ctx: usecases
     _report("connection-drops-failing", faults=dropped, false_successes=0)
 
 
-def _spawn_invoke(*args: str) -> subprocess.Popen[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in {"GITHUB_ACTIONS", "ENVPROMOTE_DIGEST"}}
-    return subprocess.Popen(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=REPO_ROOT,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def _wait_for_line(proc: subprocess.Popen[str], needle: str, limit_s: float = 60) -> list[str]:
     seen: list[str] = []
     deadline = time.monotonic() + limit_s
@@ -139,7 +124,7 @@ def test_signal_during_watch_records_aborted_and_releases_the_lock(
 ) -> None:
     digest = push_test_image("stuck")
     record_clean_build(ctx, digest)
-    proc = _spawn_invoke(
+    proc = spawn_invoke(
         "deploy", "--env", "dev", "--digest", digest, "--timeout", "120", "--records-dir", str(tmp_path)
     )
     _wait_for_line(proc, "watching deployment")
@@ -164,7 +149,7 @@ def test_killed_lock_holder_shows_no_heartbeat_and_is_taken_over(
     ctx = make_context(config=load_config(short_lease))
     digest = push_test_image("slow:30")
     record_clean_build(ctx, digest)
-    proc = _spawn_invoke("deploy", "--env", "dev", "--digest", digest, "--config", str(short_lease))
+    proc = spawn_invoke("deploy", "--env", "dev", "--digest", digest, "--config", str(short_lease))
     _wait_for_line(proc, "watching deployment")
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import spawn_invoke
 from support.configs import config_variant
 from support.engine import push_test_image, record_clean_build
 from support.paths import REPO_ROOT
@@ -45,17 +46,8 @@ class Invoke:
     """An `invoke` process whose stdout and stderr lines are read by threads into one queue."""
 
     def __init__(self, *args: str) -> None:
-        environ = {k: v for k, v in os.environ.items() if k not in {"GITHUB_ACTIONS", "ENVPROMOTE_DIGEST"}}
-        environ["PYTHONUNBUFFERED"] = "1"  # the plan (stdout) arrives when printed, not at exit
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "invoke", *args],
-            cwd=REPO_ROOT,
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
+        # PYTHONUNBUFFERED: the plan (stdout) arrives when printed, not at exit
+        self.proc = spawn_invoke(*args, env={"PYTHONUNBUFFERED": "1"})
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         for stream in (self.proc.stdout, self.proc.stderr):
