@@ -38,22 +38,39 @@ def install(session: nox.Session, *groups: str, project: bool = True, app: bool 
         session.install(*args, env={"UV_COMPILE_BYTECODE": "1"})
 
 
-@nox.session(python=PYTHON, tags=["check"])
-def test(session: nox.Session) -> None:
-    """Run pytest (library, sandbox, policies, app) with coverage; writes coverage.xml."""
-    install(session, "test", app=True)
+def run_pytest(session: nox.Session, *cov_args: str) -> None:
     workers = os.environ.get("PYTEST_WORKERS", "4")
     session.run(
         "pytest",
         "-n",
         workers,
         "--cov",
+        *cov_args,
         "--cov-report=term:skip-covered",
         "--cov-report=xml",
         *session.posargs,
         # The repository's own modules are cached too (an empty value is "not set" to Python).
         env={"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": ""},
     )
+
+
+@nox.session(python=PYTHON, tags=["check"])
+def test(session: nox.Session) -> None:
+    """Run pytest (library, sandbox, policies, app) with coverage of the test processes; writes coverage.xml."""
+    install(session, "test", app=True)
+    run_pytest(session)
+
+
+@nox.session(default=False)
+def coverage(session: nox.Session) -> None:
+    """The test suite with the child processes measured too (each real CLI call, the app): the whole picture.
+
+    About a third slower than `nox -s test`: every short-lived child traces itself and writes a data file.
+    """
+    install(session, "test", app=True)
+    rcfile = Path(session.create_tmp()) / "coverage-with-children.toml"
+    session.run("python", "-m", "tools.coverage_config", str(rcfile))
+    run_pytest(session, f"--cov-config={rcfile}")
 
 
 @nox.session(tags=["check"])
