@@ -176,11 +176,15 @@ class PlannedStep:
 
     name: str
     command: str | None = None
-    tool: str | None = None
     uses: str | None = None
     condition: str | None = None
     skipped: bool = False
     env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tool(self) -> str | None:
+        """The tool the command runs (:func:`command_tool`); None for an action or any other command."""
+        return command_tool(self.command) if self.command is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -438,7 +442,6 @@ def _plan_steps(
                     PlannedStep(
                         name=str(step.get("name", f"step {index}")),
                         command=command,
-                        tool=command_tool(command),
                         **common,
                     )
                 )

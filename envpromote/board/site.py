@@ -37,6 +37,8 @@ MARKER = (
 
 @dataclass(frozen=True)
 class SiteReport:
+    """What :func:`render_site` wrote: the board's directory and how many pages it holds."""
+
     out_dir: Path
     pages: int
 

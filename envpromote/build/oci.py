@@ -7,6 +7,7 @@ mtimes/uids, gzip without timestamp), so the same input gives the same digest.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -45,14 +46,22 @@ class ImageConfig:
     healthcheck: tuple[tuple[str, Any], ...] = ()
 
 
+def content_digest(data: bytes) -> str:
+    """The OCI digest of `data` (a blob, a manifest, an uncompressed layer's diff id): ``sha256:<hex>``."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 @dataclass(frozen=True)
 class Blob:
+    """One content-addressed part of an image (its config or a layer): the bytes and their media type."""
+
     media_type: str
     data: bytes
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        return "sha256:" + hashlib.sha256(self.data).hexdigest()
+        """Computed once: a layer's bytes are hashed for its descriptor and again for its blob file otherwise."""
+        return content_digest(self.data)
 
     def descriptor(self) -> dict[str, Any]:
         return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.data)}
@@ -68,7 +77,7 @@ class OciImage:
 
     @property
     def digest(self) -> str:
-        return "sha256:" + hashlib.sha256(self.manifest).hexdigest()
+        return content_digest(self.manifest)
 
     @property
     def annotations(self) -> dict[str, str]:
@@ -184,7 +193,7 @@ def assemble_image(
     """One-layer OCI image from files placed under the image's root (paths are absolute in the image)."""
     tar = reproducible_tar(files)
     layer = Blob(OCI_LAYER_GZIP, gzip_bytes(tar))
-    diff_id = "sha256:" + hashlib.sha256(tar).hexdigest()
+    diff_id = content_digest(tar)
     config_blob = Blob(OCI_CONFIG, image_config_json(config, [diff_id], created))
     manifest = image_manifest_json(config_blob, [layer], annotations)
     return OciImage(manifest=manifest, config=config_blob, layers=(layer,))

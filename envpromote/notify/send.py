@@ -30,15 +30,7 @@ from typing import Any, TextIO
 import botocore.exceptions
 
 from envpromote.aws import ClientFactory
-from envpromote.notify.message import (
-    Links,
-    Message,
-    links_for,
-    message_for,
-    slack_payload,
-    sns_body,
-    sns_subject,
-)
+from envpromote.notify import message as msg
 from envpromote.notify.targets import SlackTarget, SnsTarget, Target
 
 DEFAULT_ATTEMPTS = 3
@@ -209,7 +201,7 @@ def _error_text(exc: BaseException) -> str:
 def _sender(
     target: Target,
     record: Mapping[str, Any],
-    message: Message,
+    message: msg.Message,
     *,
     clients: ClientFactory,
     environ: Mapping[str, str],
@@ -220,7 +212,7 @@ def _sender(
     if isinstance(target, SlackTarget):
         if target.source == "secretsmanager":
             clients.client("secretsmanager")  # made now; webhook_url then gets the cached client
-        payload = slack_payload(message)
+        payload = msg.slack_payload(message)
 
         def post() -> None:
             url = webhook_url(target, clients=clients, environ=environ)
@@ -228,7 +220,7 @@ def _sender(
 
         return post
     sns = _sns_client(target, clients)
-    subject, body = sns_subject(message), sns_body(record, message)
+    subject, body = msg.sns_subject(message), msg.sns_body(record, message)
 
     def publish() -> None:
         _publish(target, sns, subject, body)
@@ -239,7 +231,7 @@ def _sender(
 def notify(
     targets: Sequence[Target],
     record: Mapping[str, Any],
-    links: Links,
+    links: msg.Links,
     *,
     clients: ClientFactory,
     environ: Mapping[str, str] | None = None,
@@ -256,7 +248,7 @@ def notify(
     Returns within `budget_s` whatever the targets do; never raises."""
     environ = os.environ if environ is None else environ
     err = stderr or sys.stderr
-    message = message_for(record, links, test=test)
+    message = msg.message_for(record, links, test=test)
     budget = _Budget(budget_s, monotonic)
     tries = [_Tries(target.describe()) for target in targets]
     threads: list[threading.Thread] = []
@@ -307,7 +299,7 @@ def notify_outcome(
     environ = os.environ if environ is None else environ
     if not targets:
         return []
-    links = links_for(record, board_url=environ.get(BOARD_URL_VAR), environ=environ, sequence=sequence)
+    links = msg.links_for(record, board_url=environ.get(BOARD_URL_VAR), environ=environ, sequence=sequence)
     return notify(targets, record, links, clients=clients, environ=environ, stderr=stderr)
 
 

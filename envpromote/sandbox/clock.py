@@ -30,15 +30,21 @@ class ClockError(ValueError):
     """A bad scale or advance (negative, not a number, too large)."""
 
 
+def _bounded(value: Any, maximum: float, *, not_a_number: str, out_of_range: str) -> float:
+    """`value` as a finite number from 0 to `maximum` (a bool is not a number); raise ClockError otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ClockError(not_a_number) from None
+    if isinstance(value, bool) or not math.isfinite(number) or not 0 <= number <= maximum:
+        raise ClockError(out_of_range)
+    return number
+
+
 def parse_scale(value: Any, *, source: str = "time scale") -> float:
     """A time scale: a finite number from 0 (frozen) to MAX_SCALE; raise ClockError otherwise."""
-    try:
-        scale = float(value)
-    except (TypeError, ValueError):
-        raise ClockError(f"{source} must be a number from 0 to {MAX_SCALE:g}, got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(scale) or not 0 <= scale <= MAX_SCALE:
-        raise ClockError(f"{source} must be a number from 0 to {MAX_SCALE:g}, got {value!r}")
-    return scale
+    problem = f"{source} must be a number from 0 to {MAX_SCALE:g}, got {value!r}"
+    return _bounded(value, MAX_SCALE, not_a_number=problem, out_of_range=problem)
 
 
 def scale_from_env(default: float = 1.0) -> float:
@@ -94,12 +100,12 @@ class SandboxClock:
 
     def advance(self, seconds: float) -> float:
         """Jump `seconds` forward; returns the new ``now()``."""
-        try:
-            step = float(seconds)
-        except (TypeError, ValueError):
-            raise ClockError(f"advance must be a number of seconds, got {seconds!r}") from None
-        if isinstance(seconds, bool) or not math.isfinite(step) or not 0 <= step <= MAX_ADVANCE_S:
-            raise ClockError(f"advance must be from 0 to {MAX_ADVANCE_S:g} seconds, got {seconds!r}")
+        step = _bounded(
+            seconds,
+            MAX_ADVANCE_S,
+            not_a_number=f"advance must be a number of seconds, got {seconds!r}",
+            out_of_range=f"advance must be from 0 to {MAX_ADVANCE_S:g} seconds, got {seconds!r}",
+        )
         with self._lock:
             self._base += step
             self._advanced += step

@@ -107,6 +107,11 @@ class FaultState:
             self.settings = FaultSettings()
             self.counters.clear()
 
+    def _count(self, event: str, service: str) -> None:
+        """One more `event` (throttled, dropped, delayed): for `service` and in all. Called under the lock."""
+        self.counters[f"{event}.{service}"] += 1
+        self.counters[event] += 1
+
     def _roll(self, shares: dict[str, float], service: str) -> bool:
         share = shares.get(service, shares.get("*", 0.0))
         return share > 0 and self._rng.random() < share
@@ -120,24 +125,21 @@ class FaultState:
                 if hit:
                     self.counters["throttled_by_scenario"] += 1
             if hit:
-                self.counters[f"throttled.{service}"] += 1
-                self.counters["throttled"] += 1
+                self._count("throttled", service)
             return hit
 
     def should_drop(self, service: str) -> bool:
         with self._lock:
             hit = self._roll(self.settings.drop_connections, service)
             if hit:
-                self.counters[f"dropped.{service}"] += 1
-                self.counters["dropped"] += 1
+                self._count("dropped", service)
             return hit
 
     def latency(self, service: str) -> float:
         with self._lock:
             seconds = self.settings.latency_s.get(service, self.settings.latency_s.get("*", 0.0))
             if seconds > 0:
-                self.counters[f"delayed.{service}"] += 1
-                self.counters["delayed"] += 1
+                self._count("delayed", service)
             return seconds
 
     def to_json(self) -> dict[str, Any]:

@@ -222,15 +222,17 @@ def apply(sim: Simulation) -> None:
             ),
         )
 
-    backend_cls.update_service = update_service
-    backend_cls.delete_service = delete_service
-    backend_cls.list_tasks = list_tasks
+    for backend_method in (update_service, delete_service, list_tasks):
+        setattr(backend_cls, backend_method.__name__, backend_method)
     response_cls.create_service = create_service_response
-    response_cls.list_service_deployments = list_service_deployments
-    response_cls.describe_service_deployments = describe_service_deployments
-    response_cls.describe_service_revisions = describe_service_revisions
-    response_cls.continue_service_deployment = continue_service_deployment
-    response_cls.stop_service_deployment = stop_service_deployment
+    for response_method in (
+        list_service_deployments,
+        describe_service_deployments,
+        describe_service_revisions,
+        continue_service_deployment,
+        stop_service_deployment,
+    ):
+        setattr(response_cls, response_method.__name__, response_method)
 
 
 def _service_revision(arn: str, sim: Any, taskdef_arn: str, created: Any, backend: Any) -> dict[str, Any]:

@@ -28,8 +28,26 @@ DEFAULT_REGION = "us-east-1"
 
 @dataclass(frozen=True)
 class SandboxInfo:
+    """A sandbox server: its URL and process id, as ``server.json`` in its state directory records them."""
+
     url: str
     pid: int
+
+    @classmethod
+    def recorded(cls, state_dir: Path) -> SandboxInfo | None:
+        """The server ``server.json`` records (None without a readable record; alive or not)."""
+        try:
+            data = json.loads((state_dir / "server.json").read_text())
+            return cls(url=str(data["url"]), pid=int(data["pid"]))
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def record(self, state_dir: Path, config_path: str | Path | None) -> None:
+        """Write ``server.pid``, ``port`` (kept by stop(): the next start reuses it) and ``server.json``."""
+        (state_dir / "server.pid").write_text(f"{self.pid}\n")
+        (state_dir / "port").write_text(f"{self.port}\n")
+        record = {"url": self.url, "pid": self.pid, "config": str(config_path or "")}
+        (state_dir / "server.json").write_text(json.dumps(record) + "\n")
 
     @property
     def port(self) -> int:
@@ -175,13 +193,8 @@ def _alive(pid: int) -> bool:
 
 def running(state_dir: Path) -> SandboxInfo | None:
     """The server recorded in `state_dir`, if it is alive and answers as our sandbox."""
-    record = state_dir / "server.json"
-    try:
-        data = json.loads(record.read_text())
-        info = SandboxInfo(url=str(data["url"]), pid=int(data["pid"]))
-    except (OSError, ValueError, KeyError):
-        return None
-    if not _alive(info.pid):
+    info = SandboxInfo.recorded(state_dir)
+    if info is None or not _alive(info.pid):
         return None
     answer = _info(info.url)
     if answer is None or int(answer.get("pid", -1)) != info.pid:
@@ -266,11 +279,7 @@ def start(
         if ready.exists():
             data = json.loads(ready.read_text())
             info = SandboxInfo(url=str(data["url"]), pid=proc.pid)
-            (state_dir / "server.pid").write_text(f"{proc.pid}\n")
-            (state_dir / "port").write_text(f"{info.port}\n")  # kept by stop(): the next start reuses it
-            (state_dir / "server.json").write_text(
-                json.dumps({"url": info.url, "pid": info.pid, "config": str(config_path or "")}) + "\n"
-            )
+            info.record(state_dir, config_path)
             return info
         code = proc.poll()
         if code is not None:

@@ -36,13 +36,8 @@ class HookRun:
     hook_id: str
     hook: Hook
     stage: str
-    started: float
-    timeout_s: float
+    expires: float  # the sandbox time its timeout ends: started + the hook's (or the scenario's) timeout
     status: str = "IN_PROGRESS"
-
-    @property
-    def expires(self) -> float:
-        return self.started + self.timeout_s
 
     def describe(self, wall: Callable[[float], datetime]) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -234,7 +229,7 @@ def _run_hooks(engine: Simulation, sim: SimService, d: SimDeployment, stage: str
         if stage not in hook.stages:
             continue
         timeout = d.scenario.hook_timeout_s if d.scenario.hook_timeout_s is not None else hook.timeout_s
-        run = HookRun(hook_id=uuid.uuid4().hex, hook=hook, stage=stage, started=t, timeout_s=timeout)
+        run = HookRun(hook_id=uuid.uuid4().hex, hook=hook, stage=stage, expires=t + timeout)
         st.runs.append(run)
         if hook.target_type == "AWS_LAMBDA":  # the sandbox has no Lambda: the hook answers SUCCEEDED at once
             run.status = "SUCCEEDED"

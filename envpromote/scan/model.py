@@ -235,52 +235,68 @@ def parse_trivy_report(report: Mapping[str, Any], *, mode: str) -> list[Finding]
     findings: list[Finding] = []
     for result in report.get("Results") or []:
         target = str(result.get("Target", ""))
-        for vuln in result.get("Vulnerabilities") or []:
-            findings.append(
-                Finding(
-                    kind=_KIND_VULNERABILITY,
-                    rule_id=str(vuln.get("VulnerabilityID", "")),
-                    severity=normalize_severity(str(vuln.get("Severity", "UNKNOWN"))),
-                    title=str(
-                        vuln.get("Title") or vuln.get("Description") or vuln.get("VulnerabilityID", "")
-                    ),
-                    target=str(vuln.get("PkgPath") or target),
-                    mode=mode,
-                    package=_str_or_none(vuln.get("PkgName")),
-                    installed_version=_str_or_none(vuln.get("InstalledVersion")),
-                    fixed_version=_str_or_none(vuln.get("FixedVersion")),
-                    url=_str_or_none(vuln.get("PrimaryURL")),
-                )
-            )
-        for misconf in result.get("Misconfigurations") or []:
-            if misconf.get("Status", "FAIL") != "FAIL":
-                continue
-            cause = misconf.get("CauseMetadata") or {}
-            findings.append(
-                Finding(
-                    kind=_KIND_MISCONFIGURATION,
-                    rule_id=str(misconf.get("ID") or misconf.get("AVDID") or ""),
-                    severity=normalize_severity(str(misconf.get("Severity", "UNKNOWN"))),
-                    title=str(misconf.get("Title", "")),
-                    target=target,
-                    mode=mode,
-                    start_line=_int_or_none(cause.get("StartLine")),
-                    url=_str_or_none(misconf.get("PrimaryURL")),
-                )
-            )
-        for secret in result.get("Secrets") or []:
-            findings.append(
-                Finding(
-                    kind=_KIND_SECRET,
-                    rule_id=str(secret.get("RuleID", "")),
-                    severity=normalize_severity(str(secret.get("Severity", "UNKNOWN"))),
-                    title=str(secret.get("Title", "")),
-                    target=target,
-                    mode=mode,
-                    start_line=_int_or_none(secret.get("StartLine")),
-                )
-            )
+        findings += [_vulnerability(vuln, target, mode) for vuln in result.get("Vulnerabilities") or []]
+        findings += [
+            _misconfiguration(misconf, target, mode)
+            for misconf in result.get("Misconfigurations") or []
+            if misconf.get("Status", "FAIL") == "FAIL"
+        ]
+        findings += [_secret(secret, target, mode) for secret in result.get("Secrets") or []]
     return findings
+
+
+def _found(
+    kind: str, entry: Mapping[str, Any], *, rule_id: str, title: str, target: str, mode: str, **details: Any
+) -> Finding:
+    """One trivy entry of any kind as a Finding: its Severity normalised, the kind's own fields in `details`."""
+    severity = normalize_severity(str(entry.get("Severity", "UNKNOWN")))
+    return Finding(
+        kind=kind, rule_id=rule_id, severity=severity, title=title, target=target, mode=mode, **details
+    )
+
+
+def _vulnerability(vuln: Mapping[str, Any], target: str, mode: str) -> Finding:
+    """An entry of a result's ``Vulnerabilities``: located at its package's path (else the result's target)."""
+    return _found(
+        _KIND_VULNERABILITY,
+        vuln,
+        rule_id=str(vuln.get("VulnerabilityID", "")),
+        title=str(vuln.get("Title") or vuln.get("Description") or vuln.get("VulnerabilityID", "")),
+        target=str(vuln.get("PkgPath") or target),
+        mode=mode,
+        package=_str_or_none(vuln.get("PkgName")),
+        installed_version=_str_or_none(vuln.get("InstalledVersion")),
+        fixed_version=_str_or_none(vuln.get("FixedVersion")),
+        url=_str_or_none(vuln.get("PrimaryURL")),
+    )
+
+
+def _misconfiguration(misconf: Mapping[str, Any], target: str, mode: str) -> Finding:
+    """A failed entry of a result's ``Misconfigurations``: its line is in ``CauseMetadata``."""
+    cause = misconf.get("CauseMetadata") or {}
+    return _found(
+        _KIND_MISCONFIGURATION,
+        misconf,
+        rule_id=str(misconf.get("ID") or misconf.get("AVDID") or ""),
+        title=str(misconf.get("Title", "")),
+        target=target,
+        mode=mode,
+        start_line=_int_or_none(cause.get("StartLine")),
+        url=_str_or_none(misconf.get("PrimaryURL")),
+    )
+
+
+def _secret(secret: Mapping[str, Any], target: str, mode: str) -> Finding:
+    """An entry of a result's ``Secrets`` (trivy gives no URL for a secret rule)."""
+    return _found(
+        _KIND_SECRET,
+        secret,
+        rule_id=str(secret.get("RuleID", "")),
+        title=str(secret.get("Title", "")),
+        target=target,
+        mode=mode,
+        start_line=_int_or_none(secret.get("StartLine")),
+    )
 
 
 def count_packages(report: Mapping[str, Any]) -> int:

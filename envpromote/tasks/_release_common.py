@@ -6,9 +6,12 @@ boto3, botocore, jinja2 and jsonschema, is imported inside the task bodies, neve
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +20,7 @@ from invoke.tasks import task as invoke_task
 
 from envpromote.config import load_config
 from envpromote.errors import BadInput
+from envpromote.tasks._common import handle_errors
 
 if TYPE_CHECKING:
     from envpromote.release import Context
@@ -59,6 +63,38 @@ def task(**kwargs: Any) -> Callable[[Callable[..., Any]], ProductTask]:
     """``@task(help=...)``: ``invoke.task`` with :class:`ProductTask` (the decorator for every product task)."""
     decorate: Callable[[Callable[..., Any]], ProductTask] = invoke_task(klass=ProductTask, **kwargs)
     return decorate
+
+
+def options_task(
+    options: type[Any], shared_help: Mapping[str, str]
+) -> Callable[..., Callable[[Callable[..., None]], ProductTask]]:
+    """The decorator for a family of tasks that share the options of the dataclass `options`.
+
+    ``@family(option=help, ...)`` goes over ``def verb(c, opts: <options>, *, own options)``. invoke reads a
+    task's flags from its signature: the task it makes has the shared options and the verb's own (with
+    `shared_help` and the given help texts), and calls the body with the shared ones as one `opts` value.
+    """
+    shared = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
+        for f in dataclasses.fields(options)
+    ]
+    shared_names = {p.name for p in shared}
+
+    def family(**help: str) -> Callable[[Callable[..., None]], ProductTask]:
+        def decorate(body: Callable[..., None]) -> ProductTask:
+            own = list(inspect.signature(body).parameters.values())  # c, opts, then the verb's own options
+
+            @functools.wraps(body)
+            def verb(c: Any, **values: Any) -> None:
+                common = {name: values.pop(name) for name in list(values) if name in shared_names}
+                body(c, options(**common), **values)
+
+            verb.__signature__ = inspect.Signature([own[0], *shared, *own[2:]])  # type: ignore[attr-defined]
+            return task(help={**shared_help, **help})(handle_errors(verb))
+
+        return decorate
+
+    return family
 
 
 def progress(line: str) -> None:

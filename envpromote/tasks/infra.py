@@ -48,6 +48,16 @@ def _optional_config(explicit: str) -> Any:
     return load_config(path) if explicit or path.is_file() else None
 
 
+def _variables_task(**help: str) -> Callable[[Callable[..., Any]], Task[Any]]:
+    """``@task`` for plan and apply, which take an environment root's variables: --var-file and --var repeat."""
+    variables_help = {
+        "env": ENV_HELP,
+        "var-file": "extra .tfvars file (repeatable); <env>.tfvars in the root is always used",
+        "var": "KEY=VALUE variable (repeatable); GITHUB_REPOSITORY fills github_repository",
+    }
+    return task(positional=[], iterable=["var_file", "var"], help={**variables_help, **help})
+
+
 def _confirm(env: str) -> Callable[[PlanSummary], bool]:
     """A person confirms on a terminal; without one (CI) the answer is no, so --yes must be explicit."""
     from envpromote.terraform import plan_digest
@@ -92,17 +102,7 @@ def init(
     print(f"{env}: initialised {root} (terraform {runner.engine.version}, state s3://{backend['bucket']}).")
 
 
-@task(
-    positional=[],
-    iterable=["var_file", "var"],
-    help={
-        "env": ENV_HELP,
-        "var-file": "extra .tfvars file (repeatable); <env>.tfvars in the root is always used",
-        "var": "KEY=VALUE variable (repeatable); GITHUB_REPOSITORY fills github_repository",
-        "verbose": "print terraform's whole plan, not only the summary",
-        "config": CONFIG_HELP,
-    },
-)
+@_variables_task(verbose="print terraform's whole plan, not only the summary", config=CONFIG_HELP)
 @handle_errors
 def plan(
     c: Any,
@@ -130,16 +130,9 @@ def plan(
         raise Exit(code=2)
 
 
-@task(
-    positional=[],
-    iterable=["var_file", "var"],
-    help={
-        "env": ENV_HELP,
-        "yes": "do not ask for confirmation (production asks otherwise; without a terminal it refuses)",
-        "var-file": "extra .tfvars file (repeatable)",
-        "var": "KEY=VALUE variable (repeatable)",
-        "config": APPLY_CONFIG_HELP,
-    },
+@_variables_task(
+    yes="do not ask for confirmation (production asks otherwise; without a terminal it refuses)",
+    config=APPLY_CONFIG_HELP,
 )
 @handle_errors
 def apply(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json as jsonlib
 import os
 import sys
@@ -21,10 +22,23 @@ from envpromote.tasks._release_common import (
     ENV_HELP,
     JSON_HELP,
     digest_option,
+    options_task,
     print_calls,
     release_context,
     task,
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class QueryOptions:
+    """The options every read-only query of one environment takes (verify, diff, drift, history)."""
+
+    env: str = ""
+    config: str = ""
+    json: bool = False
+
+
+query_task = options_task(QueryOptions, {"env": ENV_HELP, "config": CONFIG_HELP, "json": JSON_HELP})
 
 
 def _or_none(value: str | None, none: str = "none") -> str:
@@ -67,15 +81,14 @@ def render(
         sys.stdout.write(text)
 
 
-@task(help={"env": ENV_HELP, "digest": DIGEST_HELP, "config": CONFIG_HELP, "json": JSON_HELP})
-@handle_errors
-def verify(c: InvokeContext, env: str = "", digest: str = "", config: str = "", json: bool = False) -> None:
+@query_task(digest=DIGEST_HELP)
+def verify(c: InvokeContext, opts: QueryOptions, *, digest: str = "") -> None:
     """Preflight only: image in ECR by digest, cluster/service/roles exist, no rollout in progress. Mutates nothing."""
     from envpromote import release
 
-    ctx = release_context(config, env=env)
-    report = release.verify(ctx, env, digest_option(digest))
-    if json:
+    ctx = release_context(opts.config, env=opts.env)
+    report = release.verify(ctx, opts.env, digest_option(digest))
+    if opts.json:
         print_json({"environment": report.env, "image_uri": report.image, "checks": list(report.checks)})
     else:
         for line in report.checks:
@@ -83,15 +96,14 @@ def verify(c: InvokeContext, env: str = "", digest: str = "", config: str = "", 
     print_calls(dict(ctx.counter.requests))
 
 
-@task(help={"env": ENV_HELP, "digest": DIGEST_HELP, "config": CONFIG_HELP, "json": JSON_HELP})
-@handle_errors
-def diff(c: InvokeContext, env: str = "", digest: str = "", config: str = "", json: bool = False) -> None:
+@query_task(digest=DIGEST_HELP)
+def diff(c: InvokeContext, opts: QueryOptions, *, digest: str = "") -> None:
     """Rendered task definition vs the running one, and the image vs upstream's. Exit 0 same, 2 different."""
     from envpromote import release
 
-    ctx = release_context(config, env=env)
-    report = release.diff(ctx, env, digest_option(digest))
-    if json:
+    ctx = release_context(opts.config, env=opts.env)
+    report = release.diff(ctx, opts.env, digest_option(digest))
+    if opts.json:
         print_json(
             {
                 "environment": report.env,
@@ -107,17 +119,16 @@ def diff(c: InvokeContext, env: str = "", digest: str = "", config: str = "", js
         raise Exit(code=EXIT_BAD_INPUT)
 
 
-@task(help={"env": ENV_HELP, "config": CONFIG_HELP, "json": JSON_HELP})
-@handle_errors
-def drift(c: InvokeContext, env: str = "", config: str = "", json: bool = False) -> None:
+@query_task()
+def drift(c: InvokeContext, opts: QueryOptions) -> None:
     """Compare the digest ECS runs in ENV with the ledger's last success; exit 1 when they differ."""
     from envpromote import release
 
-    ctx = release_context(config, env=env)
-    report = release.drift(ctx, env)
+    ctx = release_context(opts.config, env=opts.env)
+    report = release.drift(ctx, opts.env)
     running = _or_none(report.running_digest, "an image not pinned by digest")
     recorded = _or_none(report.ledger_digest, "none (no successful release recorded)")
-    if json:
+    if opts.json:
         print_json(
             {
                 "environment": report.env,
@@ -152,15 +163,14 @@ def _history_row(r: dict[str, Any]) -> str:
     ) + strategy_note(r)
 
 
-@task(help={"env": ENV_HELP, "config": CONFIG_HELP, "json": JSON_HELP, "limit": "Newest N."})
-@handle_errors
-def history(c: InvokeContext, env: str = "", config: str = "", json: bool = False, limit: int = 50) -> None:
+@query_task(limit="Newest N.")
+def history(c: InvokeContext, opts: QueryOptions, *, limit: int = 50) -> None:
     """ENV's release records from the ledger, newest first."""
     from envpromote import release
 
-    ctx = release_context(config, env=env)
-    records = release.history(ctx, env, limit)
-    if json:
+    ctx = release_context(opts.config, env=opts.env)
+    records = release.history(ctx, opts.env, limit)
+    if opts.json:
         print_json(records)
         return
     print(
@@ -169,7 +179,7 @@ def history(c: InvokeContext, env: str = "", config: str = "", json: bool = Fals
     for r in records:
         print(_history_row(r))
     if not records:
-        print(f"(no records for {env})")
+        print(f"(no records for {opts.env})")
 
 
 ROOT_TASKS: list[Any] = [render, verify, diff, drift, history]

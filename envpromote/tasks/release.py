@@ -1,35 +1,32 @@
 """Release tasks: deploy, promote, rollback.
 
-The options the three verbs share are declared once, in :class:`ReleaseOptions`; :func:`release_task` gives
-invoke each verb's full flag list (shared options plus the verb's own) and hands the body the shared ones as one
-value. One path decides no-op, approval and run for all three: :func:`_release`.
+The options the three verbs share are declared once, in :class:`ReleaseOptions`; ``release_task`` (an
+:func:`~envpromote.tasks._release_common.options_task`) gives invoke each verb's full flag list (shared options
+plus the verb's own) and hands the body the shared ones as one value. One path decides no-op, approval and run for all three: :func:`_release`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import os
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context as InvokeContext
 
 from envpromote.errors import DeploymentFailed
-from envpromote.tasks._common import Interrupted, command, handle_errors, print_json
+from envpromote.tasks._common import Interrupted, command, print_json
 from envpromote.tasks._release_common import (
     CONFIG_HELP,
     DIGEST_HELP,
     ENV_HELP,
     JSON_HELP,
     RECORDS_DIR_HELP,
-    ProductTask,
     digest_option,
+    options_task,
     print_calls,
     release_context,
-    task,
 )
 
 if TYPE_CHECKING:
@@ -65,32 +62,7 @@ APPROVAL_HELP = {
     "yes": "Approve without a prompt (requires --approver where approval is required).",
     "approver": "Name recorded as the approver.",
 }
-_SHARED = [
-    inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
-    for f in dataclasses.fields(ReleaseOptions)
-]
-
-
-def release_task(**help: str) -> Callable[[Callable[..., None]], ProductTask]:
-    """``@release_task(option=help, ...)`` over ``def verb(c, opts: ReleaseOptions, *, own options)``.
-
-    invoke reads a task's flags from its signature: the task it makes has the shared options and the verb's own
-    (with the shared help texts and the given ones), and calls the body with the shared ones as `opts`.
-    """
-
-    def decorate(body: Callable[..., None]) -> ProductTask:
-        own = list(inspect.signature(body).parameters.values())  # c, opts, then the verb's own options
-        shared_names = {p.name for p in _SHARED}
-
-        @functools.wraps(body)
-        def verb(c: InvokeContext, **options: Any) -> None:
-            shared = {name: options.pop(name) for name in list(options) if name in shared_names}
-            body(c, ReleaseOptions(**shared), **options)
-
-        verb.__signature__ = inspect.Signature([own[0], *_SHARED, *own[2:]])  # type: ignore[attr-defined]
-        return task(help={**RELEASE_HELP, **help})(handle_errors(verb))
-
-    return decorate
+release_task = options_task(ReleaseOptions, RELEASE_HELP)  # @release_task(option=help) over def verb(c, opts)
 
 
 def _prepared(opts: ReleaseOptions) -> tuple[Context, float]:

@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import botocore.exceptions
@@ -247,23 +247,16 @@ def command_check(
     return evidence(name, done.returncode == 0, f"exit {done.returncode}" + (f": {tail}" if tail else ""))
 
 
+@dataclass
 class Verifier:
     """Runs an environment's checks: :meth:`run` gives the evidence of one round (pause or bake)."""
 
-    def __init__(
-        self,
-        verify: Verify,
-        context: VerifyContext,
-        *,
-        cloudwatch: Any | None = None,
-        opener: urllib.request.OpenerDirector | None = None,
-        run: Runner = run_bounded,
-    ) -> None:
-        self.verify = verify
-        self.context = context
-        self.cloudwatch = cloudwatch
-        self.opener = opener
-        self.run_command = run
+    verify: Verify
+    context: VerifyContext
+    _: KW_ONLY
+    cloudwatch: Any | None = None
+    opener: urllib.request.OpenerDirector | None = None
+    run_command: Runner = run_bounded
 
     def run(self, phase: str = "pause", base_url: str | None = None) -> list[Evidence]:
         """All checks against `base_url` (default: the test listener); alarms and the command last."""

@@ -7,12 +7,9 @@ for canary and linear also between the production traffic steps, when real users
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
-from envpromote.rollout.poll import Clock, PollPolicy
-from envpromote.rollout.progress import Progress
+from envpromote.rollout.poll import WatchOptions
 from envpromote.rollout.stage_watch import (
     BAKE_STAGES,
     SHIFTING_BAKE_STAGES,
@@ -35,17 +32,16 @@ def strategy_watcher(
     context: VerifyContext,
     *,
     cloudwatch: Any | None = None,
-    policy: PollPolicy | None = None,
-    clock: Clock | None = None,
-    rng: random.Random | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
     approve: Approve | None = None,
     bake_url: str | None = None,
     bake_check_interval: float = BAKE_CHECK_INTERVAL_S,
     stop_at_pause: bool = False,
     verifier: Verifier | None = None,
+    **options: Unpack[WatchOptions],
 ) -> StageWatcher:
-    """The StageWatcher for `strategy` (blue_green, canary, linear); with `verify` it verifies at the pause."""
+    """The StageWatcher for `strategy` (blue_green, canary, linear); with `verify` it verifies at the pause.
+
+    `options` (pace, clock, progress) go to the watcher as they are."""
     on_pause: PauseHandler | None = None
     bake_check: BakeCheck | None = None
     pause_stage: str | None = None
@@ -62,14 +58,11 @@ def strategy_watcher(
         ecs,
         cluster,
         service,
-        policy=policy,
-        clock=clock,
-        rng=rng,
-        on_progress=on_progress,
         pause_stage=pause_stage,
         on_pause=on_pause,
         bake_check=bake_check,
         bake_check_interval=bake_check_interval,
         bake_stages=SHIFTING_BAKE_STAGES if strategy.kind in {"canary", "linear"} else BAKE_STAGES,
         stop_at_pause=stop_at_pause,
+        **options,
     )

@@ -26,34 +26,45 @@ def _is_true(block: dict[str, Any], key: str) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-class EcsServiceCircuitBreakerRollback(BaseResourceCheck):
+def _rollback_block(conf: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The service's `name` block when it is enabled with rollback (both ECS features spell it so), else None."""
+    block = _block(conf, name)
+    if block and _is_true(block, "enable") and _is_true(block, "rollback"):
+        return block
+    return None
+
+
+class _EcsServiceCheck(BaseResourceCheck):
+    """A check of every aws_ecs_service: a subclass gives its NAME and ID and scans the resource."""
+
+    NAME = ""
+    ID = ""
+
     def __init__(self) -> None:
         super().__init__(
-            name="ECS service has the deployment circuit breaker enabled with rollback",
-            id="CKV_ENVP_1",
+            name=self.NAME,
+            id=self.ID,
             categories=[CheckCategories.GENERAL_SECURITY],
             supported_resources=["aws_ecs_service"],
         )
 
-    def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
-        breaker = _block(conf, "deployment_circuit_breaker")
-        if breaker and _is_true(breaker, "enable") and _is_true(breaker, "rollback"):
-            return CheckResult.PASSED
-        return CheckResult.FAILED
 
-
-class EcsServiceAlarmRollback(BaseResourceCheck):
-    def __init__(self) -> None:
-        super().__init__(
-            name="ECS service rolls deployments back on CloudWatch alarms (deployment alarms with rollback)",
-            id="CKV_ENVP_2",
-            categories=[CheckCategories.GENERAL_SECURITY],
-            supported_resources=["aws_ecs_service"],
-        )
+class EcsServiceCircuitBreakerRollback(_EcsServiceCheck):
+    NAME = "ECS service has the deployment circuit breaker enabled with rollback"
+    ID = "CKV_ENVP_1"
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
-        alarms = _block(conf, "alarms")
-        if not alarms or not (_is_true(alarms, "enable") and _is_true(alarms, "rollback")):
+        breaker = _rollback_block(conf, "deployment_circuit_breaker")
+        return CheckResult.PASSED if breaker else CheckResult.FAILED
+
+
+class EcsServiceAlarmRollback(_EcsServiceCheck):
+    NAME = "ECS service rolls deployments back on CloudWatch alarms (deployment alarms with rollback)"
+    ID = "CKV_ENVP_2"
+
+    def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
+        alarms = _rollback_block(conf, "alarms")
+        if alarms is None:
             return CheckResult.FAILED
         names = alarms.get("alarm_names")
         if isinstance(names, list) and len(names) == 1 and isinstance(names[0], list):
