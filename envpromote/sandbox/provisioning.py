@@ -74,22 +74,25 @@ def _ignore(code: str, call: Callable[[], Any]) -> Any:
 
 
 class _Factories:
-    """One boto3 session (its loaded service models are reused) and one client factory per region."""
+    """One boto3 session and one client factory per region, kept for the process per endpoint and credentials.
+
+    Loading service models and making clients dominated provisioning's CPU (a test suite provisions before
+    every test); the clients are thread-safe and hold no state of the sandbox, so later calls reuse them.
+    """
 
     _sessions: ClassVar[dict[tuple[str | None, ...], boto3.session.Session]] = {}
+    _factories: ClassVar[dict[tuple[tuple[str | None, ...], str], ClientFactory]] = {}
 
     def __init__(self) -> None:
-        # Loading service models dominates provisioning time; reuse a session per endpoint and credentials.
-        key = tuple(os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE"))
-        if key not in self._sessions:
-            self._sessions[key] = boto3.session.Session()
-        self.session = self._sessions[key]
-        self._by_region: dict[str, ClientFactory] = {}
+        self.key = tuple(os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE"))
+        if self.key not in self._sessions:
+            self._sessions[self.key] = boto3.session.Session()
+        self.session = self._sessions[self.key]
 
     def __call__(self, region: str) -> ClientFactory:
-        if region not in self._by_region:
-            self._by_region[region] = ClientFactory(region, session=self.session)
-        return self._by_region[region]
+        if (self.key, region) not in self._factories:
+            self._factories[(self.key, region)] = ClientFactory(region, session=self.session)
+        return self._factories[(self.key, region)]
 
 
 def bootstrap_image() -> OciImage:

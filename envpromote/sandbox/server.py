@@ -52,6 +52,7 @@ from envpromote.sandbox.aws_requests import (
     RequestCounter,
     RequestGate,
     answer_unimplemented_operations,
+    moto_dispatcher,
     service_of,
     throttle_response,
 )
@@ -308,7 +309,6 @@ def serve(
 
     `time_scale`: speed of sandbox time (default $ENVPROMOTE_SANDBOX_TIME_SCALE, else 1 = real time).
     """
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     if host != "127.0.0.1":
@@ -330,7 +330,7 @@ def serve(
         "config": config,
         "time_scale": clock.default_scale,
     }
-    app = SandboxApp(DomainDispatcherApplication(create_backend_app), sim, faults, info)
+    app = SandboxApp(moto_dispatcher(), sim, faults, info)
     try:
         if port:  # werkzeug reports a taken port with several lines and exit 1; say it in one, with exit 4
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
