@@ -188,5 +188,7 @@ def moto_dispatcher() -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     dispatcher = DomainDispatcherApplication(create_backend_app)
-    dispatcher.get_backend_for_host = functools.lru_cache(maxsize=1024)(dispatcher.get_backend_for_host)
+    dispatcher.get_backend_for_host = functools.lru_cache(maxsize=1024)(  # type: ignore[method-assign]
+        dispatcher.get_backend_for_host
+    )
     return dispatcher
