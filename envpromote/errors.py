@@ -7,6 +7,8 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_BAD_INPUT = 2
@@ -19,14 +21,16 @@ EXIT_LOCKED = 8
 
 
 class EnvPromoteError(Exception):
-    """Base class. `message` says what is wrong; `fix` says what to do about it."""
+    """Base class. `message` says what is wrong; `fix` says what to do about it; `reasons` are the lines under
+    the message (the config's key paths at fault, why a deployment failed), empty where there are none."""
 
     exit_code = EXIT_UNEXPECTED
 
-    def __init__(self, message: str, *, fix: str | None = None) -> None:
+    def __init__(self, message: str, *, fix: str | None = None, reasons: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
+        self.reasons = list(reasons)
 
     def one_line(self) -> str:
         """The single line printed for the user: problem, then the fix."""
@@ -43,11 +47,12 @@ class BadInput(EnvPromoteError):
 
 
 class ConfigError(BadInput):
-    """envpromote.toml is missing or invalid; `problems` lists every key path at fault."""
+    """envpromote.toml is missing or invalid; `reasons` lists every key path at fault."""
 
-    def __init__(self, message: str, *, problems: list[str] | None = None, fix: str | None = None) -> None:
-        super().__init__(message, fix=fix)
-        self.problems = problems or []
+    @property
+    def problems(self) -> list[str]:
+        """The key paths at fault (`reasons`, by the name the config's validators give them)."""
+        return self.reasons
 
 
 class GateRefused(EnvPromoteError):
@@ -66,10 +71,6 @@ class DeploymentFailed(EnvPromoteError):
     """ECS reported the deployment FAILED or rolled it back."""
 
     exit_code = EXIT_ROLLED_BACK
-
-    def __init__(self, message: str, *, reasons: list[str] | None = None, fix: str | None = None) -> None:
-        super().__init__(message, fix=fix)
-        self.reasons = reasons or []
 
 
 class RollbackFailed(EnvPromoteError):
