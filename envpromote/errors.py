@@ -8,6 +8,7 @@ Exit codes (documented in the README):
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -26,6 +27,12 @@ class EnvPromoteError(Exception):
 
     exit_code = EXIT_UNEXPECTED
 
+    def __init_subclass__(cls, *, exit_code: int | None = None, **kwargs: Any) -> None:
+        """``class GateRefused(EnvPromoteError, exit_code=EXIT_GATE_REFUSED)``; without one, the parent's."""
+        super().__init_subclass__(**kwargs)
+        if exit_code is not None:
+            cls.exit_code = exit_code
+
     def __init__(self, message: str, *, fix: str | None = None, reasons: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.message = message
@@ -40,10 +47,8 @@ class EnvPromoteError(Exception):
         return text
 
 
-class BadInput(EnvPromoteError):
+class BadInput(EnvPromoteError, exit_code=EXIT_BAD_INPUT):
     """Invalid option, config, template or image reference."""
-
-    exit_code = EXIT_BAD_INPUT
 
 
 class ConfigError(BadInput):
@@ -55,43 +60,29 @@ class ConfigError(BadInput):
         return self.reasons
 
 
-class GateRefused(EnvPromoteError):
+class GateRefused(EnvPromoteError, exit_code=EXIT_GATE_REFUSED):
     """A promotion rule (upstream success, soak, approval, scan) refused the digest."""
 
-    exit_code = EXIT_GATE_REFUSED
 
-
-class PreflightFailed(EnvPromoteError):
+class PreflightFailed(EnvPromoteError, exit_code=EXIT_PREFLIGHT_FAILED):
     """The target is not ready: missing image, cluster, service, role, or a rollout in progress."""
 
-    exit_code = EXIT_PREFLIGHT_FAILED
 
-
-class DeploymentFailed(EnvPromoteError):
+class DeploymentFailed(EnvPromoteError, exit_code=EXIT_ROLLED_BACK):
     """ECS reported the deployment FAILED or rolled it back."""
 
-    exit_code = EXIT_ROLLED_BACK
 
-
-class RollbackFailed(EnvPromoteError):
+class RollbackFailed(EnvPromoteError, exit_code=EXIT_ROLLBACK_FAILED):
     """A rollback could not restore the previous release."""
 
-    exit_code = EXIT_ROLLBACK_FAILED
 
-
-class RolloutTimedOut(EnvPromoteError):
+class RolloutTimedOut(EnvPromoteError, exit_code=EXIT_TIMED_OUT):
     """The rollout reached no conclusion within the time allowed (or its outcome is unknown)."""
 
-    exit_code = EXIT_TIMED_OUT
 
-
-class EnvironmentLocked(EnvPromoteError):
+class EnvironmentLocked(EnvPromoteError, exit_code=EXIT_LOCKED):
     """Another promotion holds the environment's lock."""
 
-    exit_code = EXIT_LOCKED
 
-
-class LedgerError(EnvPromoteError):
+class LedgerError(EnvPromoteError, exit_code=EXIT_PREFLIGHT_FAILED):
     """The ledger is unreachable, corrupted or its hash chain is broken: nothing can be gated on it."""
-
-    exit_code = EXIT_PREFLIGHT_FAILED
