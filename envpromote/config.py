@@ -312,7 +312,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         count = len(problems)
         raise ConfigError(
             f"Config file {path} has {count} problem{'s' if count > 1 else ''}: {'; '.join(problems)}.",
-            problems=problems,
+            reasons=problems,
             fix="Correct the keys named above (see envpromote.toml in the README).",
         )
     base = path.parent

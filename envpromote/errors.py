@@ -7,6 +7,9 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_BAD_INPUT = 2
@@ -19,14 +22,22 @@ EXIT_LOCKED = 8
 
 
 class EnvPromoteError(Exception):
-    """Base class. `message` says what is wrong; `fix` says what to do about it."""
+    """Base class. `message` says what is wrong; `fix` says what to do about it; `reasons` are the lines under
+    the message (the config's key paths at fault, why a deployment failed), empty where there are none."""
 
     exit_code = EXIT_UNEXPECTED
 
-    def __init__(self, message: str, *, fix: str | None = None) -> None:
+    def __init_subclass__(cls, *, exit_code: int | None = None, **kwargs: Any) -> None:
+        """``class GateRefused(EnvPromoteError, exit_code=EXIT_GATE_REFUSED)``; without one, the parent's."""
+        super().__init_subclass__(**kwargs)
+        if exit_code is not None:
+            cls.exit_code = exit_code
+
+    def __init__(self, message: str, *, fix: str | None = None, reasons: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
+        self.reasons = list(reasons)
 
     def one_line(self) -> str:
         """The single line printed for the user: problem, then the fix."""
@@ -36,61 +47,42 @@ class EnvPromoteError(Exception):
         return text
 
 
-class BadInput(EnvPromoteError):
+class BadInput(EnvPromoteError, exit_code=EXIT_BAD_INPUT):
     """Invalid option, config, template or image reference."""
-
-    exit_code = EXIT_BAD_INPUT
 
 
 class ConfigError(BadInput):
-    """envpromote.toml is missing or invalid; `problems` lists every key path at fault."""
+    """envpromote.toml is missing or invalid; `reasons` lists every key path at fault."""
 
-    def __init__(self, message: str, *, problems: list[str] | None = None, fix: str | None = None) -> None:
-        super().__init__(message, fix=fix)
-        self.problems = problems or []
+    @property
+    def problems(self) -> list[str]:
+        """The key paths at fault (`reasons`, by the name the config's validators give them)."""
+        return self.reasons
 
 
-class GateRefused(EnvPromoteError):
+class GateRefused(EnvPromoteError, exit_code=EXIT_GATE_REFUSED):
     """A promotion rule (upstream success, soak, approval, scan) refused the digest."""
 
-    exit_code = EXIT_GATE_REFUSED
 
-
-class PreflightFailed(EnvPromoteError):
+class PreflightFailed(EnvPromoteError, exit_code=EXIT_PREFLIGHT_FAILED):
     """The target is not ready: missing image, cluster, service, role, or a rollout in progress."""
 
-    exit_code = EXIT_PREFLIGHT_FAILED
 
-
-class DeploymentFailed(EnvPromoteError):
+class DeploymentFailed(EnvPromoteError, exit_code=EXIT_ROLLED_BACK):
     """ECS reported the deployment FAILED or rolled it back."""
 
-    exit_code = EXIT_ROLLED_BACK
 
-    def __init__(self, message: str, *, reasons: list[str] | None = None, fix: str | None = None) -> None:
-        super().__init__(message, fix=fix)
-        self.reasons = reasons or []
-
-
-class RollbackFailed(EnvPromoteError):
+class RollbackFailed(EnvPromoteError, exit_code=EXIT_ROLLBACK_FAILED):
     """A rollback could not restore the previous release."""
 
-    exit_code = EXIT_ROLLBACK_FAILED
 
-
-class RolloutTimedOut(EnvPromoteError):
+class RolloutTimedOut(EnvPromoteError, exit_code=EXIT_TIMED_OUT):
     """The rollout reached no conclusion within the time allowed (or its outcome is unknown)."""
 
-    exit_code = EXIT_TIMED_OUT
 
-
-class EnvironmentLocked(EnvPromoteError):
+class EnvironmentLocked(EnvPromoteError, exit_code=EXIT_LOCKED):
     """Another promotion holds the environment's lock."""
 
-    exit_code = EXIT_LOCKED
 
-
-class LedgerError(EnvPromoteError):
+class LedgerError(EnvPromoteError, exit_code=EXIT_PREFLIGHT_FAILED):
     """The ledger is unreachable, corrupted or its hash chain is broken: nothing can be gated on it."""
-
-    exit_code = EXIT_PREFLIGHT_FAILED

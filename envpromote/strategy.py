@@ -132,7 +132,7 @@ def parse_strategy(raw: Mapping[str, Any], key_path: str) -> Strategy:
         count = len(problems)
         raise ConfigError(
             f"{key_path} has {count} strategy problem{'s' if count > 1 else ''}: {'; '.join(problems)}.",
-            problems=problems,
+            reasons=problems,
             fix="Correct the keys named above (see 'Deployment strategies' in the README).",
         )
     return _build(raw)

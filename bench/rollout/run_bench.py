@@ -259,21 +259,21 @@ def tool_commands(
 
 
 # ---------------------------------------------------------------------------------------------- sandbox prep
+@dataclass(eq=False)
 class Bench:
-    def __init__(
-        self, url: str, proxy: CountingProxy, workdir: Path, timeout_s: float, baseline: Path | None = None
-    ) -> None:
+    url: str
+    proxy: CountingProxy
+    workdir: Path
+    timeout_s: float
+    baseline: Path | None = None
+
+    def __post_init__(self) -> None:
         from envpromote.config import load_config
 
-        self.baseline = baseline
-        self.url = url
-        self.proxy = proxy
-        self.workdir = workdir
-        self.timeout_s = timeout_s
         self.config_path = ROOT / "envpromote.toml"
         self.config = load_config(self.config_path)
         self.env = self.config.env(ENVIRONMENT)
-        self.data_path = services_stable_bounded(workdir / "aws-data", timeout_s)
+        self.data_path = services_stable_bounded(self.workdir / "aws-data", self.timeout_s)
         self.watch_option = invoke_has_watch_option()
         self._images = 0
 

@@ -112,7 +112,7 @@ def parse_targets(values: Any, key: str) -> tuple[Target, ...]:
     if problems:
         raise ConfigError(
             f"{len(problems)} problem(s) in {key}: {problems[0]}",
-            problems=problems,
+            reasons=problems,
             fix="Use 'slack:env:<VARIABLE>', 'slack:secretsmanager:<secret ARN>' or 'sns:<topic ARN>'.",
         )
     return targets

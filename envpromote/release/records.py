@@ -46,16 +46,17 @@ class Run:
     service_deployment_arn: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReleaseResult:
+    """A finished release: its final record, in the ledger or (with `ledger_warning` saying why) kept pending."""
+
     plan: Plan
-    dry_run: bool
-    record: Record | None = None
-    record_path: Path | None = None
-    outcome: Outcome | None = None
+    outcome: Outcome | None
+    record: Record
+    record_path: Path
+    api_calls: dict[str, int]  # counted before the notifications and the record's write
+    notifications: list[dict[str, Any]]
     ledger_warning: str | None = None
-    api_calls: dict[str, int] = field(default_factory=dict)
-    notifications: list[dict[str, Any]] = field(default_factory=list)
 
 
 def resend_pending(ctx: Context, ledger: Ledger, local: LocalRecords) -> None:
@@ -171,29 +172,23 @@ def keep_and_notify(
 def store_record(ctx: Context, ledger: Ledger, local: LocalRecords, plan: Plan, run: Run) -> ReleaseResult:
     """Write-ahead: the draft is kept locally, the team is told, the draft with the delivery results is kept
     (`keep_and_notify`) and sent; it leaves pending/ only once the ledger has it."""
-    result = ReleaseResult(
-        plan=plan, dry_run=False, outcome=run.outcome, api_calls=dict(ctx.counter.requests)
-    )
+    api_calls = dict(ctx.counter.requests)
     draft, pending, delivery = keep_and_notify(ctx, ledger, local, draft_record(ctx, plan, run))
-    result.notifications = delivery.results
     try:
         record = ledger.append(draft)
     except (LedgerError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         text = exc.one_line() if isinstance(exc, EnvPromoteError) else f"{type(exc).__name__}: {exc}"
-        result.ledger_warning = (
-            f"ledger write failed ({text}); record kept at {pending}; run 'invoke ledger.sync'"
-        )
-        result.record = draft
-        result.record_path = pending
-        ctx.out(f"WARNING: {result.ledger_warning}")
-        gha.annotate("warning", result.ledger_warning)
-        announce.step_summary(ctx, None, draft, warning=result.ledger_warning)
+        warning = f"ledger write failed ({text}); record kept at {pending}; run 'invoke ledger.sync'"
+        ctx.out(f"WARNING: {warning}")
+        gha.annotate("warning", warning)
+        announce.step_summary(ctx, None, draft, warning=warning)
         gha.set_output("record_path", str(pending))
-        return result
-    result.record = record
-    result.record_path = local.write(record)
+        return ReleaseResult(
+            plan, run.outcome, draft, pending, api_calls, delivery.results, ledger_warning=warning
+        )
+    record_path = local.write(record)
     pending.unlink(missing_ok=True)
     announce.check_link(ctx, delivery, record)
     announce.step_summary(ctx, ledger, record, warning=None)
-    gha.set_output("record_path", str(result.record_path))
-    return result
+    gha.set_output("record_path", str(record_path))
+    return ReleaseResult(plan, run.outcome, record, record_path, api_calls, delivery.results)

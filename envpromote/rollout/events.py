@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Any
 
 from envpromote.rollout.classify import Outcome, WatchTarget, to_datetime
@@ -98,26 +98,22 @@ class EventQueueUnavailable(Exception):
     """The queue cannot be read (missing, deleted, denied, unreachable): fall back to polling."""
 
 
+@dataclass(eq=False)
 class EventWatcher:
     """Long-polls the environment's ECS event queue; DescribeServices confirms every verdict and runs as a
     slow safety poll.
     """
 
-    def __init__(
-        self,
-        poller: RolloutWatcher,
-        sqs: Any,
-        queue: str,
-        *,
-        safety_interval: float = SAFETY_POLL_S,
-        long_poll_s: int = MAX_LONG_POLL_S,
-    ) -> None:
-        self.poller = poller
-        self.sqs = sqs
-        self.queue = queue
-        self.safety_interval = safety_interval
-        self.long_poll_s = max(1, min(20, long_poll_s))  # SQS allows 0-20 s
-        self._queue_url: str | None = None
+    poller: RolloutWatcher
+    sqs: Any
+    queue: str
+    _: KW_ONLY
+    safety_interval: float = SAFETY_POLL_S
+    long_poll_s: int = MAX_LONG_POLL_S
+    _queue_url: str | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.long_poll_s = max(1, min(20, self.long_poll_s))  # SQS allows 0-20 s
 
     @property
     def clock(self) -> Clock:

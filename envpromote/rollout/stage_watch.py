@@ -7,9 +7,12 @@ classified by :func:`~envpromote.rollout.stages.classify_service_deployment`:
 - a PAUSE hook awaiting action at the stage EnvPromote owns is handed to ``on_pause`` (which verifies and calls
   ContinueServiceDeployment); paused elsewhere is a note ("run `invoke continue`"), or with ``stop_at_pause``
   the outcome ``paused``;
-- during BAKE_TIME (canary/linear: also while production traffic shifts in steps) ``bake_check`` runs (at most every ``bake_check_interval`` seconds); a failed check stops the
-  deployment with StopServiceDeployment(ROLLBACK), and the next look sees ECS rolling back;
+- during BAKE_TIME (canary/linear: also while production traffic shifts in steps) ``bake_check`` runs (at most
+  every ``bake_check_interval`` seconds); a failed check stops the deployment with
+  StopServiceDeployment(ROLLBACK), and the next look sees ECS rolling back;
 - SUCCESSFUL is success, ROLLBACK_* at any stage is a failure with ECS's reasons.
+
+The pause and bake settings travel together as one :class:`StageOptions`.
 
 The rollout package stays free of the verification code: the callbacks take and return plain evidence
 dictionaries ``{check, result, detail}`` (the ledger's ``verification`` entries). Time comes from the Clock.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Unpack
 
 from envpromote.rollout.classify import Outcome, WatchTarget
@@ -35,28 +39,34 @@ BAKE_STAGES = frozenset({"BAKE_TIME"})
 SHIFTING_BAKE_STAGES = frozenset({"PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME"})
 
 
+@dataclass(frozen=True)
+class StageOptions:
+    """What the watcher does at a PAUSE hook and while the new revision bakes; the default only watches.
+
+    ``on_pause`` answers the hooks at ``pause_stage`` (any stage when None); another pause is a note, or with
+    ``stop_at_pause`` the outcome ``paused``. ``bake_check`` runs during ``bake_stages``, at most every
+    ``bake_check_interval`` seconds.
+    """
+
+    pause_stage: str | None = None
+    on_pause: PauseHandler | None = None
+    bake_check: BakeCheck | None = None
+    bake_check_interval: float = 30.0
+    bake_stages: frozenset[str] = BAKE_STAGES
+    stop_at_pause: bool = False
+
+
 class StageWatcher(ServiceWatcher):
     def __init__(
         self,
         ecs: Any,
         cluster: str,
         service: str,
-        *,
-        pause_stage: str | None = None,
-        on_pause: PauseHandler | None = None,
-        bake_check: BakeCheck | None = None,
-        bake_check_interval: float = 30.0,
-        bake_stages: frozenset[str] = BAKE_STAGES,
-        stop_at_pause: bool = False,
+        stages: StageOptions = StageOptions(),
         **options: Unpack[WatchOptions],
     ) -> None:
         super().__init__(ecs, cluster, service, **options)
-        self.pause_stage = pause_stage
-        self.on_pause = on_pause
-        self.bake_check = bake_check
-        self.bake_check_interval = bake_check_interval
-        self.bake_stages = bake_stages
-        self.stop_at_pause = stop_at_pause
+        self.stages = stages
 
     # ---- finding our service deployment ----------------------------------------------------------------
 
@@ -140,7 +150,7 @@ class StageWatcher(ServiceWatcher):
             return self._conclude(target, start, state, observation)
         if observation.paused is not None:
             return self._paused(target, start, state, observation.paused)
-        if observation.stage in self.bake_stages and self.bake_check is not None:
+        if observation.stage in self.stages.bake_stages and self.stages.bake_check is not None:
             self._bake(target, start, state)
         return None
 
@@ -149,11 +159,11 @@ class StageWatcher(ServiceWatcher):
     ) -> Outcome | None:
         if hook.hook_id in state.handled:
             return None  # ECS has not moved on from the hook we answered yet
-        ours = self.on_pause is not None and (self.pause_stage is None or hook.stage == self.pause_stage)
-        if ours and self.on_pause is not None:
+        on_pause, pause_stage = self.stages.on_pause, self.stages.pause_stage
+        if on_pause is not None and (pause_stage is None or hook.stage == pause_stage):
             state.handled.add(hook.hook_id)
             self._note(target, start, state, f"{hook.line()}: verifying the new revision on test traffic")
-            evidence = [dict(e) for e in self.on_pause(hook)]
+            evidence = [dict(e) for e in on_pause(hook)]
             state.evidence += evidence
             failed = [e for e in evidence if e.get("result") != "pass"]
             verdict = (
@@ -164,7 +174,7 @@ class StageWatcher(ServiceWatcher):
             self._note(target, start, state, f"verification at {hook.stage} {verdict}")
             state.acted = True
             return None
-        if self.stop_at_pause:
+        if self.stages.stop_at_pause:
             return self._outcome(
                 target, start, state, "paused", f"{hook.line()}", [_continue_hint(self.service)]
             )
@@ -176,16 +186,17 @@ class StageWatcher(ServiceWatcher):
         return None
 
     def _bake(self, target: WatchTarget, start: float, state: _WatchState) -> None:
-        assert self.bake_check is not None
+        bake_check = self.stages.bake_check
+        assert bake_check is not None
         assert state.arn is not None
         now = self.clock.now()
         if (
             state.last_bake_check is not None
-            and now - state.last_bake_check < self.bake_check_interval - 1e-6
+            and now - state.last_bake_check < self.stages.bake_check_interval - 1e-6
         ):
             return
         state.last_bake_check = now
-        evidence = [dict(e) for e in self.bake_check()]
+        evidence = [dict(e) for e in bake_check()]
         failed = [e for e in evidence if e.get("result") != "pass"]
         if not state.bake_recorded or failed:
             state.evidence += evidence  # the first round of bake checks, and every failing round

@@ -9,6 +9,7 @@ the strategy player cannot play (``strategies.StrategyError``) is refused with I
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -87,18 +88,15 @@ def apply(sim: Simulation) -> None:
             sim.forget(service)
             return service
 
-    def list_tasks(
-        self: Any,
-        cluster_str: str | None = None,
-        container_instance: str | None = None,
-        family: str | None = None,
-        started_by: str | None = None,
-        service_name: str | None = None,
-        desiredStatus: str | None = None,
-    ) -> Any:
-        tasks = originals["list_tasks"](
-            self, cluster_str, container_instance, family, started_by, None, desiredStatus or "RUNNING"
-        )
+    list_tasks_signature = inspect.signature(originals["list_tasks"])
+
+    def list_tasks(*args: Any, **kwargs: Any) -> Any:
+        """moto's ListTasks with the two arguments it does not follow ECS on: only the service's tasks (moto
+        ignores serviceName) and desiredStatus RUNNING unless asked otherwise; the others are passed on."""
+        call = list_tasks_signature.bind(*args, **kwargs)
+        service_name = call.arguments.pop("service_name", None)
+        call.arguments["desiredStatus"] = call.arguments.get("desiredStatus") or "RUNNING"
+        tasks = originals["list_tasks"](*call.args, **call.kwargs)
         if service_name:
             group = f"service:{service_name.split('/')[-1]}"
             tasks = [t for t in tasks if getattr(t, "group", None) == group]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from envpromote.errors import BadInput, PreflightFailed
@@ -88,19 +88,8 @@ class Finding:
         return f"{self.target}:{self.start_line}" if self.start_line else self.target
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "rule_id": self.rule_id,
-            "severity": self.severity,
-            "title": self.title,
-            "target": self.target,
-            "mode": self.mode,
-            "start_line": self.start_line,
-            "package": self.package,
-            "installed_version": self.installed_version,
-            "fixed_version": self.fixed_version,
-            "url": self.url,
-        }
+        """The JSON form: every field by its name (all are plain values)."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)

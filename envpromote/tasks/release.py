@@ -123,7 +123,7 @@ def _plan_dict(plan: Plan) -> dict[str, Any]:
 
 
 def _finish(ctx: Context, result: ReleaseResult, as_json: bool) -> None:
-    record = result.record or {}
+    record = result.record
     if as_json:
         print_json({"record": record, "record_path": str(result.record_path), "api_calls": result.api_calls})
     else:

@@ -15,6 +15,7 @@ from envpromote.rollout.stage_watch import (
     SHIFTING_BAKE_STAGES,
     BakeCheck,
     PauseHandler,
+    StageOptions,
     StageWatcher,
 )
 from envpromote.strategy import Strategy
@@ -54,15 +55,12 @@ def strategy_watcher(
             return checks.run("bake", bake_url)
 
         bake_check = bake
-    return StageWatcher(
-        ecs,
-        cluster,
-        service,
+    stages = StageOptions(
         pause_stage=pause_stage,
         on_pause=on_pause,
         bake_check=bake_check,
         bake_check_interval=bake_check_interval,
         bake_stages=SHIFTING_BAKE_STAGES if strategy.kind in {"canary", "linear"} else BAKE_STAGES,
         stop_at_pause=stop_at_pause,
-        **options,
     )
+    return StageWatcher(ecs, cluster, service, stages, **options)

@@ -15,7 +15,7 @@ import pytest
 
 from envpromote.rollout import PollPolicy
 from envpromote.rollout.progress import PlainProgress, Progress
-from envpromote.rollout.stage_watch import StageWatcher
+from envpromote.rollout.stage_watch import StageOptions, StageWatcher
 from envpromote.rollout.stages import PausedHook, classify_service_deployment, paused_hook
 from tests.unit.watch_fakes import IN_PROGRESS, STARTED, TARGET, FakeClock, client_error
 
@@ -180,18 +180,18 @@ class StagedEcs:
         return {"serviceDeploymentArn": kw["serviceDeploymentArn"]}
 
 
-def watcher(ecs: StagedEcs, clock: FakeClock, **kw: Any) -> tuple[StageWatcher, list[Progress]]:
+def watcher(ecs: StagedEcs, clock: FakeClock, **stages: Any) -> tuple[StageWatcher, list[Progress]]:
     seen: list[Progress] = []
     return (
         StageWatcher(
             ecs,
             "c",
             "web",
+            StageOptions(**stages),
             policy=PollPolicy(interval=5.0, first_poll_min=1.0),
             clock=clock,
             rng=random.Random(1),
             on_progress=seen.append,
-            **kw,
         ),
         seen,
     )
