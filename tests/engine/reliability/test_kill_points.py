@@ -96,6 +96,10 @@ class KillPoint:
     kill_at: str  # the printed line, or "lock" (the lock item exists) / "kept" (a draft is kept locally)
     expect: str | None  # how the killed release ends in the ledger; None = it never wrote an intent
     options: tuple[str, ...] = ()
+    # The rollout cannot conclude before the hold is in place: it is slow, and settled (sandbox time jumped to
+    # its end) right after the hold starts. Otherwise a busy test process could set the hold after the
+    # release had already finished writing.
+    concludes_after_hold: bool = False
 
 
 KILL_POINTS = [
@@ -108,7 +112,9 @@ KILL_POINTS = [
     # the watch has printed a poll's observation of our deployment still rolling out
     KillPoint("mid-watch", None, "", " IN_PROGRESS: running", "success", ("--watch", "poll")),
     # S3 held from the start of the watch: the final record is kept locally and being sent
-    KillPoint("during-final-write", "s3", "watching deployment", "kept", "success"),
+    KillPoint(
+        "during-final-write", "s3", "watching deployment", "kept", "success", concludes_after_hold=True
+    ),
 ]
 
 
@@ -120,7 +126,8 @@ def test_sigkill_at_every_step_then_the_next_command_reconciles(
     path = config_variant(tmp_path, lambda d: d["lock"].__setitem__("lease_seconds", LEASE_S))
     ctx: usecases.Context = make_context(config=load_config(path))
     ledger = ctx.ledger()
-    slow = point.kill_at in {"watching deployment", " IN_PROGRESS: running"}  # still rolling out when killed
+    # still rolling out when killed, or when the hold starts
+    slow = point.kill_at in {"watching deployment", " IN_PROGRESS: running"} or point.concludes_after_hold
     first, second = push_test_image("slow:30" if slow else "healthy:0.3"), push_test_image("healthy:0.3")
     for digest in (first, second):
         record_clean_build(ctx, digest)
@@ -143,6 +150,8 @@ def test_sigkill_at_every_step_then_the_next_command_reconciles(
             if point.hold_from:
                 run.wait_for(point.hold_from)
             sandbox.set_faults(latency_s={point.hold: 6})  # held well past the kill, drained soon after
+            if point.concludes_after_hold:
+                sandbox.settle()
         if point.kill_at == "lock":
             _until(lambda: ctx.lock().holder("dev") is not None, "the lock item")
         elif point.kill_at == "kept":
