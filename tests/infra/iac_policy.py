@@ -6,6 +6,8 @@ every rule against the real modules and against mutated copies that must fail.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +147,14 @@ class Config:
 
 
 def parse_text(text: str) -> dict[str, Any]:
+    """The HCL document of `text` (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_parsed(text))
+
+
+@functools.cache
+def _parsed(text: str) -> dict[str, Any]:
+    # python-hcl2's parser costs far more than a copy; each regression fixture changes one file of a directory,
+    # so the others (and the real configuration's files) are parsed once per test process, not once per test.
     parsed: dict[str, Any] = _unquote(hcl2.loads(text))
     return parsed
 
