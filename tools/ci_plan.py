@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -187,15 +187,10 @@ class PlannedStep:
         return command_tool(self.command) if self.command is not None else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "command": self.command,
-            "tool": self.tool,
-            "uses": self.uses,
-            "if": self.condition,
-            "skipped": self.skipped,
-            "env": dict(self.env),
-        }
+        """The fields (``condition`` under the workflow's own key, ``if``) and the tool the command runs."""
+        step = asdict(self)
+        step["if"] = step.pop("condition")
+        return {**step, "tool": self.tool}
 
 
 @dataclass(frozen=True)
