@@ -17,6 +17,7 @@ Tests that use either fixture are marked ``sandbox`` automatically. For type hin
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,9 +41,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.sandbox)
-    # The tests marked slow (a minute or more on a busy machine) start first: under xdist they then run beside
-    # the many short ones instead of finishing alone at the end (the run's wall time was their tail).
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    items[:] = spread_slow_tests(items, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")))
+
+
+def spread_slow_tests(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """The tests marked slow (up to a minute or more on a busy machine) first in each worker's share.
+
+    `nox -s test` runs ``--dist worksteal``: xdist hands each of the `workers` a contiguous share of the
+    collection (``len(pending) // workers_left`` each) and idle workers then steal the back half of a busy one's
+    queue. Slow tests at the front of every share start at once, side by side, instead of one after another on
+    the first worker or alone at the end of the run (the run's wall time was their tail).
+    """
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    rest = [item for item in items if item.get_closest_marker("slow") is None]
+    if workers < 2:
+        return slow + rest
+    ordered: list[pytest.Item] = []
+    left = len(items)
+    for worker in range(workers):
+        share = left // (workers - worker)
+        left -= share
+        own_slow = slow[worker::workers]
+        fill = max(0, share - len(own_slow))
+        ordered += own_slow + rest[:fill]
+        rest = rest[fill:]
+    return ordered + rest
 
 
 @pytest.fixture(scope="session")
