@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -172,14 +172,15 @@ def environment_name(job: Mapping[str, Any]) -> str | None:
 
 @dataclass(frozen=True)
 class PlannedStep:
-    """One step: a command (``run:``) or an action (``uses:``)."""
+    """One step: a command (``run:``) or an action (``uses:``), with what every step states: its condition
+    (None once decided), whether it is skipped, and its environment."""
 
     name: str
+    condition: str | None
+    skipped: bool
+    env: dict[str, str]
     command: str | None = None
     uses: str | None = None
-    condition: str | None = None
-    skipped: bool = False
-    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def tool(self) -> str | None:
