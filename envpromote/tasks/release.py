@@ -2,7 +2,8 @@
 
 The options the three verbs share are declared once, in :class:`ReleaseOptions`; ``release_task`` (an
 :func:`~envpromote.tasks._release_common.options_task`) gives invoke each verb's full flag list (shared options
-plus the verb's own) and hands the body the shared ones as one value. One path decides no-op, approval and run for all three: :func:`_release`.
+plus the verb's own) and hands the body the shared ones as one value. One path decides no-op, approval and run
+for all three: :func:`_release`.
 """
 
 from __future__ import annotations
